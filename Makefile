@@ -1,0 +1,69 @@
+# The two commands of the README:
+#   make start   set everything up, synthesize the booking-platform example and print what it builds
+#   make test    set everything up, then lint, type-check, check generated files and run the whole test suite
+# Everything they need is installed here: a venv with the pinned Python deps, the npm tools, redis-server (apt).
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CDK_DISABLE_CLI_TELEMETRY := true
+export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
+
+.PHONY: setup start test lint typecheck generated-check unit bench projen docgen clean
+
+setup: $(VENV)/.installed node_modules/.installed system-packages
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required (found " + sys.version.split()[0] + "); set PYTHON=/path/to/python3.11")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm (Node >= 18) is required: apt-get install nodejs npm"; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+system-packages:
+	@command -v java >/dev/null || { echo "Java >= 17 is required for DynamoDB Local: apt-get install openjdk-17-jre-headless"; exit 1; }
+	@command -v redis-server >/dev/null || { \
+	  echo "installing redis-server (apt)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq redis-server >/dev/null; }
+
+start: setup
+	$(BIN)/python scripts/summarize_example.py
+
+lint: setup
+	$(BIN)/ruff check src test examples bench scripts .projenrc.py
+	$(BIN)/ruff format --check src test examples bench scripts
+
+typecheck: setup
+	$(BIN)/mypy
+
+# Generated files (projen output, API.md) must be committed in sync with their sources.
+generated-check: setup
+	PROJEN_DISABLE_POST=1 $(BIN)/python .projenrc.py
+	$(BIN)/python scripts/docgen.py
+	git diff --exit-code -- . ':!*.lock' || { echo "generated files are stale: run 'make projen docgen' and commit"; exit 1; }
+
+unit: setup
+	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+test: lint typecheck generated-check unit
+
+bench: setup
+	$(BIN)/python bench/search_bench.py
+
+projen: setup
+	PROJEN_DISABLE_POST=1 $(BIN)/python .projenrc.py
+
+docgen: setup
+	$(BIN)/python scripts/docgen.py
+
+clean:
+	rm -rf $(VENV) node_modules cdk.out dist build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,141 @@
+"""Cache-aside storage of search results in Redis/Valkey.
+
+Key layout (every key of one destination shares the hash tag ``{d:<tag>}``, so multi-key commands stay in one cluster
+slot and work on ElastiCache Serverless, which is always cluster-mode):
+
+- ``gen:{d:<tag>}``            generation of the destination, bumped when its inventory changes
+- ``sr:{d:<tag>}:<query>``      a search result entry: JSON ``{"gen", "fresh_until", "results"}``
+- ``lock:{d:<tag>}:<query>``    single-flight lock held by the one request that refreshes the entry
+
+One round trip (``MGET gen entry``) answers a hit. An entry whose generation is behind is invalidated; an entry past
+``fresh_until`` but not yet expired is stale and may be served while one request refreshes it, or when DynamoDB fails.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .redis_client import LazyClient
+
+CacheRecord = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CachePolicy:
+    """Timings of the cache-aside path."""
+
+    ttl_seconds: float = 300.0
+    jitter_ratio: float = 0.1
+    stale_seconds: float = 600.0
+    negative_ttl_seconds: float = 30.0
+    lock_ttl_ms: int = 3000
+    wait_for_fill_ms: int = 1500
+    wait_poll_ms: int = 10
+
+    def fresh_seconds(self, *, empty: bool, rng: Callable[[], float] = random.random) -> float:
+        """How long a new entry is fresh: TTL ± jitter (so entries written together do not expire together)."""
+        base = self.negative_ttl_seconds if empty else self.ttl_seconds
+        return base * (1 + self.jitter_ratio * (2 * rng() - 1))
+
+
+@dataclass(frozen=True)
+class CacheKeys:
+    """The Redis keys of one canonical query."""
+
+    generation: str
+    entry: str
+    lock: str
+
+    @classmethod
+    def for_query(cls, destination_tag: str, query_hash: str) -> CacheKeys:
+        """Keys for a query of a destination (see the module docstring for the layout)."""
+        tag = f"{{d:{destination_tag}}}"
+        return cls(generation=f"gen:{tag}", entry=f"sr:{tag}:{query_hash}", lock=f"lock:{tag}:{query_hash}")
+
+
+@dataclass(frozen=True)
+class CachedEntry:
+    """A cached search result as read back."""
+
+    generation: int
+    fresh_until: float
+    results: list[CacheRecord]
+
+
+class SearchCache:
+    """Reads, writes and locks search entries. Every method may raise ``redis.RedisError``; callers decide."""
+
+    def __init__(
+        self,
+        client: LazyClient,
+        policy: CachePolicy | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        rng: Callable[[], float] = random.random,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.client = client
+        self.policy = policy or CachePolicy()
+        self._clock = clock
+        self._rng = rng
+        self._sleep = sleep
+
+    def read(self, keys: CacheKeys) -> tuple[int, CachedEntry | None]:
+        """The destination's current generation and the query's entry, if any, in one round trip."""
+        generation, raw = self.client.get().mget([keys.generation, keys.entry])
+        return int(generation or 0), _decode(raw)
+
+    def write(self, keys: CacheKeys, generation: int, results: list[CacheRecord]) -> None:
+        """Store results computed at ``generation``; the key outlives freshness by the stale window."""
+        fresh = self.policy.fresh_seconds(empty=not results, rng=self._rng)
+        stale = self.policy.stale_seconds if results else 0.0
+        payload = json.dumps(
+            {"gen": generation, "fresh_until": self._clock() + fresh, "results": results}, separators=(",", ":")
+        )
+        self.client.get().set(keys.entry, payload, px=int((fresh + stale) * 1000))
+
+    def try_lock(self, keys: CacheKeys) -> str | None:
+        """Take the single-flight lock; returns its token, or None when another request holds it."""
+        token = secrets.token_hex(8)
+        acquired = self.client.get().set(keys.lock, token, nx=True, px=self.policy.lock_ttl_ms)
+        return token if acquired else None
+
+    def unlock(self, keys: CacheKeys, token: str) -> None:
+        """Release the lock if still ours (a lock that expired meanwhile may belong to another request)."""
+        client = self.client.get()
+        if client.get(keys.lock) == token:
+            client.delete(keys.lock)
+
+    def wait_for_fill(self, keys: CacheKeys, generation: int) -> CachedEntry | None:
+        """Poll for the entry the lock holder is computing; None if it does not show up in time."""
+        deadline = self._clock() + self.policy.wait_for_fill_ms / 1000
+        while self._clock() < deadline:
+            self._sleep(self.policy.wait_poll_ms / 1000)
+            entry = _decode(self.client.get().get(keys.entry))
+            if entry is not None and entry.generation >= generation and self.is_fresh(entry):
+                return entry
+        return None
+
+    def is_fresh(self, entry: CachedEntry) -> bool:
+        """Whether the entry is within its TTL."""
+        return self._clock() < entry.fresh_until
+
+    def bump_generation(self, destination_tag: str) -> int:
+        """Invalidate every cached query of a destination; returns the new generation."""
+        return int(self.client.get().incr(CacheKeys.for_query(destination_tag, "").generation))
+
+
+def _decode(raw: str | None) -> CachedEntry | None:
+    if raw is None:
+        return None
+    try:
+        data = json.loads(raw)
+        return CachedEntry(int(data["gen"]), float(data["fresh_until"]), list(data["results"]))
+    except (ValueError, KeyError, TypeError):
+        return None  # a corrupt or foreign value is a miss, and gets overwritten

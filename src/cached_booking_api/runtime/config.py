@@ -1,0 +1,75 @@
+"""Environment variables the construct sets and the handlers read: one list, so names cannot drift apart."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from .cache import CachePolicy
+from .redis_client import RedisSettings
+
+TABLE_NAME = "TABLE_NAME"
+DYNAMODB_ENDPOINT = "DYNAMODB_ENDPOINT"  # local mode and tests only
+CACHE_URL = "CACHE_URL"  # local mode and tests only: redis://host:port, no IAM
+CACHE_ENDPOINT = "CACHE_ENDPOINT"
+CACHE_PORT = "CACHE_PORT"
+CACHE_USER_ID = "CACHE_USER_ID"
+CACHE_NAME = "CACHE_NAME"
+CACHE_SERVERLESS = "CACHE_SERVERLESS"
+CACHE_CLUSTER_MODE = "CACHE_CLUSTER_MODE"
+CACHE_TTL_SECONDS = "CACHE_TTL_SECONDS"
+CACHE_STALE_SECONDS = "CACHE_STALE_SECONDS"
+CACHE_NEGATIVE_TTL_SECONDS = "CACHE_NEGATIVE_TTL_SECONDS"
+CACHE_TIMEOUT_MS = "CACHE_TIMEOUT_MS"
+CIRCUIT_FAILURE_THRESHOLD = "CIRCUIT_FAILURE_THRESHOLD"
+CIRCUIT_COOLDOWN_SECONDS = "CIRCUIT_COOLDOWN_SECONDS"
+EVENT_BUS_NAME = "EVENT_BUS_NAME"
+EVENT_SOURCE = "EVENT_SOURCE"
+DEAD_LETTER_QUEUE_URL = "DEAD_LETTER_QUEUE_URL"
+
+#: The message of the structured log line that carries a search.completed event (the subscription filter matches it).
+SEARCH_COMPLETED_MESSAGE = "search.completed"
+#: The log field holding the event detail.
+SEARCH_COMPLETED_FIELD = "search_completed"
+SEARCH_COMPLETED_FILTER_PATTERN = '{ $.message = "search.completed" }'
+DEFAULT_EVENT_SOURCE = "booking.platform"
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes"}
+
+
+def redis_settings(env: Mapping[str, str] = os.environ) -> RedisSettings:
+    """Cache connection settings from the environment."""
+    timeout = int(env.get(CACHE_TIMEOUT_MS, "50"))
+    common = {"cluster": _flag(env.get(CACHE_CLUSTER_MODE)), "socket_timeout_ms": timeout}
+    if env.get(CACHE_URL):
+        return RedisSettings(url=env[CACHE_URL], **common)  # type: ignore[arg-type]
+    return RedisSettings(
+        host=env.get(CACHE_ENDPOINT),
+        port=int(env.get(CACHE_PORT, "6379")),
+        user_id=env.get(CACHE_USER_ID),
+        cache_name=env.get(CACHE_NAME),
+        region=env.get("AWS_REGION"),
+        serverless=_flag(env.get(CACHE_SERVERLESS, "true")),
+        **common,  # type: ignore[arg-type]
+    )
+
+
+def cache_policy(env: Mapping[str, str] = os.environ) -> CachePolicy:
+    """Cache timings from the environment (defaults: TTL 300 s ± 10 %, stale 600 s, negative 30 s)."""
+    defaults = CachePolicy()
+    return CachePolicy(
+        ttl_seconds=float(env.get(CACHE_TTL_SECONDS, defaults.ttl_seconds)),
+        stale_seconds=float(env.get(CACHE_STALE_SECONDS, defaults.stale_seconds)),
+        negative_ttl_seconds=float(env.get(CACHE_NEGATIVE_TTL_SECONDS, defaults.negative_ttl_seconds)),
+    )
+
+
+def dynamodb_client(env: Mapping[str, str] = os.environ) -> object:
+    """A DynamoDB client with short timeouts and adaptive retries (pointed at DynamoDB Local when configured)."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 3, "mode": "standard"})
+    return boto3.client("dynamodb", endpoint_url=env.get(DYNAMODB_ENDPOINT) or None, config=config)

@@ -1,0 +1,1 @@
+"""Lambda entry points. Each module exposes ``handler(event, context)``."""

@@ -1,0 +1,87 @@
+"""``GET /search``: validated query → cache-aside search → JSON with ``X-Cache``, EMF metrics, search.completed line."""
+
+from __future__ import annotations
+
+import time
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from .. import config
+from ..cache import SearchCache
+from ..circuit import CircuitBreaker
+from ..http import create_resolver, json_response
+from ..models import SearchQuery, parse_or_400
+from ..redis_client import LazyClient
+from ..repository import ListingRepository
+from ..search import CacheStatus, SearchService
+from ..tracing import tracer
+
+logger = Logger()
+metrics = Metrics()
+app = create_resolver(logger)
+
+_CACHE_METRICS = {
+    CacheStatus.HIT: "CacheHit",
+    CacheStatus.MISS: "CacheMiss",
+    CacheStatus.STALE: "CacheStale",
+    CacheStatus.BYPASS: "CacheBypass",
+}
+
+
+@cache
+def search_service() -> SearchService:
+    """The process-wide service: one Redis client, one DynamoDB client, one breaker (reused across invocations)."""
+    import os
+
+    breaker = CircuitBreaker(
+        failure_threshold=int(os.environ.get(config.CIRCUIT_FAILURE_THRESHOLD, "3")),
+        cooldown_seconds=float(os.environ.get(config.CIRCUIT_COOLDOWN_SECONDS, "30")),
+        on_open=lambda: metrics.add_metric(name="CircuitOpen", unit=MetricUnit.Count, value=1),
+    )
+    cache_ = SearchCache(LazyClient(config.redis_settings()), config.cache_policy())
+    repository = ListingRepository(config.dynamodb_client(), os.environ[config.TABLE_NAME])
+    return SearchService(repository, cache_, breaker)
+
+
+@app.get("/search")
+def search() -> Response[str]:
+    """Search available listings (contract: BRIEF §3)."""
+    started = time.perf_counter()
+    query = parse_or_400(SearchQuery, app.current_event.query_string_parameters or {})
+    outcome = search_service().search(query)
+    latency_ms = round((time.perf_counter() - started) * 1000, 2)
+
+    metrics.add_metric(name=_CACHE_METRICS[outcome.cache], unit=MetricUnit.Count, value=1)
+    if outcome.cache_errors:
+        metrics.add_metric(name="CacheError", unit=MetricUnit.Count, value=outcome.cache_errors)
+    metrics.add_metric(name="SearchLatency", unit=MetricUnit.Milliseconds, value=latency_ms)
+    check_in, check_out = query.stay
+    logger.info(
+        config.SEARCH_COMPLETED_MESSAGE,
+        extra={
+            config.SEARCH_COMPLETED_FIELD: {
+                "queryHash": outcome.query_hash,
+                "destination": query.destination.strip(),
+                "checkIn": check_in.isoformat(),
+                "checkOut": check_out.isoformat(),
+                "guests": query.guests,
+                "resultCount": outcome.result_count,
+                "cache": outcome.cache.value,
+                "latencyMs": latency_ms,
+            }
+        },
+    )
+    return json_response(200, outcome.body, headers={"X-Cache": outcome.cache.value})
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Lambda entry point (API Gateway REST proxy integration)."""
+    return app.resolve(event, context)

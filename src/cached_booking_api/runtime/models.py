@@ -1,0 +1,178 @@
+"""Request and response models of the HTTP contract (BRIEF §3) and of the listing file.
+
+The same models validate requests at run time and generate the OpenAPI document (see ``openapi.py``) from which the
+construct builds API Gateway's request validation.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import ApiError, validation_error
+
+MAX_NIGHTS = 30
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _iso_date(value: str) -> date:
+    if not ISO_DATE.match(value):
+        raise ValueError("must be a date in YYYY-MM-DD format")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError("must be a valid calendar date in YYYY-MM-DD format") from None
+
+
+IsoDate = Annotated[str, Field(pattern=ISO_DATE.pattern, examples=["2026-12-01"]), AfterValidator(_iso_date)]
+"""A ``YYYY-MM-DD`` string, parsed strictly (no timestamps, no other formats) into a ``date``."""
+
+
+def today_utc() -> date:
+    """Today's date in UTC: the reference for 'check-in in the past'."""
+    return datetime.now(UTC).date()
+
+
+class StayMixin(BaseModel):
+    """Check-in/check-out rules shared by search and booking."""
+
+    check_in: IsoDate = Field(alias="checkIn", description="First night, YYYY-MM-DD (UTC), not in the past.")
+    check_out: IsoDate = Field(alias="checkOut", description="Departure day, YYYY-MM-DD, after checkIn.")
+
+    @model_validator(mode="after")
+    def _stay_is_valid(self) -> StayMixin:
+        check_in, check_out = self.stay
+        if check_in < today_utc():
+            raise ValueError("checkIn: must not be in the past (UTC)")
+        if check_out <= check_in:
+            raise ValueError("checkOut: must be after checkIn")
+        if (check_out - check_in).days > MAX_NIGHTS:
+            raise ValueError(f"checkOut: a stay is at most {MAX_NIGHTS} nights")
+        return self
+
+    @property
+    def stay(self) -> tuple[date, date]:
+        """(check-in, check-out) as dates."""
+        return _as_date(self.check_in), _as_date(self.check_out)
+
+    @property
+    def nights(self) -> list[date]:
+        """Every night of the stay: check-in up to the night before check-out."""
+        check_in, check_out = self.stay
+        return [date.fromordinal(day) for day in range(check_in.toordinal(), check_out.toordinal())]
+
+
+def _as_date(value: str | date) -> date:
+    # The AfterValidator has already turned the string into a date; the annotation keeps the schema a string.
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+class SearchQuery(StayMixin):
+    """Query string of ``GET /search``."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+    destination: str = Field(min_length=1, max_length=100, description="City or region, case-insensitive.")
+    guests: int = Field(default=1, ge=1, le=16, description="Number of guests, 1-16.")
+    limit: int = Field(default=20, ge=1, le=100, description="Page size, 1-100.")
+    cursor: str | None = Field(default=None, max_length=512, description="Opaque cursor from a previous page.")
+
+    @model_validator(mode="after")
+    def _destination_not_blank(self) -> SearchQuery:
+        if not self.destination.strip():
+            raise ValueError("destination: must not be blank")
+        return self
+
+
+class SearchResult(BaseModel):
+    """One listing available for the whole stay."""
+
+    listingId: str
+    name: str
+    destination: str
+    pricePerNight: int = Field(description="Minor units (cents) per night.")
+    totalPrice: int = Field(description="Minor units for the whole stay.")
+    currency: str = Field(description="ISO 4217 code.")
+    available: int = Field(description="Fewest units left over the nights of the stay.")
+
+
+class SearchResponse(BaseModel):
+    """Body of a 200 answer to ``GET /search``."""
+
+    results: list[SearchResult]
+    count: int
+    nextCursor: str | None
+
+
+class ErrorDetail(BaseModel):
+    """One bad field of a request."""
+
+    field: str
+    message: str
+
+
+class ErrorInfo(BaseModel):
+    """What went wrong."""
+
+    code: str = Field(description="UPPER_SNAKE error code, e.g. VALIDATION_ERROR.")
+    message: str
+    details: list[ErrorDetail]
+
+
+class ErrorResponse(BaseModel):
+    """Body of every 4xx/5xx answer."""
+
+    error: ErrorInfo
+
+
+class ListingRecord(BaseModel):
+    """One line of a listing file (JSON Lines), see BRIEF §3."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    listingId: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    name: str = Field(min_length=1, max_length=200)
+    destination: str = Field(min_length=1, max_length=100)
+    pricePerNight: int = Field(gt=0, lt=10**12)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    maxGuests: int = Field(ge=1, le=16)
+    inventory: dict[IsoDate, Annotated[int, Field(ge=0, le=100_000)]]
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def parse_or_400(model: type[Model], data: Any) -> Model:
+    """Validate ``data`` against ``model``; on failure raise the contract's 400 naming every bad field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error(describe_errors(exc)) from None
+
+
+def describe_errors(exc: ValidationError) -> list[dict[str, Any]]:
+    """Pydantic errors as ``[{"field", "message"}]``, using the contract's (camelCase) field names."""
+    details: list[dict[str, Any]] = []
+    for error in exc.errors(include_url=False, include_input=False):
+        location = ".".join(str(part) for part in error["loc"])
+        message = str(error["msg"])
+        if not location and ":" in message:  # model-level rule: "field: message"
+            location, message = (part.strip() for part in message.removeprefix("Value error, ").split(":", 1))
+        elif error["type"] == "extra_forbidden":
+            message = "unknown field"
+        details.append({"field": location or "body", "message": message.removeprefix("Value error, ")})
+    return details
+
+
+__all__ = [
+    "ApiError",
+    "ErrorResponse",
+    "ListingRecord",
+    "SearchQuery",
+    "SearchResponse",
+    "SearchResult",
+    "parse_or_400",
+]

@@ -1,0 +1,183 @@
+"""The search use case: canonical query keys, cache-aside with single-flight, stale serving and a circuit breaker."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from redis import RedisError
+
+from . import schema
+from .cache import CachedEntry, CacheKeys, CacheRecord, SearchCache
+from .circuit import CircuitBreaker
+from .errors import service_unavailable, validation_error
+from .models import SearchQuery
+from .repository import ListingRepository, RepositoryUnavailable
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class CacheStatus(StrEnum):
+    """Value of the ``X-Cache`` response header."""
+
+    HIT = "HIT"
+    MISS = "MISS"
+    STALE = "STALE"
+    BYPASS = "BYPASS"
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    """A page of results and how the cache served it."""
+
+    body: dict[str, Any]
+    cache: CacheStatus
+    query_hash: str
+    result_count: int
+    cache_errors: int
+
+
+def canonical_query(query: SearchQuery) -> str:
+    """The query in canonical form: normalized destination, dates, guests. Page size and cursor are not part of it:
+    every page of a query is cut from one cached result list."""
+    check_in, check_out = query.stay
+    return "|".join(
+        (
+            schema.normalize_destination(query.destination),
+            check_in.isoformat(),
+            check_out.isoformat(),
+            str(query.guests),
+        )
+    )
+
+
+def query_hash(query: SearchQuery) -> str:
+    """A short stable hash of the canonical query (cache key part, cursor binding, event field)."""
+    return hashlib.sha256(canonical_query(query).encode()).hexdigest()[:24]
+
+
+class SearchService:
+    """Answers searches from the cache when it can, from DynamoDB when it must, and never fails because of Redis."""
+
+    def __init__(self, repository: ListingRepository, cache: SearchCache, breaker: CircuitBreaker) -> None:
+        self.repository = repository
+        self.cache = cache
+        self.breaker = breaker
+
+    def search(self, query: SearchQuery) -> SearchOutcome:
+        """Run a search; raises ``ApiError`` 400 for a bad cursor and 503 when no data source can answer."""
+        digest = query_hash(query)
+        offset = decode_cursor(query.cursor, digest)
+        keys = CacheKeys.for_query(schema.destination_tag(query.destination), digest)
+        attempt = _Attempt(self, query, keys)
+        results, status = attempt.run()
+        page = results[offset : offset + query.limit]
+        next_offset = offset + len(page)
+        body = {
+            "results": page,
+            "count": len(page),
+            "nextCursor": encode_cursor(next_offset, digest) if next_offset < len(results) else None,
+        }
+        return SearchOutcome(body, status, digest, len(results), attempt.cache_errors)
+
+
+class _Attempt:
+    """One search request's walk through the cache-aside decision tree."""
+
+    def __init__(self, service: SearchService, query: SearchQuery, keys: CacheKeys) -> None:
+        self.service = service
+        self.cache = service.cache
+        self.breaker = service.breaker
+        self.query = query
+        self.keys = keys
+        self.cache_errors = 0
+
+    def run(self) -> tuple[list[CacheRecord], CacheStatus]:
+        read = self._redis(lambda: self.cache.read(self.keys))
+        if read is None:
+            return self._load(fallback=None), CacheStatus.BYPASS
+        generation, entry = read
+        current = entry if entry is not None and entry.generation >= generation else None
+        if current is not None and self.cache.is_fresh(current):
+            return current.results, CacheStatus.HIT
+
+        errors_before = self.cache_errors
+        token = self._redis(lambda: self.cache.try_lock(self.keys))
+        held_elsewhere = token is None and self.cache_errors == errors_before and not self.breaker.is_open
+        if held_elsewhere:
+            if current is not None:
+                return current.results, CacheStatus.STALE  # stale-while-revalidate: another request refreshes it
+            filled = self._redis(lambda: self.cache.wait_for_fill(self.keys, generation))
+            if filled is not None:
+                return filled.results, CacheStatus.HIT
+        try:
+            results = self._load(fallback=entry)
+        except _ServeStale as stale:
+            return stale.results, CacheStatus.STALE
+        finally:
+            if token is not None:
+                held = token
+                self._redis(lambda: self.cache.unlock(self.keys, held))
+        self._redis(lambda: self.cache.write(self.keys, generation, results))
+        return results, CacheStatus.MISS
+
+    def _load(self, fallback: CachedEntry | None) -> list[CacheRecord]:
+        """Results from DynamoDB; when it fails, the cached entry if any (stale-if-error), else 503."""
+        try:
+            return self.service.repository.find_available(self.query.destination, self.query.nights, self.query.guests)
+        except RepositoryUnavailable as exc:
+            if fallback is not None:
+                log.warning("DynamoDB unavailable, serving a stale entry: %s", exc)
+                raise _ServeStale(fallback.results) from exc
+            log.error("DynamoDB unavailable and nothing cached: %s", exc)
+            raise service_unavailable() from exc
+
+    def _redis(self, operation: Callable[[], T]) -> T | None:
+        """Run a cache operation behind the breaker; a failure or an open breaker yields None."""
+        if not self.breaker.allow():
+            return None
+        try:
+            result = operation()
+        except RedisError as exc:
+            self.cache_errors += 1
+            self.breaker.record_failure()
+            log.warning("cache unavailable: %s", exc.__class__.__name__)
+            return None
+        self.breaker.record_success()
+        return result
+
+
+class _ServeStale(Exception):
+    """DynamoDB failed but a cached entry exists: serve it (stale-if-error)."""
+
+    def __init__(self, results: list[CacheRecord]) -> None:
+        super().__init__("serve stale")
+        self.results = results
+
+
+def encode_cursor(offset: int, digest: str) -> str:
+    """An opaque cursor for the page starting at ``offset`` of the query ``digest``."""
+    raw = json.dumps({"o": offset, "q": digest}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, digest: str) -> int:
+    """The offset a cursor stands for; 400 when it is malformed or belongs to another query."""
+    if cursor is None:
+        return 0
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        offset = data["o"]
+        if data["q"] == digest and isinstance(offset, int) and offset >= 0:
+            return offset
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        pass
+    raise validation_error([{"field": "cursor", "message": "invalid or belongs to a different query"}])
