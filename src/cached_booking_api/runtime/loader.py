@@ -64,7 +64,9 @@ def parse_listings(lines: Iterable[str]) -> tuple[list[ListingRecord], list[Line
             errors.append(LineError(number, problems))
             continue
         if record.listingId in seen:
-            errors.append(LineError(number, f"listingId {record.listingId!r} already defined on line {seen[record.listingId]}"))
+            errors.append(
+                LineError(number, f"listingId {record.listingId!r} already defined on line {seen[record.listingId]}")
+            )
             continue
         seen[record.listingId] = number
         records.append(record)

@@ -25,9 +25,7 @@ class ListingRepository:
         self.table_name = table_name
         self._sleep = sleep
 
-    def find_available(
-        self, destination: str, nights: Sequence[date], guests: int
-    ) -> list[dict[str, Any]]:
+    def find_available(self, destination: str, nights: Sequence[date], guests: int) -> list[dict[str, Any]]:
         """Listings of ``destination`` for ``guests`` with at least one unit every night, by price then id.
 
         Each result carries ``available``, the smallest unit count over the nights, and ``totalPrice``.

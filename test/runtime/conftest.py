@@ -1,0 +1,76 @@
+"""Fixtures for handler tests: a fresh table per test module, a search handler wired to the test servers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from cached_booking_api.local.gateway import proxy_event
+from cached_booking_api.runtime import config
+from cached_booking_api.runtime.loader import load_listings
+from test.conftest import create_table
+
+
+class LambdaContextStub:
+    """The attributes of a Lambda context that Powertools reads."""
+
+    function_name = "search"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:search"
+    aws_request_id = "test-request"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 10_000
+
+
+@pytest.fixture
+def search_env(monkeypatch: pytest.MonkeyPatch, redis_server: Any, dynamodb_local: Any, dynamodb: Any) -> Iterator[dict[str, str]]:
+    """A new table and an empty Redis; the search handler's process-wide service rebuilt for them."""
+    from cached_booking_api.runtime.handlers import search
+
+    import redis
+
+    redis.Redis.from_url(redis_server.url).flushall()
+    env = {
+        config.TABLE_NAME: create_table(dynamodb),
+        config.DYNAMODB_ENDPOINT: dynamodb_local.endpoint,
+        config.CACHE_URL: redis_server.url,
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv(config.CACHE_CLUSTER_MODE, raising=False)
+    search.search_service.cache_clear()
+    yield env
+    search.search_service.cache_clear()
+
+
+def load(dynamodb: Any, table: str, *listings: dict[str, Any]) -> None:
+    """Write listing records with the real loader."""
+    report = load_listings(dynamodb, table, [json.dumps(item) for item in listings])
+    assert report.ok, report.rejected
+
+
+def response_headers(response: dict[str, Any]) -> dict[str, str]:
+    """Single- and multi-value headers of a proxy response, as API Gateway merges them."""
+    headers = {name: values[-1] for name, values in (response.get("multiValueHeaders") or {}).items()}
+    return {**headers, **(response.get("headers") or {})}
+
+
+SearchCall = Callable[..., tuple[int, dict[str, str], dict[str, Any]]]
+
+
+@pytest.fixture
+def call_search() -> SearchCall:
+    """Invoke the search Lambda handler in-process: returns (status, headers, JSON body)."""
+    from cached_booking_api.runtime.handlers import search
+
+    def call(**query: Any) -> tuple[int, dict[str, str], dict[str, Any]]:
+        event = proxy_event("GET", "/search", query={k: str(v) for k, v in query.items()})
+        response = search.handler(event, LambdaContextStub())
+        return response["statusCode"], response_headers(response), json.loads(response["body"])
+
+    return call
