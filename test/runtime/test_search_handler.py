@@ -236,8 +236,9 @@ def test_pages_follow_the_cursor(search_env: dict[str, str], dynamodb: Any, call
         ({"destination": "Lisbon", "checkIn": CHECK_IN, "checkOut": CHECK_OUT, "checkin": CHECK_IN}, "checkin"),
     ],
 )
-def test_bad_queries_are_400_naming_the_field(call_search: SearchCall, query: dict[str, Any], field: str) -> None:
-    """Validation answers before any I/O, so no table is needed."""
+def test_bad_queries_are_400_naming_the_field(
+    search_env: dict[str, str], call_search: SearchCall, query: dict[str, Any], field: str
+) -> None:
     status, _, body = call_search(**query)
     assert status == 400
     assert body["error"]["code"] == "VALIDATION_ERROR"
