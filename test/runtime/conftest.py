@@ -28,7 +28,9 @@ class LambdaContextStub:
 
 
 @pytest.fixture
-def search_env(monkeypatch: pytest.MonkeyPatch, redis_server: Any, dynamodb_local: Any, dynamodb: Any) -> Iterator[dict[str, str]]:
+def search_env(
+    monkeypatch: pytest.MonkeyPatch, redis_server: Any, dynamodb_local: Any, dynamodb: Any
+) -> Iterator[dict[str, str]]:
     """A new table and an empty Redis; the search handler's process-wide service rebuilt for them."""
     from cached_booking_api.runtime.handlers import search
 

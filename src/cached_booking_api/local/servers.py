@@ -23,11 +23,14 @@ class ServerError(RuntimeError):
     """A server could not be started; the message says what to install or which flag to use."""
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def free_port(max_port: int = 65535) -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now (at most ``max_port``)."""
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        if port <= max_port:
+            return port
 
 
 def port_is_open(port: int, host: str = "127.0.0.1") -> bool:
@@ -100,8 +103,12 @@ class RedisServer(ManagedProcess):
 
     name = "redis-server"
 
+    #: A cluster node also listens on its port + 10000 (the cluster bus).
+    CLUSTER_MAX_PORT = 55535
+
     def __init__(self, port: int | None = None, *, extra_args: Sequence[str] = ()) -> None:
-        super().__init__(port)
+        cluster = "--cluster-enabled" in extra_args
+        super().__init__(port or free_port(self.CLUSTER_MAX_PORT if cluster else 65535))
         self.extra_args = list(extra_args)
         self.workdir = tempfile.mkdtemp(prefix="redis-")
 

@@ -12,9 +12,13 @@ from redis import Redis
 from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
 from redis.credentials import CredentialProvider
+from redis.exceptions import RedisClusterException, RedisError
 from redis.retry import Retry
 
 RedisLike = Redis | RedisCluster
+
+#: Everything a cache call may raise: redis-py's cluster errors (slot coverage, topology) are not ``RedisError``s.
+CACHE_ERRORS: tuple[type[Exception], ...] = (RedisError, RedisClusterException)
 
 #: ElastiCache accepts an IAM auth token for 15 minutes; sign a new one well before that.
 TOKEN_LIFETIME_SECONDS = 900

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from redis import RedisError
 
 from . import schema
 from .cache import CachedEntry, CacheKeys, CacheRecord, SearchCache
 from .circuit import CircuitBreaker
+from .redis_client import CACHE_ERRORS
 from .errors import service_unavailable, validation_error
 from .models import SearchQuery
 from .repository import ListingRepository, RepositoryUnavailable
@@ -119,15 +119,23 @@ class _Attempt:
             if filled is not None:
                 return filled.results, CacheStatus.HIT
         try:
-            results = self._load(fallback=entry)
-        except _ServeStale as stale:
-            return stale.results, CacheStatus.STALE
-        finally:
             if token is not None:
+                # Double-check under the lock: the previous holder may have filled the entry since our read.
+                reread = self._redis(lambda: self.cache.read(self.keys))
+                if reread is not None and reread[1] is not None:
+                    generation, latest = reread
+                    if latest.generation >= generation and self.cache.is_fresh(latest):
+                        return latest.results, CacheStatus.HIT
+            try:
+                results = self._load(fallback=entry)
+            except _ServeStale as stale:
+                return stale.results, CacheStatus.STALE
+            self._redis(lambda: self.cache.write(self.keys, generation, results))
+            return results, CacheStatus.MISS
+        finally:
+            if token is not None:  # released only after the entry is written, so no late request refills it
                 held = token
                 self._redis(lambda: self.cache.unlock(self.keys, held))
-        self._redis(lambda: self.cache.write(self.keys, generation, results))
-        return results, CacheStatus.MISS
 
     def _load(self, fallback: CachedEntry | None) -> list[CacheRecord]:
         """Results from DynamoDB; when it fails, the cached entry if any (stale-if-error), else 503."""
@@ -146,7 +154,7 @@ class _Attempt:
             return None
         try:
             result = operation()
-        except RedisError as exc:
+        except CACHE_ERRORS as exc:
             self.cache_errors += 1
             self.breaker.record_failure()
             log.warning("cache unavailable: %s", exc.__class__.__name__)
