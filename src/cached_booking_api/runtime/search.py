@@ -12,13 +12,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
 
-
 from . import schema
 from .cache import CachedEntry, CacheKeys, CacheRecord, SearchCache
 from .circuit import CircuitBreaker
-from .redis_client import CACHE_ERRORS
 from .errors import service_unavailable, validation_error
 from .models import SearchQuery
+from .redis_client import CACHE_ERRORS
 from .repository import ListingRepository, RepositoryUnavailable
 
 log = logging.getLogger(__name__)

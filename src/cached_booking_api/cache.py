@@ -1,0 +1,169 @@
+"""The ElastiCache cache: serverless (default) or a provisioned replication group, Valkey or Redis.
+
+TLS in transit and encryption at rest always. Clients authenticate as an ElastiCache user in IAM mode: the function
+signs a short-lived token with its role (``elasticache:Connect`` on the cache and the user); there is no password.
+The security group admits only the security groups of the functions that use the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from aws_cdk import ArnFormat, Names, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_elasticache as elasticache
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from .options import CacheOptions
+
+_COLON = ArnFormat.COLON_RESOURCE_NAME
+ENGINE_VERSIONS = {"valkey": "8", "redis": "7"}
+SERVERLESS_PORT = 6379
+
+#: Only the commands the handlers send, on the key prefixes they use (see runtime/cache.py), plus what redis-py's
+#: cluster client needs to discover slots. Verified against a real redis-server ACL in the tests.
+ACCESS_STRING = (
+    "on ~gen:* ~sr:* ~lock:* resetchannels -@all "
+    "+get +set +mget +del +incr +pttl +ping +hello +auth +client|setinfo +client|setname "
+    "+cluster|slots +cluster|shards +cluster|nodes +command|docs +command|info +command +readonly"
+)
+
+
+def physical_id(scope: Construct, prefix: str, max_length: int = 40) -> str:
+    """A lowercase name unique to the construct's path in its stack (for resources that require a name)."""
+    stack = Stack.of(scope)
+    digest = hashlib.sha256(f"{stack.stack_name}/{Names.unique_id(scope)}".encode()).hexdigest()
+    return f"{prefix}{digest}"[:max_length]
+
+
+class Cache(Construct):
+    """The cache, its IAM-authenticated user and user group, its security group.
+
+    Attributes: ``security_group``, ``user``, ``user_group``, ``serverless_cache`` or ``replication_group`` (the other
+    is None), ``endpoint_address``, ``endpoint_port``, ``cache_name`` (what the IAM token is signed for), ``serverless``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        options: CacheOptions,
+        vpc: ec2.IVpc,
+        subnets: ec2.SubnetSelection,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.options = options
+        self.serverless = options.mode == "serverless"
+        port = SERVERLESS_PORT if self.serverless else options.port
+        self.security_group = ec2.SecurityGroup(
+            self, "SecurityGroup", vpc=vpc, description="Cache: ingress only from the functions that use it",
+            allow_all_outbound=False,
+        )  # fmt: skip
+        self.port = port
+
+        user_id = physical_id(self, "cba-")
+        self.user = elasticache.CfnUser(
+            self,
+            "User",
+            engine=options.engine,
+            user_id=user_id,
+            user_name=user_id,  # IAM authentication requires user name == user id
+            authentication_mode={"Type": "iam"},
+            access_string=ACCESS_STRING,
+        )
+        # ElastiCache requires a user named "default" in every user group: this one is switched off.
+        self.default_user = elasticache.CfnUser(
+            self,
+            "DisabledDefaultUser",
+            engine=options.engine,
+            user_id=physical_id(self, "cbadef-"),
+            user_name="default",
+            authentication_mode={"Type": "no-password-required"},
+            access_string="off -@all",
+        )
+        self.user_group = elasticache.CfnUserGroup(
+            self,
+            "UserGroup",
+            engine=options.engine,
+            user_group_id=physical_id(self, "cbag-"),
+            user_ids=[self.user.ref, self.default_user.ref],  # Ref is the user id: CloudFormation orders them
+        )
+
+        subnet_ids = vpc.select_subnets(subnet_type=subnets.subnet_type).subnet_ids
+        self.serverless_cache: elasticache.CfnServerlessCache | None = None
+        self.replication_group: elasticache.CfnReplicationGroup | None = None
+        if self.serverless:
+            self.serverless_cache = elasticache.CfnServerlessCache(
+                self,
+                "Serverless",
+                engine=options.engine,
+                major_engine_version=ENGINE_VERSIONS[options.engine],
+                serverless_cache_name=physical_id(self, "cba-"),
+                description="cached-booking-api search cache",
+                security_group_ids=[self.security_group.security_group_id],
+                subnet_ids=subnet_ids,
+                user_group_id=self.user_group.ref,
+                cache_usage_limits=elasticache.CfnServerlessCache.CacheUsageLimitsProperty(
+                    data_storage=elasticache.CfnServerlessCache.DataStorageProperty(
+                        maximum=options.max_data_storage_gb, unit="GB"
+                    ),
+                    ecpu_per_second=elasticache.CfnServerlessCache.ECPUPerSecondProperty(
+                        maximum=options.max_ecpu_per_second
+                    ),
+                ),
+            )
+            self.cache_name = self.serverless_cache.ref
+            self.endpoint_address = self.serverless_cache.attr_endpoint_address
+            self.endpoint_port = self.serverless_cache.attr_endpoint_port
+            self.cache_arn = self.serverless_cache.attr_arn
+        else:
+            subnet_group = elasticache.CfnSubnetGroup(
+                self, "SubnetGroup", description="cached-booking-api cache subnets", subnet_ids=subnet_ids
+            )
+            self.replication_group = elasticache.CfnReplicationGroup(
+                self,
+                "ReplicationGroup",
+                replication_group_description="cached-booking-api search cache",
+                engine=options.engine,
+                engine_version=ENGINE_VERSIONS[options.engine] if options.engine == "redis" else "8.0",
+                cache_node_type=options.node_type,
+                num_node_groups=1,
+                replicas_per_node_group=options.replicas,
+                automatic_failover_enabled=True,
+                multi_az_enabled=True,
+                transit_encryption_enabled=True,
+                transit_encryption_mode="required",
+                at_rest_encryption_enabled=True,
+                port=port,
+                cache_subnet_group_name=subnet_group.ref,
+                security_group_ids=[self.security_group.security_group_id],
+                user_group_ids=[self.user_group.ref],
+                auto_minor_version_upgrade=True,
+                snapshot_retention_limit=1,
+            )
+            self.cache_name = self.replication_group.ref
+            self.endpoint_address = self.replication_group.attr_primary_end_point_address
+            self.endpoint_port = self.replication_group.attr_primary_end_point_port
+            self.cache_arn = Stack.of(self).format_arn(
+                service="elasticache", resource="replicationgroup", resource_name=self.cache_name,
+                arn_format=_COLON,
+            )  # fmt: skip
+
+    def allow_from(self, client: ec2.ISecurityGroup) -> None:
+        """Admit a client security group on the cache port (and let it reach the cache)."""
+        self.security_group.add_ingress_rule(client, ec2.Port.tcp(self.port), "cache clients")
+        client.add_egress_rule(self.security_group, ec2.Port.tcp(self.port), "to the cache")
+        if self.serverless:  # serverless also serves reads on port + 1
+            self.security_group.add_ingress_rule(client, ec2.Port.tcp(self.port + 1), "cache clients (reader)")
+            client.add_egress_rule(self.security_group, ec2.Port.tcp(self.port + 1), "to the cache (reader)")
+
+    def grant_connect(self, grantee: iam.IGrantable) -> iam.Grant:
+        """``elasticache:Connect`` on this cache and this user only."""
+        user_arn = Stack.of(self).format_arn(
+            service="elasticache", resource="user", resource_name=self.user.user_id, arn_format=_COLON
+        )
+        return iam.Grant.add_to_principal(
+            grantee=grantee, actions=["elasticache:Connect"], resource_arns=[self.cache_arn, user_arn]
+        )

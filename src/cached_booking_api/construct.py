@@ -1,0 +1,264 @@
+"""``CachedSearchApi``: the L3 construct, composing one small module per concern."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+from aws_cdk import Duration, Names, RemovalPolicy, Stack
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_events as events
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from .api import Api
+from .cache import Cache
+from .data import Data
+from .events import Events
+from .functions import PythonFunction
+from .monitoring import Monitoring
+from .network import Network
+from .options import AlarmOptions, CacheOptions, ThrottleOptions
+from .runtime import config
+
+#: API Gateway gives up after 29 s; the search function must answer well before.
+SEARCH_TIMEOUT = Duration.seconds(10)
+
+
+class CachedSearchApi(Construct):
+    """A production-grade, cached booking search API.
+
+    API Gateway (REST, regional, API key + usage plan on the stage) → search Lambda (in the VPC) → Valkey/Redis cache
+    (IAM auth, TLS) in front of DynamoDB; search.completed events reach an EventBridge bus through a log subscription;
+    alarms and a dashboard watch it all.
+
+    Every created resource is a public attribute: ``vpc``, ``table``, ``cache`` (the ``Cache`` construct, with
+    ``serverless_cache`` or ``replication_group``, ``user``, ``user_group``, ``security_group``),
+    ``search_function``, ``search_role``, ``search_log_group``, ``search_security_group``, ``rest_api``, ``stage``,
+    ``api_key``, ``usage_plan``, ``access_log_group``, ``event_bus``, ``archive``, ``forwarder_function``,
+    ``forwarder_dead_letter_queue``, ``search_completed_rule``, ``alarms``, ``dashboard``, ``flow_log_group``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        vpc: ec2.IVpc | None = None,
+        cache: CacheOptions | None = None,
+        throttle: ThrottleOptions | None = None,
+        alarms: AlarmOptions | None = None,
+        alarm_topic: sns.ITopic | None = None,
+        event_bus: events.IEventBus | None = None,
+        event_source: str = config.DEFAULT_EVENT_SOURCE,
+        search_event_targets: Sequence[events.IRuleTarget] = (),
+        archive_retention: Duration | None = None,
+        cors_allowed_origins: Sequence[str] = (),
+        authorizer: apigw.IAuthorizer | None = None,
+        iam_authorization: bool = False,
+        web_acl_arn: str | None = None,
+        api_cloud_watch_role: bool = True,
+        stage_name: str = "prod",
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        search_reserved_concurrency: int | None = None,
+        search_memory_size: int = 512,
+        table_removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        metrics_namespace: str = "CachedBookingApi",
+    ) -> None:
+        """Build the API.
+
+        Args:
+            scope: Parent construct.
+            construct_id: Construct id.
+            vpc: Bring your own VPC (its private subnets host the cache and the search function). Default: a created
+                VPC with two AZs of private isolated subnets, no NAT gateway, a DynamoDB gateway endpoint, flow logs.
+            cache: Cache mode, engine and timings. Default: ``CacheOptions()`` (serverless Valkey, TTL 5 min).
+            throttle: Usage plan and stage throttling. Default: ``ThrottleOptions()`` (100 rps, burst 200, no quota).
+            alarms: Alarm thresholds. Default: ``AlarmOptions()``.
+            alarm_topic: SNS topic notified when an alarm fires or recovers. Default: none (alarms only).
+            event_bus: Bring your own EventBridge bus. Default: a created bus with an archive.
+            event_source: The ``source`` of every event. Default: ``booking.platform``.
+            search_event_targets: Targets of the ``search.completed`` rule (e.g. a partner's SQS queue). Default: none.
+            archive_retention: How long the created bus's archive keeps events. Default: 30 days.
+            cors_allowed_origins: Origins allowed by CORS. Default: none (no CORS preflight at all).
+            authorizer: A Cognito or Lambda authorizer for every method (API keys identify clients, they do not
+                authorize them). Default: none. Mutually exclusive with ``iam_authorization``.
+            iam_authorization: Require SigV4 (IAM) on every method. Default: False.
+            web_acl_arn: A WAFv2 web ACL to associate with the stage. Default: none.
+            api_cloud_watch_role: Create the account-level role API Gateway needs for execution logs. Default: True;
+                set False when the account already has one.
+            stage_name: API stage. Default: ``prod``.
+            log_retention: Retention of every log group. Default: one month.
+            search_reserved_concurrency: Reserved concurrency of the search function. Default: none (unreserved).
+            search_memory_size: Search function memory in MB (128-10240). Default: 512.
+            table_removal_policy: What happens to the table when the stack is deleted. Default: RETAIN (with
+                deletion protection).
+            metrics_namespace: CloudWatch namespace of the EMF metrics. Default: ``CachedBookingApi``.
+
+        Raises:
+            ValueError: an invalid prop or combination; the message names the prop and the fix.
+        """
+        super().__init__(scope, construct_id)
+        cache = cache or CacheOptions()
+        throttle = throttle or ThrottleOptions()
+        alarms = alarms or AlarmOptions()
+        _validate(cache, throttle, alarms, authorizer, iam_authorization, search_reserved_concurrency,
+                  search_memory_size, stage_name, event_source, cors_allowed_origins)  # fmt: skip
+
+        service_prefix = _service_prefix(self)
+        search_service_name = f"{service_prefix}-search"
+
+        network = Network(self, "Network", vpc=vpc, log_retention=log_retention)
+        self.vpc = network.vpc
+        self.flow_log_group = network.flow_log_group
+        self.cache = Cache(self, "Cache", options=cache, vpc=network.vpc, subnets=network.subnets)
+        data = Data(self, "Data", removal_policy=table_removal_policy)
+        self.table = data.table
+
+        self.search_security_group = ec2.SecurityGroup(
+            self, "SearchSecurityGroup", vpc=network.vpc, allow_all_outbound=False,
+            description="Search function: egress to the cache and DynamoDB only",
+        )  # fmt: skip
+        self.cache.allow_from(self.search_security_group)
+        # Isolated subnets have no route to the internet: HTTPS can only reach the DynamoDB gateway endpoint.
+        self.search_security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "DynamoDB gateway endpoint")
+        search = PythonFunction(
+            self,
+            "Search",
+            handler_module="search",
+            description="cached-booking-api GET /search",
+            service_name=search_service_name,
+            metrics_namespace=metrics_namespace,
+            environment=_search_environment(self.cache, cache, self.table.table_name),
+            log_retention=log_retention,
+            timeout=SEARCH_TIMEOUT,
+            memory_size=search_memory_size,
+            vpc=network.vpc,
+            vpc_subnets=network.subnets,
+            security_groups=[self.search_security_group],
+            reserved_concurrent_executions=search_reserved_concurrency,
+        )
+        self.search_function = search.function
+        self.search_role = search.role
+        self.search_log_group = search.log_group
+        data.grant_search_reads(self.search_role)
+        self.cache.grant_connect(self.search_role)
+
+        api = Api(
+            self,
+            "Api",
+            search_function=self.search_function,
+            stage_name=stage_name,
+            throttle=throttle,
+            log_retention=log_retention,
+            cors_allowed_origins=cors_allowed_origins,
+            authorizer=authorizer,
+            iam_authorization=iam_authorization,
+            cloud_watch_role=api_cloud_watch_role,
+            web_acl_arn=web_acl_arn,
+        )
+        self.rest_api = api.rest_api
+        self.stage = api.stage
+        self.api_key = api.api_key
+        self.usage_plan = api.usage_plan
+        self.access_log_group = api.access_log_group
+
+        fan_out = Events(
+            self,
+            "Events",
+            event_bus=event_bus,
+            event_source=event_source,
+            archive_retention=archive_retention or Duration.days(30),
+            search_log_group=self.search_log_group,
+            search_event_targets=search_event_targets,
+            service_prefix=service_prefix,
+            metrics_namespace=metrics_namespace,
+            log_retention=log_retention,
+        )
+        self.event_bus = fan_out.event_bus
+        self.archive = fan_out.archive
+        self.forwarder_function = fan_out.forwarder_function
+        self.forwarder_dead_letter_queue = fan_out.forwarder_dead_letter_queue
+        self.search_completed_rule = fan_out.search_completed_rule
+
+        monitoring = Monitoring(
+            self,
+            "Monitoring",
+            options=alarms,
+            alarm_topic=alarm_topic,
+            stage=self.stage,
+            search_function=self.search_function,
+            forwarder_function=self.forwarder_function,
+            table=self.table,
+            metrics_namespace=metrics_namespace,
+            search_service_name=search_service_name,
+        )
+        self.alarms = monitoring.alarms
+        self.dashboard = monitoring.dashboard
+
+    @property
+    def url(self) -> str:
+        """The stage's invoke URL (a token until deployment)."""
+        return self.rest_api.url
+
+
+def _service_prefix(scope: Construct) -> str:
+    """A short name unique to this construct's stack and path: keeps metrics of two instances apart."""
+    stack = Stack.of(scope)
+    digest = hashlib.sha256(f"{stack.stack_name}/{Names.unique_id(scope)}".encode()).hexdigest()[:8]
+    return f"cba-{digest}"
+
+
+def _search_environment(cache: Cache, options: CacheOptions, table_name: str) -> dict[str, str]:
+    environment = {
+        config.TABLE_NAME: table_name,
+        config.CACHE_ENDPOINT: cache.endpoint_address,
+        config.CACHE_PORT: cache.endpoint_port,
+        config.CACHE_USER_ID: cache.user.user_id,
+        config.CACHE_NAME: cache.cache_name,
+        config.CACHE_SERVERLESS: "true" if cache.serverless else "false",
+        config.CACHE_CLUSTER_MODE: "true" if cache.serverless else "false",
+        config.CACHE_TIMEOUT_MS: str(options.timeout_ms),
+    }
+    for name, value in (
+        (config.CACHE_TTL_SECONDS, options.ttl),
+        (config.CACHE_STALE_SECONDS, options.stale_window),
+        (config.CACHE_NEGATIVE_TTL_SECONDS, options.negative_ttl),
+    ):
+        if value is not None:
+            environment[name] = str(int(value.to_seconds()))
+    return environment
+
+
+def _validate(
+    cache: CacheOptions,
+    throttle: ThrottleOptions,
+    alarms: AlarmOptions,
+    authorizer: apigw.IAuthorizer | None,
+    iam_authorization: bool,
+    search_reserved_concurrency: int | None,
+    search_memory_size: int,
+    stage_name: str,
+    event_source: str,
+    cors_allowed_origins: Sequence[str],
+) -> None:
+    cache.validate()
+    throttle.validate()
+    alarms.validate()
+    if authorizer is not None and iam_authorization:
+        raise ValueError("authorizer, iam_authorization: pick one. Pass authorizer for Cognito/Lambda, or "
+                         "iam_authorization=True for SigV4, not both.")  # fmt: skip
+    if search_reserved_concurrency is not None and search_reserved_concurrency < 1:
+        raise ValueError("search_reserved_concurrency: must be at least 1. Leave it None for unreserved concurrency.")
+    if not 128 <= search_memory_size <= 10240:
+        raise ValueError("search_memory_size: must be 128 to 10240 MB. The default, 512, suits most loads.")
+    if not stage_name or not stage_name.replace("_", "").replace("-", "").isalnum():
+        raise ValueError("stage_name: use letters, digits, '-' and '_' only (e.g. 'prod').")
+    if not event_source or event_source.startswith("aws."):
+        raise ValueError("event_source: must be non-empty and must not start with 'aws.' (reserved by AWS).")
+    for origin in cors_allowed_origins:
+        if origin == "*" or not origin.startswith(("https://", "http://localhost")):
+            raise ValueError(f"cors_allowed_origins: {origin!r} is not allowed. List exact origins such as "
+                             "'https://app.example.com' ('*' is refused).")  # fmt: skip

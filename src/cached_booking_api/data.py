@@ -1,0 +1,55 @@
+"""The DynamoDB table, with the key schema and indexes of ``runtime/schema.py``."""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from .runtime import schema
+
+
+class Data(Construct):
+    """On-demand table with point-in-time recovery, AWS-managed encryption, a NEW_AND_OLD_IMAGES stream and TTL.
+
+    Attribute: ``table``.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, removal_policy: RemovalPolicy) -> None:
+        super().__init__(scope, construct_id)
+        string = dynamodb.AttributeType.STRING
+        self.table = dynamodb.Table(
+            self,
+            "Table",
+            partition_key=dynamodb.Attribute(name=schema.PARTITION_KEY, type=string),
+            sort_key=dynamodb.Attribute(name=schema.SORT_KEY, type=string),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+            time_to_live_attribute=schema.TTL_ATTRIBUTE,
+            removal_policy=removal_policy,
+            deletion_protection=removal_policy == RemovalPolicy.RETAIN,
+        )
+        for index in schema.GLOBAL_SECONDARY_INDEXES:
+            self.table.add_global_secondary_index(
+                index_name=index.name,
+                partition_key=dynamodb.Attribute(name=index.partition_key, type=string),
+                sort_key=dynamodb.Attribute(name=index.sort_key, type=string),
+                projection_type=dynamodb.ProjectionType.INCLUDE,
+                non_key_attributes=list(index.projected_attributes),
+            )
+
+    def grant_search_reads(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Query/GetItem/BatchGetItem on the table and its indexes: nothing else."""
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem"],
+            resource_arns=[
+                self.table.table_arn,
+                *(f"{self.table.table_arn}/index/{index.name}" for index in schema.GLOBAL_SECONDARY_INDEXES),
+            ],
+        )

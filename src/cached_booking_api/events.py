@@ -1,0 +1,128 @@
+"""Event fan-out: the bus, its archive, the search.completed path (log subscription → forwarder → bus) and its rule."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_logs_destinations as log_destinations
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from .functions import PythonFunction
+from .nag import acknowledge
+from .runtime import config
+
+
+def encrypted_queue(scope: Construct, construct_id: str, *, dead_letter_for: str) -> sqs.Queue:
+    """An SQS dead-letter queue: SSE, TLS only, 14 days retention."""
+    queue = sqs.Queue(
+        scope,
+        construct_id,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=Duration.days(14),
+    )
+    reason = f"This queue is the dead-letter queue of {dead_letter_for}; a DLQ of a DLQ would only move the problem."
+    acknowledge(queue, "AwsSolutions-SQS3", reason)
+    acknowledge(queue, "Serverless-SQSRedrivePolicy", reason)
+    return queue
+
+
+class Events(Construct):
+    """Attributes: ``event_bus``, ``archive`` (None for a bring-your-own bus), ``forwarder`` (PythonFunction),
+    ``forwarder_dead_letter_queue``, ``search_log_subscription``, ``search_completed_rule``."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        event_bus: events.IEventBus | None,
+        event_source: str,
+        archive_retention: Duration,
+        search_log_group: logs.ILogGroup,
+        search_event_targets: Sequence[events.IRuleTarget],
+        service_prefix: str,
+        metrics_namespace: str,
+        log_retention: logs.RetentionDays,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.archive: events.Archive | None = None
+        if event_bus is None:
+            bus = events.EventBus(self, "Bus", description="cached-booking-api business events")
+            self.archive = bus.archive(
+                "Archive",
+                description="Replayable copy of every cached-booking-api event",
+                event_pattern=events.EventPattern(source=[event_source]),
+                retention=archive_retention,
+            )
+            event_bus = bus
+        self.event_bus = event_bus
+
+        self.forwarder_dead_letter_queue = encrypted_queue(self, "ForwarderDlq", dead_letter_for="the event forwarder")
+        self.forwarder = PythonFunction(
+            self,
+            "Forwarder",
+            handler_module="forwarder",
+            description="Forwards search.completed log lines to EventBridge",
+            service_name=f"{service_prefix}-forwarder",
+            metrics_namespace=metrics_namespace,
+            environment={
+                config.EVENT_BUS_NAME: event_bus.event_bus_name,
+                config.EVENT_SOURCE: event_source,
+                config.DEAD_LETTER_QUEUE_URL: self.forwarder_dead_letter_queue.queue_url,
+            },
+            log_retention=log_retention,
+            timeout=Duration.seconds(30),
+            memory_size=256,
+            asynchronous=True,
+        )
+        function = self.forwarder.function
+        function.configure_async_invoke(
+            retry_attempts=2,
+            max_event_age=Duration.hours(6),
+            on_failure=destinations.SqsDestination(self.forwarder_dead_letter_queue),  # type: ignore[arg-type]
+        )
+        self.forwarder.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["events:PutEvents"],
+                resources=[event_bus.event_bus_arn],
+                conditions={"StringEquals": {"events:source": event_source}},
+            )
+        )
+        self.forwarder_dead_letter_queue.grant_send_messages(self.forwarder.role)
+        acknowledge(
+            function,
+            "Serverless-LambdaDLQ",
+            "Failed asynchronous invocations go to the on-failure destination (EventInvokeConfig → the SQS queue "
+            "ForwarderDlq), the successor of DeadLetterConfig that also records the error; rejected events are "
+            "dead-lettered to the same queue by the handler.",
+        )
+        self.search_log_subscription = logs.SubscriptionFilter(
+            self,
+            "SearchCompletedSubscription",
+            log_group=search_log_group,
+            destination=log_destinations.LambdaDestination(function),  # type: ignore[arg-type]
+            filter_pattern=logs.FilterPattern.literal(config.SEARCH_COMPLETED_FILTER_PATTERN),
+        )
+        self.search_completed_rule = events.Rule(
+            self,
+            "SearchCompletedRule",
+            event_bus=event_bus,
+            description="search.completed to the configured targets",
+            event_pattern=events.EventPattern(source=[event_source], detail_type=["search.completed"]),
+            targets=list(search_event_targets) or None,
+            enabled=True,
+        )
+        self.search_completed_rule.apply_removal_policy(RemovalPolicy.DESTROY)
+
+    @property
+    def forwarder_function(self) -> lambda_.Function:
+        """The forwarder's Lambda function."""
+        return self.forwarder.function

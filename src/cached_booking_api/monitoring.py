@@ -1,0 +1,136 @@
+"""Alarms (rates and percentiles, never averages) with a pluggable action, and a dashboard."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from .options import AlarmOptions
+
+PERIOD = Duration.minutes(5)
+CACHE_METRICS = ("CacheHit", "CacheMiss", "CacheStale", "CacheBypass", "CacheError")
+
+
+class Monitoring(Construct):
+    """Attributes: ``alarms`` (name → Alarm), ``dashboard``."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        options: AlarmOptions,
+        alarm_topic: sns.ITopic | None,
+        stage: apigw.Stage,
+        search_function: lambda_.Function,
+        forwarder_function: lambda_.Function,
+        table: dynamodb.Table,
+        metrics_namespace: str,
+        search_service_name: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+
+        def emf(name: str, statistic: str = "Sum") -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace=metrics_namespace,
+                metric_name=name,
+                dimensions_map={"service": search_service_name},
+                statistic=statistic,
+                period=PERIOD,
+            )
+
+        def rate(expression: str, label: str, **metrics: cloudwatch.IMetric) -> cloudwatch.MathExpression:
+            return cloudwatch.MathExpression(expression=expression, using_metrics=metrics, label=label, period=PERIOD)
+
+        p99 = (options.api_p99_latency or Duration.seconds(2)).to_milliseconds()
+        sum_ = {"statistic": "Sum", "period": PERIOD}
+        definitions: dict[str, tuple[cloudwatch.IMetric, float, str]] = {
+            "Api5xxRate": (
+                rate(
+                    "IF(requests > 0, 100 * errors / requests, 0)",
+                    "API 5xx %",
+                    errors=stage.metric_server_error(**sum_),
+                    requests=stage.metric_count(**sum_),
+                ),  # fmt: skip
+                options.api_5xx_rate_percent,
+                "API 5xx responses above the allowed percentage of requests",
+            ),
+            "ApiLatencyP99": (
+                stage.metric_latency(statistic="p99", period=PERIOD),
+                p99,
+                "API p99 latency above the threshold (ms)",
+            ),
+            "SearchErrorRate": (
+                rate(
+                    "IF(invocations > 0, 100 * errors / invocations, 0)",
+                    "Search errors %",
+                    errors=search_function.metric_errors(**sum_),
+                    invocations=search_function.metric_invocations(**sum_),
+                ),  # fmt: skip
+                options.search_error_rate_percent,
+                "Search function errors above the allowed percentage of invocations",
+            ),
+            "SearchThrottles": (search_function.metric_throttles(**sum_), 1, "Search function throttled"),
+            "ForwarderErrors": (forwarder_function.metric_errors(**sum_), 1, "search.completed forwarder failed"),
+            "DynamoDbThrottles": (
+                table.metric_throttled_requests_for_operations(
+                    operations=[
+                        dynamodb.Operation.QUERY,
+                        dynamodb.Operation.GET_ITEM,
+                        dynamodb.Operation.BATCH_GET_ITEM,
+                    ],
+                    **sum_,
+                ),
+                1,
+                "DynamoDB throttled requests",
+            ),
+            "CacheCircuitOpen": (emf("CircuitOpen"), 1, "Cache circuit breaker opened: searches bypass the cache"),
+            "CacheErrors": (emf("CacheError"), options.cache_errors_per_5_minutes, "Cache call failures"),
+        }
+        self.alarms: dict[str, cloudwatch.Alarm] = {}
+        for name, (metric, threshold, description) in definitions.items():
+            alarm = cloudwatch.Alarm(
+                self,
+                name,
+                metric=metric,
+                threshold=threshold,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                evaluation_periods=options.evaluation_periods,
+                datapoints_to_alarm=options.datapoints_to_alarm,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                alarm_description=description,
+            )
+            if alarm_topic is not None:
+                alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
+                alarm.add_ok_action(cw_actions.SnsAction(alarm_topic))
+            self.alarms[name] = alarm
+
+        hit_ratio = rate("IF(h + m + s > 0, 100 * (h + s) / (h + m + s), 0)", "Cache hit %",
+                         h=emf("CacheHit"), m=emf("CacheMiss"), s=emf("CacheStale"))  # fmt: skip
+        self.dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=Duration.hours(6))
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(title="API requests / 4xx / 5xx", left=[
+                stage.metric_count(**sum_), stage.metric_client_error(**sum_), stage.metric_server_error(**sum_)]),
+            cloudwatch.GraphWidget(title="API latency p50 / p99 (ms)", left=[
+                stage.metric_latency(statistic="p50", period=PERIOD), stage.metric_latency(statistic="p99", period=PERIOD)]),
+            cloudwatch.GraphWidget(title="Search function", left=[
+                search_function.metric_invocations(**sum_), search_function.metric_errors(**sum_),
+                search_function.metric_throttles(**sum_)]),
+        )  # fmt: skip
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(title="Cache outcomes", left=[emf(name) for name in CACHE_METRICS]),
+            cloudwatch.GraphWidget(title="Cache hit ratio (%)", left=[hit_ratio]),
+            cloudwatch.GraphWidget(title="Search latency p50 / p99 (ms)", left=[
+                emf("SearchLatency", "p50"), emf("SearchLatency", "p99")]),
+            cloudwatch.GraphWidget(title="DynamoDB consumed RCU / throttles", left=[
+                table.metric_consumed_read_capacity_units(**sum_)], right=[definitions["DynamoDbThrottles"][0]]),
+        )  # fmt: skip
+        self.dashboard.add_widgets(
+            cloudwatch.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms.values()), width=24)
+        )

@@ -1,0 +1,127 @@
+"""Option groups of ``CachedSearchApi``: frozen dataclasses, validated when the construct is built."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from aws_cdk import Duration
+
+CacheMode = Literal["serverless", "provisioned"]
+CacheEngine = Literal["valkey", "redis"]
+
+
+def _fail(prop: str, problem: str, fix: str) -> ValueError:
+    return ValueError(f"{prop}: {problem}. {fix}")
+
+
+@dataclass(frozen=True)
+class CacheOptions:
+    """The ElastiCache cache in front of DynamoDB. Always TLS in transit, encrypted at rest, IAM authentication."""
+
+    mode: CacheMode = "serverless"
+    """``serverless`` (default: scales itself, ~$6/month minimum, cluster-mode) or ``provisioned`` (a Multi-AZ
+    replication group with automatic failover)."""
+    engine: CacheEngine = "valkey"
+    """``valkey`` (default, Redis-compatible and cheaper) or ``redis``."""
+    ttl: Duration | None = None
+    """How long a search result is fresh (default 5 minutes; ±10 % jitter is added)."""
+    stale_window: Duration | None = None
+    """How long after expiry a result may still be served while it is refreshed or when DynamoDB fails (default 10
+    minutes)."""
+    negative_ttl: Duration | None = None
+    """How long an empty result is cached (default 30 seconds)."""
+    timeout_ms: int = 50
+    """Socket timeout of every cache call, in milliseconds (default 50). A slower cache is bypassed."""
+    max_data_storage_gb: int = 1
+    """Serverless only: the data storage limit in GB (a cost cap; default 1)."""
+    max_ecpu_per_second: int = 5000
+    """Serverless only: the ECPU/s limit (a cost cap; default 5000)."""
+    node_type: str = "cache.t4g.small"
+    """Provisioned only: the node type (default ``cache.t4g.small``)."""
+    replicas: int = 1
+    """Provisioned only: read replicas (at least 1, for Multi-AZ failover; default 1)."""
+    port: int = 6380
+    """Provisioned only: the port (default 6380; the default Redis port 6379 is refused)."""
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the prop and the fix when a combination is invalid."""
+        if self.mode not in ("serverless", "provisioned"):
+            raise _fail("cache.mode", f"{self.mode!r} is not a cache mode", "Use 'serverless' or 'provisioned'.")
+        if self.engine not in ("valkey", "redis"):
+            raise _fail("cache.engine", f"{self.engine!r} is not an engine", "Use 'valkey' or 'redis'.")
+        if not 5 <= self.timeout_ms <= 1000:
+            raise _fail("cache.timeout_ms", f"{self.timeout_ms} is out of range", "Use 5 to 1000 milliseconds.")
+        if self.mode == "provisioned":
+            if self.replicas < 1:
+                raise _fail("cache.replicas", "provisioned mode needs at least one replica for Multi-AZ failover",
+                            "Set replicas >= 1.")  # fmt: skip
+            if self.port == 6379 or not 1024 <= self.port <= 65535:
+                raise _fail("cache.port", f"{self.port} is the default Redis port or out of range",
+                            "Use a port from 1024 to 65535 other than 6379 (default 6380).")  # fmt: skip
+        else:
+            if not 1 <= self.max_data_storage_gb <= 5000:
+                raise _fail("cache.max_data_storage_gb", "out of range", "Use 1 to 5000 GB.")
+            if not 1000 <= self.max_ecpu_per_second <= 15_000_000:
+                raise _fail("cache.max_ecpu_per_second", "out of range", "Use 1000 to 15000000.")
+        for name in ("ttl", "stale_window", "negative_ttl"):
+            value: Duration | None = getattr(self, name)
+            if value is not None and value.to_seconds() < 1:
+                raise _fail(f"cache.{name}", "must be at least 1 second", "Use Duration.seconds(n) with n >= 1.")
+
+
+@dataclass(frozen=True)
+class ThrottleOptions:
+    """The usage plan's limits for API key holders, applied to the stage."""
+
+    rate_limit: float = 100
+    """Steady-state requests per second (default 100)."""
+    burst_limit: int = 200
+    """Burst capacity (default 200)."""
+    quota_limit: int | None = None
+    """Optional number of requests per ``quota_period`` per API key."""
+    quota_period: Literal["DAY", "WEEK", "MONTH"] = "DAY"
+    """Period of the quota (default DAY)."""
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the prop and the fix when a value is invalid."""
+        if self.rate_limit <= 0 or self.burst_limit < 1:
+            raise _fail(
+                "throttle", "rate_limit and burst_limit must be positive", "E.g. rate_limit=100, burst_limit=200."
+            )
+        if self.burst_limit < self.rate_limit:
+            raise _fail("throttle.burst_limit", "is below rate_limit", "Set burst_limit >= rate_limit.")
+        if self.quota_limit is not None and self.quota_limit < 1:
+            raise _fail("throttle.quota_limit", "must be at least 1", "Leave it None for no quota.")
+        if self.quota_period not in ("DAY", "WEEK", "MONTH"):
+            raise _fail("throttle.quota_period", f"{self.quota_period!r} is not a period", "Use DAY, WEEK or MONTH.")
+
+
+@dataclass(frozen=True)
+class AlarmOptions:
+    """Alarm thresholds. Rates and percentiles, never averages."""
+
+    api_5xx_rate_percent: float = 1.0
+    """API 5xx responses as a percentage of requests over 5 minutes (default 1 %)."""
+    api_p99_latency: Duration | None = None
+    """API p99 latency (default 2 seconds)."""
+    search_error_rate_percent: float = 1.0
+    """Search function errors as a percentage of invocations (default 1 %)."""
+    cache_errors_per_5_minutes: int = 50
+    """Cache call failures per 5 minutes (EMF ``CacheError``, default 50)."""
+    evaluation_periods: int = 3
+    """5-minute periods evaluated (default 3); ``datapoints_to_alarm`` of them must breach."""
+    datapoints_to_alarm: int = 2
+    """Breaching periods that raise the alarm (default 2)."""
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the prop and the fix when a value is invalid."""
+        for name in ("api_5xx_rate_percent", "search_error_rate_percent"):
+            value = getattr(self, name)
+            if not 0 < value <= 100:
+                raise _fail(f"alarms.{name}", f"{value} is not a percentage", "Use a value in (0, 100].")
+        if self.cache_errors_per_5_minutes < 1:
+            raise _fail("alarms.cache_errors_per_5_minutes", "must be at least 1", "E.g. 50.")
+        if not 1 <= self.datapoints_to_alarm <= self.evaluation_periods:
+            raise _fail("alarms.datapoints_to_alarm", "must be between 1 and evaluation_periods",
+                        "E.g. evaluation_periods=3, datapoints_to_alarm=2.")  # fmt: skip

@@ -1,0 +1,85 @@
+"""The OpenAPI 3 document of the API, generated from the runtime's Pydantic models.
+
+``python -m cached_booking_api.runtime.openapi`` rewrites ``openapi.json`` next to this file; the construct reads that
+file (it does not import Pydantic) to build API Gateway's request validation, and a test checks it is up to date.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .models import ErrorResponse, SearchQuery, SearchResponse
+
+DOCUMENT = Path(__file__).with_name("openapi.json")
+
+
+def _query_parameters(model: type[SearchQuery]) -> list[dict[str, Any]]:
+    schema = model.model_json_schema(by_alias=True)
+    required = set(schema.get("required", []))
+    return [
+        {
+            "name": name,
+            "in": "query",
+            "required": name in required,
+            "description": prop.pop("description", ""),
+            "schema": prop,
+        }
+        for name, prop in schema["properties"].items()
+    ]
+
+
+def build_document() -> dict[str, Any]:
+    """The OpenAPI document (deterministic: same models, same bytes)."""
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
+    components = {
+        name: model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, model in (("SearchResponse", SearchResponse), ("ErrorResponse", ErrorResponse))
+    }
+    schemas: dict[str, Any] = {}
+    for name, schema in components.items():
+        schemas.update(schema.pop("$defs", {}))
+        schemas[name] = schema
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "cached-booking-api", "version": "1"},
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"}},
+        },
+        "security": [{"apiKey": []}],
+        "paths": {
+            "/search": {
+                "get": {
+                    "operationId": "search",
+                    "summary": "Listings available for a stay, cached.",
+                    "parameters": _query_parameters(SearchQuery),
+                    "responses": {
+                        "200": {
+                            "description": "Results; header X-Cache is HIT, MISS, STALE or BYPASS.",
+                            "headers": {
+                                "X-Cache": {"schema": {"type": "string", "enum": ["HIT", "MISS", "STALE", "BYPASS"]}}
+                            },
+                            "content": {
+                                "application/json": {"schema": {"$ref": "#/components/schemas/SearchResponse"}}
+                            },
+                        },
+                        "400": {"description": "VALIDATION_ERROR", "content": error},
+                        "403": {"description": "Missing or wrong API key"},
+                        "429": {"description": "Over the usage plan's rate"},
+                        "503": {"description": "SERVICE_UNAVAILABLE", "content": error},
+                    },
+                }
+            }
+        },
+    }
+
+
+def render() -> str:
+    """The document as committed: sorted keys, two-space indent, trailing newline."""
+    return json.dumps(build_document(), indent=2, sort_keys=True) + "\n"
+
+
+if __name__ == "__main__":
+    DOCUMENT.write_text(render(), encoding="utf-8")
