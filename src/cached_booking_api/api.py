@@ -65,7 +65,7 @@ class Api(Construct):
             description="cached-booking-api",
             endpoint_types=[apigw.EndpointType.REGIONAL],
             cloud_watch_role=cloud_watch_role,
-            cloud_watch_role_removal_policy=RemovalPolicy.DESTROY,
+            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN if cloud_watch_role else None,
             deploy_options=apigw.StageOptions(
                 stage_name=stage_name,
                 access_log_destination=apigw.LogGroupLogDestination(self.access_log_group),

@@ -15,6 +15,7 @@ from aws_cdk import aws_elasticache as elasticache
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from .nag import acknowledge
 from .options import CacheOptions
 
 _COLON = ArnFormat.COLON_RESOURCE_NAME
@@ -142,6 +143,12 @@ class Cache(Construct):
                 user_group_ids=[self.user_group.ref],
                 auto_minor_version_upgrade=True,
                 snapshot_retention_limit=1,
+            )
+            acknowledge(
+                self.replication_group,
+                "AwsSolutions-AEC6",
+                "Clients authenticate with IAM through the RBAC user group (UserGroupIds: an IAM-mode user, the "
+                "default user switched off); a Redis AUTH token is the shared password this replaces.",
             )
             self.cache_name = self.replication_group.ref
             self.endpoint_address = self.replication_group.attr_primary_end_point_address

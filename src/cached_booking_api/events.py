@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -36,7 +36,7 @@ def encrypted_queue(scope: Construct, construct_id: str, *, dead_letter_for: str
 
 class Events(Construct):
     """Attributes: ``event_bus``, ``archive`` (None for a bring-your-own bus), ``forwarder`` (PythonFunction),
-    ``forwarder_dead_letter_queue``, ``search_log_subscription``, ``search_completed_rule``."""
+    ``forwarder_dead_letter_queue``, ``search_log_subscription``, ``search_completed_rule`` (None without targets)."""
 
     def __init__(
         self,
@@ -111,16 +111,16 @@ class Events(Construct):
             destination=log_destinations.LambdaDestination(function),  # type: ignore[arg-type]
             filter_pattern=logs.FilterPattern.literal(config.SEARCH_COMPLETED_FILTER_PATTERN),
         )
-        self.search_completed_rule = events.Rule(
-            self,
-            "SearchCompletedRule",
-            event_bus=event_bus,
-            description="search.completed to the configured targets",
-            event_pattern=events.EventPattern(source=[event_source], detail_type=["search.completed"]),
-            targets=list(search_event_targets) or None,
-            enabled=True,
-        )
-        self.search_completed_rule.apply_removal_policy(RemovalPolicy.DESTROY)
+        self.search_completed_rule: events.Rule | None = None
+        if search_event_targets:  # a rule without targets would only be a place for events to vanish
+            self.search_completed_rule = events.Rule(
+                self,
+                "SearchCompletedRule",
+                event_bus=event_bus,
+                description="search.completed to the configured targets",
+                event_pattern=events.EventPattern(source=[event_source], detail_type=["search.completed"]),
+                targets=list(search_event_targets),
+            )
 
     @property
     def forwarder_function(self) -> lambda_.Function:
