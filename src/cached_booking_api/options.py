@@ -66,7 +66,7 @@ class CacheOptions:
                 raise _fail("cache.max_ecpu_per_second", "out of range", "Use 1000 to 15000000.")
         for name in ("ttl", "stale_window", "negative_ttl"):
             value: Duration | None = getattr(self, name)
-            if value is not None and value.to_seconds() < 1:
+            if value is not None and value.to_milliseconds() < 1000:
                 raise _fail(f"cache.{name}", "must be at least 1 second", "Use Duration.seconds(n) with n >= 1.")
 
 

@@ -1,0 +1,54 @@
+"""Invalid props fail at construction with a ValueError naming the prop and the fix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import Duration
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_lambda as lambda_
+
+from cached_booking_api import AlarmOptions, CachedSearchApi, CacheOptions, ThrottleOptions
+
+
+def build(**props: Any) -> None:
+    stack = cdk.Stack(cdk.App(context={"aws:cdk:bundling-stacks": []}), "S")
+    CachedSearchApi(stack, "Api", **props)
+
+
+@pytest.mark.parametrize(
+    ("props", "prop_name"),
+    [
+        ({"cache": CacheOptions(mode="cluster")}, "cache.mode"),  # type: ignore[arg-type]
+        ({"cache": CacheOptions(engine="memcached")}, "cache.engine"),  # type: ignore[arg-type]
+        ({"cache": CacheOptions(mode="provisioned", replicas=0)}, "cache.replicas"),
+        ({"cache": CacheOptions(mode="provisioned", port=6379)}, "cache.port"),
+        ({"cache": CacheOptions(timeout_ms=2)}, "cache.timeout_ms"),
+        ({"cache": CacheOptions(ttl=Duration.millis(10))}, "cache.ttl"),
+        ({"cache": CacheOptions(max_data_storage_gb=0)}, "cache.max_data_storage_gb"),
+        ({"throttle": ThrottleOptions(rate_limit=100, burst_limit=10)}, "throttle.burst_limit"),
+        ({"throttle": ThrottleOptions(quota_limit=0)}, "throttle.quota_limit"),
+        ({"alarms": AlarmOptions(api_5xx_rate_percent=0)}, "alarms.api_5xx_rate_percent"),
+        ({"alarms": AlarmOptions(evaluation_periods=2, datapoints_to_alarm=3)}, "alarms.datapoints_to_alarm"),
+        ({"search_reserved_concurrency": 0}, "search_reserved_concurrency"),
+        ({"search_memory_size": 64}, "search_memory_size"),
+        ({"stage_name": "my stage"}, "stage_name"),
+        ({"event_source": "aws.events"}, "event_source"),
+        ({"cors_allowed_origins": ["*"]}, "cors_allowed_origins"),
+    ],
+)
+def test_invalid_props_name_the_prop(props: dict[str, Any], prop_name: str) -> None:
+    with pytest.raises(ValueError, match=prop_name.replace(".", r"\.")) as error:
+        build(**props)
+    assert len(str(error.value)) > len(prop_name) + 20, "the message must say what to do"
+
+
+def test_authorizer_and_iam_authorization_are_mutually_exclusive() -> None:
+    stack = cdk.Stack(cdk.App(context={"aws:cdk:bundling-stacks": []}), "S")
+    fn = lambda_.Function(stack, "Auth", runtime=lambda_.Runtime.PYTHON_3_14, handler="a.h",
+                          code=lambda_.Code.from_inline("def h(e, c): pass"))  # fmt: skip
+    authorizer = apigw.TokenAuthorizer(stack, "Authorizer", handler=fn)
+    with pytest.raises(ValueError, match="authorizer, iam_authorization: pick one"):
+        CachedSearchApi(stack, "Api", authorizer=authorizer, iam_authorization=True)

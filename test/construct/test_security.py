@@ -1,0 +1,246 @@
+"""The security properties the construct promises, asserted on the synthesized templates."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+
+from cached_booking_api import CachedSearchApi
+from test.construct.conftest import Synthesized, synthesize
+
+WRITE_WORDS = ("Put", "Update", "Delete", "Write", "Create", "Batchwrite", "Transact")
+STAR_ALLOWED = {
+    "xray:PutTraceSegments", "xray:PutTelemetryRecords",
+    "ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses",
+}  # fmt: skip
+
+
+def logical_id(synth: Synthesized, resource_type: str, path_part: str) -> str:
+    """The logical id of the one resource of a type whose id contains ``path_part``."""
+    [found] = [k for k in synth.resources(resource_type) if path_part in k]
+    return found
+
+
+def role_statements(synth: Synthesized, role_id: str) -> list[dict[str, Any]]:
+    """Every statement of every policy attached to a role."""
+    statements = []
+    for policy in synth.resources("AWS::IAM::Policy").values():
+        if {"Ref": role_id} in policy["Properties"]["Roles"]:
+            statements += policy["Properties"]["PolicyDocument"]["Statement"]
+    role = synth.template["Resources"][role_id]["Properties"]
+    for inline in role.get("Policies", []):
+        statements += inline["PolicyDocument"]["Statement"]
+    return statements
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_usage_plan_is_linked_to_the_stage(example: Synthesized) -> None:
+    plan = example.one("AWS::ApiGateway::UsagePlan")["Properties"]
+    stage_id = logical_id(example, "AWS::ApiGateway::Stage", "BookingApi")
+    api_id = logical_id(example, "AWS::ApiGateway::RestApi", "BookingApi")
+    [linked] = plan["ApiStages"]
+    assert (linked["ApiId"], linked["Stage"]) == ({"Ref": api_id}, {"Ref": stage_id})
+    assert plan["Throttle"] == {"RateLimit": 100, "BurstLimit": 200}
+    assert plan["Quota"] == {"Limit": 1_000_000, "Period": "MONTH"}
+    key = example.one("AWS::ApiGateway::UsagePlanKey")["Properties"]
+    assert key["KeyType"] == "API_KEY" and key["UsagePlanId"] == {"Ref": logical_id(example, "AWS::ApiGateway::UsagePlan", "")}
+
+
+def test_every_method_but_cors_preflight_requires_an_api_key(example: Synthesized) -> None:
+    methods = example.resources("AWS::ApiGateway::Method").values()
+    for method in methods:
+        props = method["Properties"]
+        assert props.get("ApiKeyRequired") is (props["HttpMethod"] != "OPTIONS"), props["HttpMethod"]
+
+
+def test_stage_logs_without_data_trace_and_traces(example: Synthesized) -> None:
+    stage = example.one("AWS::ApiGateway::Stage")["Properties"]
+    assert stage["TracingEnabled"] is True
+    assert "DestinationArn" in stage["AccessLogSetting"]
+    assert json.loads(stage["AccessLogSetting"]["Format"])["status"] == "$context.status"
+    [settings] = stage["MethodSettings"]
+    assert settings["DataTraceEnabled"] is False
+    assert settings["LoggingLevel"] == "ERROR"
+    api = example.one("AWS::ApiGateway::RestApi")["Properties"]
+    assert api["EndpointConfiguration"] == {"Types": ["REGIONAL"]}
+
+
+def test_search_has_gateway_validation_of_required_parameters(example: Synthesized) -> None:
+    [get] = [m["Properties"] for m in example.resources("AWS::ApiGateway::Method").values() if m["Properties"]["HttpMethod"] == "GET"]
+    assert get["RequestParameters"] == {
+        "method.request.querystring.destination": True,
+        "method.request.querystring.checkIn": True,
+        "method.request.querystring.checkOut": True,
+        "method.request.querystring.guests": False,
+        "method.request.querystring.limit": False,
+        "method.request.querystring.cursor": False,
+    }
+    validator = example.one("AWS::ApiGateway::RequestValidator")["Properties"]
+    assert validator["ValidateRequestParameters"] is True
+    assert get["Integration"]["Type"] == "AWS_PROXY"
+
+
+def test_cors_allows_only_the_given_origins(example: Synthesized, variants: dict[str, Synthesized]) -> None:
+    options = [m for m in example.resources("AWS::ApiGateway::Method").values() if m["Properties"]["HttpMethod"] == "OPTIONS"]
+    assert options
+    origin_headers = {
+        json.dumps(o["Properties"]["Integration"]["IntegrationResponses"][0]["ResponseParameters"]["method.response.header.Access-Control-Allow-Origin"])
+        for o in options
+    }
+    assert origin_headers == {json.dumps("'https://booking.example.com'")}
+    own_vpc_methods = variants["own-vpc"].resources("AWS::ApiGateway::Method").values()
+    assert all(m["Properties"]["HttpMethod"] != "OPTIONS" for m in own_vpc_methods)
+
+
+def test_cache_uses_tls_and_an_iam_authenticated_user(variants: dict[str, Synthesized]) -> None:
+    for name, synth in variants.items():
+        users = [u["Properties"] for u in synth.resources("AWS::ElastiCache::User").values()]
+        iam_users = [u for u in users if u["AuthenticationMode"]["Type"] == "iam"]
+        [default] = [u for u in users if u["UserName"] == "default"]
+        assert len(iam_users) == 1, name
+        assert iam_users[0]["UserName"] == iam_users[0]["UserId"]
+        assert default["AccessString"].startswith("off "), "the default user must be switched off"
+        assert "Passwords" not in json.dumps(synth.template), name
+        assert "AuthToken" not in json.dumps(synth.template), name
+
+
+def test_serverless_cache_sits_behind_its_security_group(example: Synthesized) -> None:
+    cache = example.one("AWS::ElastiCache::ServerlessCache")["Properties"]
+    assert cache["Engine"] == "valkey"
+    assert cache["UserGroupId"] == {"Ref": logical_id(example, "AWS::ElastiCache::UserGroup", "")}
+    ingress = [r["Properties"] for r in example.resources("AWS::EC2::SecurityGroupIngress").values()]
+    search_sg = logical_id(example, "AWS::EC2::SecurityGroup", "SearchSecurityGroup")
+    assert ingress and all(rule["SourceSecurityGroupId"] == {"Fn::GetAtt": [search_sg, "GroupId"]} for rule in ingress)
+
+
+def test_provisioned_cache_is_multi_az_encrypted_on_a_non_default_port(variants: dict[str, Synthesized]) -> None:
+    group = variants["provisioned"].one("AWS::ElastiCache::ReplicationGroup")["Properties"]
+    assert group["TransitEncryptionEnabled"] is True and group["TransitEncryptionMode"] == "required"
+    assert group["AtRestEncryptionEnabled"] is True
+    assert group["MultiAZEnabled"] is True and group["AutomaticFailoverEnabled"] is True
+    assert group["ReplicasPerNodeGroup"] >= 1
+    assert group["Port"] != 6379
+    assert variants["redis-engine"].one("AWS::ElastiCache::ServerlessCache")["Properties"]["Engine"] == "redis"
+
+
+def test_created_vpc_has_no_nat_no_internet_and_no_interface_endpoints(example: Synthesized) -> None:
+    for forbidden in ("AWS::EC2::NatGateway", "AWS::EC2::InternetGateway", "AWS::EC2::EIP"):
+        assert not example.resources(forbidden), forbidden
+    [endpoint] = example.resources("AWS::EC2::VPCEndpoint").values()
+    assert endpoint["Properties"].get("VpcEndpointType", "Gateway") == "Gateway"
+    assert "dynamodb" in json.dumps(endpoint["Properties"]["ServiceName"])
+    assert example.resources("AWS::EC2::FlowLog")
+    flow_logs = [g for k, g in example.resources("AWS::Logs::LogGroup").items() if "FlowLogs" in k]
+    assert flow_logs and all("RetentionInDays" in g["Properties"] for g in flow_logs)
+
+
+def test_table_is_on_demand_recoverable_encrypted_and_streams(example: Synthesized) -> None:
+    table = example.one("AWS::DynamoDB::Table")
+    props = table["Properties"]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["SSESpecification"]["SSEEnabled"] is True
+    assert props["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
+    [index] = props["GlobalSecondaryIndexes"]
+    assert index["Projection"]["ProjectionType"] == "INCLUDE"
+    assert table["DeletionPolicy"] == "Retain"
+
+
+def test_search_role_reads_only_and_uses_star_only_where_aws_requires(example: Synthesized) -> None:
+    role_id = logical_id(example, "AWS::IAM::Role", "SearchRole")
+    assert "ManagedPolicyArns" not in example.template["Resources"][role_id]["Properties"]
+    statements = role_statements(example, role_id)
+    actions = {action for s in statements for action in as_list(s["Action"])}
+    dynamodb_actions = {a for a in actions if a.startswith("dynamodb:")}
+    assert dynamodb_actions == {"dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem"}
+    assert "elasticache:Connect" in actions
+    assert not any(a.startswith(("events:", "cloudwatch:", "sqs:", "s3:")) for a in actions), actions
+    for statement in statements:
+        if "*" in as_list(statement["Resource"]):
+            assert set(as_list(statement["Action"])) <= STAR_ALLOWED, statement
+        for action in as_list(statement["Action"]):
+            service, name = action.split(":")
+            if service not in ("logs", "xray", "ec2"):
+                assert not name.startswith(WRITE_WORDS), action
+
+
+def test_forwarder_runs_outside_the_vpc_and_may_only_put_its_source(example: Synthesized) -> None:
+    functions = example.resources("AWS::Lambda::Function")
+    forwarder = functions[logical_id(example, "AWS::Lambda::Function", "Forwarder")]["Properties"]
+    search = functions[logical_id(example, "AWS::Lambda::Function", "SearchFunction")]["Properties"]
+    assert "VpcConfig" not in forwarder and "VpcConfig" in search
+    statements = role_statements(example, logical_id(example, "AWS::IAM::Role", "ForwarderRole"))
+    [put] = [s for s in statements if "events:PutEvents" in as_list(s["Action"])]
+    assert put["Condition"] == {"StringEquals": {"events:source": "booking.platform"}}
+    assert "*" not in as_list(put["Resource"])
+    config = example.one("AWS::Lambda::EventInvokeConfig")["Properties"]
+    assert "OnFailure" in config["DestinationConfig"]
+
+
+def test_functions_use_the_newest_python_on_arm_with_tracing(example: Synthesized) -> None:
+    for function in example.resources("AWS::Lambda::Function").values():
+        props = function["Properties"]
+        if props.get("Handler", "").startswith("cached_booking_api."):
+            assert props["Runtime"] == "python3.14"
+            assert props["Architectures"] == ["arm64"]
+            assert props["TracingConfig"] == {"Mode": "Active"}
+            assert props["Timeout"] <= 30
+    search = example.template["Resources"][logical_id(example, "AWS::Lambda::Function", "SearchFunction")]
+    assert search["Properties"]["Timeout"] <= 10
+
+
+def test_alarms_notify_the_topic_when_given(variants: dict[str, Synthesized]) -> None:
+    alarms = variants["serverless-valkey"].resources("AWS::CloudWatch::Alarm").values()
+    assert len(alarms) >= 8
+    for alarm in alarms:
+        assert alarm["Properties"]["AlarmActions"] and alarm["Properties"]["OKActions"]
+        assert alarm["Properties"].get("Statistic") != "Average"
+    for alarm in variants["own-vpc"].resources("AWS::CloudWatch::Alarm").values():
+        assert "AlarmActions" not in alarm["Properties"]
+
+
+def test_no_fixed_physical_names(example: Synthesized) -> None:
+    name_properties = ("TableName", "FunctionName", "RoleName", "QueueName", "TopicName", "Name", "LogGroupName",
+                       "DashboardName", "AlarmName", "BucketName", "RestApiName", "UsagePlanName")  # fmt: skip
+    for logical, resource in example.template["Resources"].items():
+        if resource["Type"] in ("AWS::ApiGateway::RestApi",):
+            continue  # CDK names the API after its construct id; API Gateway names need not be unique
+        for prop in name_properties:
+            value = resource.get("Properties", {}).get(prop)
+            # CDK derives some required names (e.g. the event bus) from the stack name and construct path: unique
+            derived = isinstance(value, str) and value.startswith("BookingPlatform")
+            assert value is None or not isinstance(value, str) or derived, f"{logical}.{prop} = {value}"
+
+
+def test_two_instances_in_one_stack_and_two_stacks_do_not_collide() -> None:
+    def build(app: cdk.App) -> cdk.Stack:
+        first = cdk.Stack(app, "First")
+        CachedSearchApi(first, "One", api_cloud_watch_role=False)
+        CachedSearchApi(first, "Two", api_cloud_watch_role=False)
+        second = cdk.Stack(app, "Second")
+        CachedSearchApi(second, "One", api_cloud_watch_role=False)
+        return first
+
+    synth = synthesize(build)
+    names = [u["Properties"]["UserId"] for u in synth.resources("AWS::ElastiCache::User").values()]
+    caches = [c["Properties"]["ServerlessCacheName"] for c in synth.resources("AWS::ElastiCache::ServerlessCache").values()]
+    assert len(names) == len(set(names)) == 4 and len(set(caches)) == 2
+    second = json.loads((synth.template_path.parent / "Second.template.json").read_text())
+    second_caches = {r["Properties"]["ServerlessCacheName"] for r in second["Resources"].values() if r["Type"] == "AWS::ElastiCache::ServerlessCache"}
+    assert not second_caches & set(caches)
+    services = {json.dumps(f["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]) for f in synth.resources("AWS::Lambda::Function").values() if "Environment" in f["Properties"]}
+    assert len(services) == 4  # search + forwarder per instance
+
+
+@pytest.mark.parametrize("resource_type", ["AWS::Logs::LogGroup"])
+def test_every_log_group_has_retention(example: Synthesized, resource_type: str) -> None:
+    for group in example.resources(resource_type).values():
+        assert group["Properties"]["RetentionInDays"] == 30
