@@ -9,8 +9,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from redis import Redis as RedisClient
 from redis.cluster import RedisCluster
 
+from cached_booking_api.cache import ACCESS_STRING
 from cached_booking_api.local.servers import RedisServer, wait_until
 from cached_booking_api.runtime import config, schema
 from cached_booking_api.runtime.cache import CacheKeys
@@ -44,7 +46,9 @@ def redis_cluster() -> Iterator[str]:
             return b"cluster_state:ok" in out.stdout
 
         assert wait_until(healthy, timeout=20), "cluster did not become healthy"
-        yield nodes[0].url
+        for node in nodes:  # the handlers connect as the construct's ElastiCache user would
+            RedisClient.from_url(node.url).execute_command("ACL", "SETUSER", "search", "reset", ">pw", *ACCESS_STRING.split())
+        yield nodes[0].url.replace("redis://", "redis://search:pw@")
     finally:
         for node in nodes:
             node.stop()
@@ -61,7 +65,8 @@ def test_every_cache_path_works_in_cluster_mode(
     monkeypatch.setenv(config.CACHE_CLUSTER_MODE, "true")
     search.search_service.cache_clear()
     load(dynamodb, search_env["TABLE_NAME"], *(listing(f"l-{d}", destination=d) for d in DESTINATIONS))
-    cluster = RedisCluster.from_url(redis_cluster, decode_responses=True)
+    admin_url = redis_cluster.replace("search:pw@", "")
+    cluster = RedisCluster.from_url(admin_url, decode_responses=True)
     cluster.flushall()
 
     for destination in DESTINATIONS:

@@ -1,0 +1,84 @@
+"""The Lambda asset, bundled for real with local pip (no Docker): contents, size, and a machine-independent hash."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import zipfile
+from pathlib import Path
+
+import aws_cdk as cdk
+import pytest
+
+from cached_booking_api import CachedSearchApi, bundling
+from test.construct.conftest import Synthesized
+
+MAX_ASSET_BYTES = 15 * 1024 * 1024
+
+
+def search_code_key(template: dict[str, object]) -> str:
+    """The S3 key of the search function's code asset."""
+    resources = template["Resources"]  # type: ignore[index]
+    [key] = [
+        r["Properties"]["Code"]["S3Key"]
+        for r in resources.values()  # type: ignore[union-attr]
+        if r["Type"] == "AWS::Lambda::Function" and r["Properties"].get("Handler", "").endswith("search.handler")
+    ]
+    return str(key)
+
+
+@pytest.fixture(scope="module")
+def bundled_asset() -> Path:
+    """Synthesize one stack with bundling on and return the bundled asset folder."""
+    outdir = tempfile.mkdtemp(prefix="cdk-bundle-")
+    app = cdk.App(outdir=outdir)
+    CachedSearchApi(cdk.Stack(app, "Bundled"), "Api", api_cloud_watch_role=False)
+    app.synth()
+    template = json.loads((Path(outdir) / "Bundled.template.json").read_text())
+    asset = Path(outdir) / f"asset.{search_code_key(template).removesuffix('.zip')}"
+    assert asset.is_dir(), sorted(p.name for p in Path(outdir).iterdir())
+    return asset
+
+
+def test_asset_holds_the_handlers_and_their_pinned_dependencies(bundled_asset: Path) -> None:
+    package = bundled_asset / "cached_booking_api"
+    assert (package / "runtime" / "handlers" / "search.py").is_file()
+    assert (package / "runtime" / "handlers" / "forwarder.py").is_file()
+    assert "aws_cdk" not in (package / "__init__.py").read_text()
+    for dependency in ("aws_lambda_powertools", "pydantic", "pydantic_core", "redis", "aws_xray_sdk"):
+        assert (bundled_asset / dependency).is_dir(), dependency
+    [core] = list((bundled_asset / "pydantic_core").glob("*.so"))
+    assert "cpython-314-aarch64-linux-gnu" in core.name, "built for the Lambda platform, not this machine"
+    assert not list(bundled_asset.rglob("__pycache__")), "--no-compile keeps the bytes reproducible"
+    assert not (bundled_asset / "boto3").exists(), "the Lambda runtime provides boto3"
+
+
+def test_asset_size_is_within_budget(bundled_asset: Path) -> None:
+    size = sum(p.stat().st_size for p in bundled_asset.rglob("*") if p.is_file())
+    assert size <= MAX_ASSET_BYTES, f"{size / 2**20:.1f} MiB"
+
+
+def test_asset_hash_is_the_same_bundled_or_not(bundled_asset: Path, example: Synthesized) -> None:
+    """The hash comes from the pins and sources, not from the bundle's bytes: the snapshot tests (bundling
+    skipped) and a real synth on any machine agree."""
+    assert f"asset.{search_code_key(example.template).removesuffix('.zip')}" == bundled_asset.name
+
+
+def test_handler_sources_ship_inside_the_wheel_package_data() -> None:
+    runtime = Path(bundling.RUNTIME_DIR)
+    assert (runtime / "requirements.txt").is_file() and (runtime / "openapi.json").is_file()
+
+
+def test_bundled_asset_imports_its_handlers_without_cdk(bundled_asset: Path, tmp_path: Path) -> None:
+    """The asset's handler modules import with only the asset on the path (pure-Python parts; arm64 wheels aside)."""
+    archive = tmp_path / "asset.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in (bundled_asset / "cached_booking_api").rglob("*.py"):
+            zf.write(path, path.relative_to(bundled_asset))
+    import subprocess
+    import sys
+
+    code = "import cached_booking_api.runtime.schema as s, sys; assert 'aws_cdk' not in sys.modules; print(s.PARTITION_KEY)"
+    result = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": str(archive)}, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "pk"

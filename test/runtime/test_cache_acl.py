@@ -1,0 +1,47 @@
+"""The ElastiCache user's access string lets the handlers do everything they do, and nothing else, on a real Redis."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import redis
+
+from cached_booking_api.cache import ACCESS_STRING
+from cached_booking_api.runtime import config
+from cached_booking_api.runtime.handlers import search
+from test.conftest import listing, stay
+from test.runtime.conftest import SearchCall, load
+
+USER, PASSWORD = "search-user", "test-password"
+
+
+def test_handlers_work_as_the_acl_user_and_nothing_else_is_allowed(
+    search_env: dict[str, str],
+    redis_server: Any,
+    dynamodb: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    call_search: SearchCall,
+) -> None:
+    admin = redis.Redis.from_url(redis_server.url)
+    admin.execute_command("ACL", "SETUSER", USER, "reset", f">{PASSWORD}", *ACCESS_STRING.split())
+    try:
+        url = redis_server.url.replace("redis://", f"redis://{USER}:{PASSWORD}@")
+        monkeypatch.setenv(config.CACHE_URL, url)
+        search.search_service.cache_clear()
+        load(dynamodb, search_env["TABLE_NAME"], listing("lis-1"))
+        check_in, check_out = stay(4, 2)
+        query = {"destination": "Lisbon", "checkIn": check_in, "checkOut": check_out}
+        assert call_search(**query)[1]["X-Cache"] == "MISS"
+        assert call_search(**query)[1]["X-Cache"] == "HIT"
+        assert search.search_service().breaker.is_open is False
+        from cached_booking_api.runtime import schema
+
+        assert search.search_service().cache.bump_generation(schema.destination_tag("Lisbon")) == 1
+
+        client = redis.Redis.from_url(url)
+        for forbidden in (("FLUSHALL",), ("KEYS", "*"), ("CONFIG", "GET", "*"), ("SET", "other:key", "1"), ("EVAL", "return 1", "0")):
+            with pytest.raises(redis.exceptions.NoPermissionError):
+                client.execute_command(*forbidden)
+    finally:
+        admin.execute_command("ACL", "DELUSER", USER)
