@@ -1,9 +1,8 @@
 """Project configuration. Edit this file, then run `make projen` and commit the regenerated files."""
 
-from projen import JsonFile, TextFile
+from projen import JsonFile
 from projen.python import (
     BuildSystem,
-    ProjectAuthor,
     PyprojectTomlFile,
     PyprojectTomlProject,
     PythonProject,
@@ -11,6 +10,7 @@ from projen.python import (
 )
 
 VERSION = "0.1.0"
+DESCRIPTION = "AWS CDK construct: a cached, idempotent, secure booking API (API Gateway, Lambda, Valkey, DynamoDB)."
 
 # aws-cdk-lib floor: 2.222.0 is the first release with lambda.Runtime.PYTHON_3_14 (aws/aws-cdk#35869), the runtime
 # every function of the construct uses; it also has CfnServerlessCache and TableV2/Table
@@ -50,7 +50,7 @@ project = PythonProject(
     name="cached-booking-api",
     module_name="cached_booking_api",
     version=VERSION,
-    description="AWS CDK construct: a cached, idempotent, secure booking API (API Gateway, Lambda, Valkey, DynamoDB).",
+    description=DESCRIPTION,
     author_name="cached-booking-api developers",
     author_email="dev@cached-booking-api.invalid",
     license="Apache-2.0",
@@ -71,7 +71,7 @@ PyprojectTomlFile(
     project=PyprojectTomlProject(
         name="cached-booking-api",
         version=VERSION,
-        description="AWS CDK construct: a cached, idempotent, secure booking API (API Gateway, Lambda, Valkey, DynamoDB).",
+        description=DESCRIPTION,
         readme="README.md",
         license="Apache-2.0",
         requires_python=">=3.11",
@@ -114,11 +114,24 @@ JsonFile(
     },
 )
 
-project.gitignore.add_patterns("node_modules/", "cdk.out/", "dist/", "build/", "*.egg-info/", ".pytest_cache/",
-                               ".mypy_cache/", ".ruff_cache/", "__pycache__/", "bench/out/")
+project.gitignore.add_patterns(
+    "node_modules/",
+    "cdk.out/",
+    "dist/",
+    "build/",
+    "*.egg-info/",
+    ".pytest_cache/",
+    ".mypy_cache/",
+    ".ruff_cache/",
+    "__pycache__/",
+    "bench/out/",
+)
 
 project.add_task("docgen", description="Regenerate API.md from the code", exec="python scripts/docgen.py")
-project.add_task("synth:example", description="Synthesize the booking-platform example",
-                 exec="python examples/booking_platform/app.py")
+project.add_task(
+    "synth:example",
+    description="Synthesize the booking-platform example",
+    exec="python examples/booking_platform/app.py",
+)
 
 project.synth()

@@ -103,7 +103,7 @@ class Api(Construct):
         search = self.rest_api.root.add_resource("search")
         search.add_method(
             "GET",
-            apigw.LambdaIntegration(search_function, proxy=True),  # type: ignore[arg-type]
+            apigw.LambdaIntegration(search_function, proxy=True),
             request_parameters=required_query_parameters("/search"),
             request_validator=self.request_validator,
         )

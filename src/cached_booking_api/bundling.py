@@ -87,6 +87,6 @@ def handler_code() -> lambda_.Code:
         bundling=BundlingOptions(
             image=RUNTIME.bundling_image,
             command=["bash", "-c", docker_script],
-            local=LocalPipBundling(),  # type: ignore[arg-type]
+            local=LocalPipBundling(),
         ),
     )

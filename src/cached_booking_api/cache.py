@@ -42,8 +42,9 @@ def physical_id(scope: Construct, prefix: str, max_length: int = 40) -> str:
 class Cache(Construct):
     """The cache, its IAM-authenticated user and user group, its security group.
 
-    Attributes: ``security_group``, ``user``, ``user_group``, ``serverless_cache`` or ``replication_group`` (the other
-    is None), ``endpoint_address``, ``endpoint_port``, ``cache_name`` (what the IAM token is signed for), ``serverless``.
+    Attributes: ``security_group``, ``user``, ``user_group``, ``serverless_cache`` or ``replication_group`` (the
+    other is None), ``endpoint_address``, ``endpoint_port``, ``cache_name`` (what the IAM token is signed for),
+    ``serverless``.
     """
 
     def __init__(

@@ -87,7 +87,7 @@ class Events(Construct):
         function.configure_async_invoke(
             retry_attempts=2,
             max_event_age=Duration.hours(6),
-            on_failure=destinations.SqsDestination(self.forwarder_dead_letter_queue),  # type: ignore[arg-type]
+            on_failure=destinations.SqsDestination(self.forwarder_dead_letter_queue),
         )
         self.forwarder.role.add_to_principal_policy(
             iam.PolicyStatement(
@@ -108,7 +108,7 @@ class Events(Construct):
             self,
             "SearchCompletedSubscription",
             log_group=search_log_group,
-            destination=log_destinations.LambdaDestination(function),  # type: ignore[arg-type]
+            destination=log_destinations.LambdaDestination(function),
             filter_pattern=logs.FilterPattern.literal(config.SEARCH_COMPLETED_FILTER_PATTERN),
         )
         self.search_completed_rule: events.Rule | None = None

@@ -1,4 +1,4 @@
-"""One way to build the construct's Lambda functions: Python 3.14 on arm64, Powertools, X-Ray, own role and log group."""
+"""How the construct builds its Lambda functions: Python 3.14 on arm64, Powertools, X-Ray, own role and log group."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ class PythonFunction(Construct):
         self.role = iam.Role(
             self,
             "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),  # type: ignore[arg-type]
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"{description} (least privilege, no managed policies)",
         )
         self.role.add_to_principal_policy(

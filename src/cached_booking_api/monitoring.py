@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import Duration
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -49,7 +51,7 @@ class Monitoring(Construct):
             return cloudwatch.MathExpression(expression=expression, using_metrics=metrics, label=label, period=PERIOD)
 
         p99 = (options.api_p99_latency or Duration.seconds(2)).to_milliseconds()
-        sum_ = {"statistic": "Sum", "period": PERIOD}
+        sum_: dict[str, Any] = {"statistic": "Sum", "period": PERIOD}
         definitions: dict[str, tuple[cloudwatch.IMetric, float, str]] = {
             "Api5xxRate": (
                 rate(
@@ -118,7 +120,7 @@ class Monitoring(Construct):
             cloudwatch.GraphWidget(title="API requests / 4xx / 5xx", left=[
                 stage.metric_count(**sum_), stage.metric_client_error(**sum_), stage.metric_server_error(**sum_)]),
             cloudwatch.GraphWidget(title="API latency p50 / p99 (ms)", left=[
-                stage.metric_latency(statistic="p50", period=PERIOD), stage.metric_latency(statistic="p99", period=PERIOD)]),
+                stage.metric_latency(statistic=p, period=PERIOD) for p in ("p50", "p99")]),
             cloudwatch.GraphWidget(title="Search function", left=[
                 search_function.metric_invocations(**sum_), search_function.metric_errors(**sum_),
                 search_function.metric_throttles(**sum_)]),

@@ -3,6 +3,7 @@ AwsSolutions and Serverless cdk-nag packs attached and bundling skipped (asset h
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -50,10 +51,8 @@ def synthesize(build: Callable[[cdk.App], cdk.Stack]) -> Synthesized:
     app = cdk.App(outdir=outdir, context={"aws:cdk:bundling-stacks": []})
     stack = build(app)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
-    try:
+    with contextlib.suppress(Exception):  # cdk-nag 3 raises when findings remain; the report says which
         app.synth()
-    except Exception:  # cdk-nag 3 raises when findings remain; the report says which
-        pass
     report_path = Path(outdir) / "validation-report.json"
     findings: list[str] = []
     if report_path.exists():
@@ -77,7 +76,9 @@ def cfn_lint(path: Path) -> str:
 
 VARIANTS: dict[str, Callable[[cdk.App], cdk.Stack]] = {
     "serverless-valkey": lambda app: BookingPlatformStack(app, "BookingPlatform"),
-    "provisioned": lambda app: BookingPlatformStack(app, "BookingPlatformProvisioned", cache=CacheOptions(mode="provisioned")),
+    "provisioned": lambda app: BookingPlatformStack(
+        app, "BookingPlatformProvisioned", cache=CacheOptions(mode="provisioned")
+    ),
     "redis-engine": lambda app: BookingPlatformStack(app, "BookingPlatformRedis", cache=CacheOptions(engine="redis")),
 }
 

@@ -78,7 +78,10 @@ def test_bundled_asset_imports_its_handlers_without_cdk(bundled_asset: Path, tmp
     import subprocess
     import sys
 
-    code = "import cached_booking_api.runtime.schema as s, sys; assert 'aws_cdk' not in sys.modules; print(s.PARTITION_KEY)"
-    result = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": str(archive)}, capture_output=True, text=True)
+    imports = "import sys, cached_booking_api.runtime.schema as schema"
+    code = f"{imports}; assert 'aws_cdk' not in sys.modules; print(schema.PARTITION_KEY)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], env={"PYTHONPATH": str(archive)}, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "pk"

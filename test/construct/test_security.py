@@ -50,7 +50,9 @@ def test_usage_plan_is_linked_to_the_stage(example: Synthesized) -> None:
     assert plan["Throttle"] == {"RateLimit": 100, "BurstLimit": 200}
     assert plan["Quota"] == {"Limit": 1_000_000, "Period": "MONTH"}
     key = example.one("AWS::ApiGateway::UsagePlanKey")["Properties"]
-    assert key["KeyType"] == "API_KEY" and key["UsagePlanId"] == {"Ref": logical_id(example, "AWS::ApiGateway::UsagePlan", "")}
+    assert key["KeyType"] == "API_KEY" and key["UsagePlanId"] == {
+        "Ref": logical_id(example, "AWS::ApiGateway::UsagePlan", "")
+    }
 
 
 def test_every_method_but_cors_preflight_requires_an_api_key(example: Synthesized) -> None:
@@ -73,7 +75,11 @@ def test_stage_logs_without_data_trace_and_traces(example: Synthesized) -> None:
 
 
 def test_search_has_gateway_validation_of_required_parameters(example: Synthesized) -> None:
-    [get] = [m["Properties"] for m in example.resources("AWS::ApiGateway::Method").values() if m["Properties"]["HttpMethod"] == "GET"]
+    [get] = [
+        m["Properties"]
+        for m in example.resources("AWS::ApiGateway::Method").values()
+        if m["Properties"]["HttpMethod"] == "GET"
+    ]
     assert get["RequestParameters"] == {
         "method.request.querystring.destination": True,
         "method.request.querystring.checkIn": True,
@@ -88,10 +94,16 @@ def test_search_has_gateway_validation_of_required_parameters(example: Synthesiz
 
 
 def test_cors_allows_only_the_given_origins(example: Synthesized, variants: dict[str, Synthesized]) -> None:
-    options = [m for m in example.resources("AWS::ApiGateway::Method").values() if m["Properties"]["HttpMethod"] == "OPTIONS"]
+    options = [
+        m for m in example.resources("AWS::ApiGateway::Method").values() if m["Properties"]["HttpMethod"] == "OPTIONS"
+    ]
     assert options
     origin_headers = {
-        json.dumps(o["Properties"]["Integration"]["IntegrationResponses"][0]["ResponseParameters"]["method.response.header.Access-Control-Allow-Origin"])
+        json.dumps(
+            o["Properties"]["Integration"]["IntegrationResponses"][0]["ResponseParameters"][
+                "method.response.header.Access-Control-Allow-Origin"
+            ]
+        )
         for o in options
     }
     assert origin_headers == {json.dumps("'https://booking.example.com'")}
@@ -231,12 +243,22 @@ def test_two_instances_in_one_stack_and_two_stacks_do_not_collide() -> None:
 
     synth = synthesize(build)
     names = [u["Properties"]["UserId"] for u in synth.resources("AWS::ElastiCache::User").values()]
-    caches = [c["Properties"]["ServerlessCacheName"] for c in synth.resources("AWS::ElastiCache::ServerlessCache").values()]
+    caches = [
+        c["Properties"]["ServerlessCacheName"] for c in synth.resources("AWS::ElastiCache::ServerlessCache").values()
+    ]
     assert len(names) == len(set(names)) == 4 and len(set(caches)) == 2
     second = json.loads((synth.template_path.parent / "Second.template.json").read_text())
-    second_caches = {r["Properties"]["ServerlessCacheName"] for r in second["Resources"].values() if r["Type"] == "AWS::ElastiCache::ServerlessCache"}
+    second_caches = {
+        r["Properties"]["ServerlessCacheName"]
+        for r in second["Resources"].values()
+        if r["Type"] == "AWS::ElastiCache::ServerlessCache"
+    }
     assert not second_caches & set(caches)
-    services = {json.dumps(f["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]) for f in synth.resources("AWS::Lambda::Function").values() if "Environment" in f["Properties"]}
+    services = {
+        json.dumps(f["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"])
+        for f in synth.resources("AWS::Lambda::Function").values()
+        if "Environment" in f["Properties"]
+    }
     assert len(services) == 4  # search + forwarder per instance
 
 

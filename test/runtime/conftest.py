@@ -32,9 +32,9 @@ def search_env(
     monkeypatch: pytest.MonkeyPatch, redis_server: Any, dynamodb_local: Any, dynamodb: Any
 ) -> Iterator[dict[str, str]]:
     """A new table and an empty Redis; the search handler's process-wide service rebuilt for them."""
-    from cached_booking_api.runtime.handlers import search
-
     import redis
+
+    from cached_booking_api.runtime.handlers import search
 
     redis.Redis.from_url(redis_server.url).flushall()
     env = {

@@ -40,7 +40,13 @@ def test_handlers_work_as_the_acl_user_and_nothing_else_is_allowed(
         assert search.search_service().cache.bump_generation(schema.destination_tag("Lisbon")) == 1
 
         client = redis.Redis.from_url(url)
-        for forbidden in (("FLUSHALL",), ("KEYS", "*"), ("CONFIG", "GET", "*"), ("SET", "other:key", "1"), ("EVAL", "return 1", "0")):
+        for forbidden in (
+            ("FLUSHALL",),
+            ("KEYS", "*"),
+            ("CONFIG", "GET", "*"),
+            ("SET", "other:key", "1"),
+            ("EVAL", "return 1", "0"),
+        ):
             with pytest.raises(redis.exceptions.NoPermissionError):
                 client.execute_command(*forbidden)
     finally:

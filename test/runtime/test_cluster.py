@@ -47,7 +47,9 @@ def redis_cluster() -> Iterator[str]:
 
         assert wait_until(healthy, timeout=20), "cluster did not become healthy"
         for node in nodes:  # the handlers connect as the construct's ElastiCache user would
-            RedisClient.from_url(node.url).execute_command("ACL", "SETUSER", "search", "reset", ">pw", *ACCESS_STRING.split())
+            RedisClient.from_url(node.url).execute_command(
+                "ACL", "SETUSER", "search", "reset", ">pw", *ACCESS_STRING.split()
+            )
         yield nodes[0].url.replace("redis://", "redis://search:pw@")
     finally:
         for node in nodes:

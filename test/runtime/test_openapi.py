@@ -13,4 +13,11 @@ def test_committed_document_matches_the_models() -> None:
 
 def test_required_search_parameters_come_from_the_model() -> None:
     parameters = {p["name"]: p["required"] for p in openapi.build_document()["paths"]["/search"]["get"]["parameters"]}
-    assert parameters == {"destination": True, "checkIn": True, "checkOut": True, "guests": False, "limit": False, "cursor": False}
+    assert parameters == {
+        "destination": True,
+        "checkIn": True,
+        "checkOut": True,
+        "guests": False,
+        "limit": False,
+        "cursor": False,
+    }

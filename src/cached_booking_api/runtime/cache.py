@@ -131,7 +131,7 @@ class SearchCache:
         return int(self.client.get().incr(CacheKeys.for_query(destination_tag, "").generation))
 
 
-def _decode(raw: str | None) -> CachedEntry | None:
+def _decode(raw: Any) -> CachedEntry | None:
     if raw is None:
         return None
     try:

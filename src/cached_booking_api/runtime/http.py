@@ -22,7 +22,7 @@ def create_resolver(logger: Logger) -> APIGatewayRestResolver:
     """A resolver whose 404/405/4xx/5xx bodies follow ``{"error": {...}}`` and never carry a stack trace."""
     app = APIGatewayRestResolver(strip_prefixes=None)
 
-    @app.exception_handler(ApiError)
+    @app.exception_handler(ApiError)  # type: ignore[untyped-decorator]
     def _api_error(error: ApiError) -> Response[str]:
         return json_response(error.status, error.body())
 
@@ -30,7 +30,7 @@ def create_resolver(logger: Logger) -> APIGatewayRestResolver:
     def _not_found(_: Exception) -> Response[str]:
         return json_response(404, ApiError(404, "NOT_FOUND", "No such route.").body())
 
-    @app.exception_handler(Exception)
+    @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
     def _unexpected(_: Exception) -> Response[str]:
         logger.exception("unhandled error")
         return json_response(500, internal_error().body())

@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 from redis import Redis
@@ -106,7 +107,7 @@ def create_client(settings: RedisSettings) -> RedisLike:
 
     ``RedisCluster`` contacts the cluster when built, so call this where a failure is handled (lazily).
     """
-    common: dict[str, object] = {
+    common: dict[str, Any] = {
         "socket_timeout": settings.socket_timeout_ms / 1000,
         "socket_connect_timeout": settings.connect_timeout_ms / 1000,
         "retry": Retry(NoBackoff(), 0),
@@ -125,7 +126,7 @@ def create_client(settings: RedisSettings) -> RedisLike:
         region=settings.region,
         serverless=settings.serverless,
     )
-    tls: dict[str, object] = {"ssl": True, "credential_provider": provider}
+    tls: dict[str, Any] = {"ssl": True, "credential_provider": provider}
     if settings.cluster:
         return RedisCluster(host=settings.host, port=settings.port, **tls, **common)
     return Redis(host=settings.host, port=settings.port, **tls, **common)

@@ -68,7 +68,7 @@ class ListingRepository:
                 ":guests": {"N": str(guests)},
             },
         }
-        listings = []
+        listings: list[dict[str, Any]] = []
         while True:
             page = self.client.query(**request)
             listings.extend(_listing_from_item(item) for item in page.get("Items", []))

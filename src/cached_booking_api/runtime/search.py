@@ -121,9 +121,9 @@ class _Attempt:
             if token is not None:
                 # Double-check under the lock: the previous holder may have filled the entry since our read.
                 reread = self._redis(lambda: self.cache.read(self.keys))
-                if reread is not None and reread[1] is not None:
+                if reread is not None:
                     generation, latest = reread
-                    if latest.generation >= generation and self.cache.is_fresh(latest):
+                    if latest is not None and latest.generation >= generation and self.cache.is_fresh(latest):
                         return latest.results, CacheStatus.HIT
             try:
                 results = self._load(fallback=entry)
