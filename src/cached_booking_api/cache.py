@@ -42,10 +42,29 @@ def physical_id(scope: Construct, prefix: str, max_length: int = 40) -> str:
 class Cache(Construct):
     """The cache, its IAM-authenticated user and user group, its security group.
 
-    Attributes: ``security_group``, ``user``, ``user_group``, ``serverless_cache`` or ``replication_group`` (the
-    other is None), ``endpoint_address``, ``endpoint_port``, ``cache_name`` (what the IAM token is signed for),
-    ``serverless``.
+    Reached as ``CachedSearchApi.cache``.
     """
+
+    security_group: ec2.SecurityGroup
+    """The cache's security group: ingress only from the functions that use the cache."""
+    user: elasticache.CfnUser
+    """The IAM-authenticated ElastiCache user the functions connect as."""
+    default_user: elasticache.CfnUser
+    """The switched-off ``default`` user ElastiCache requires in every user group."""
+    user_group: elasticache.CfnUserGroup
+    """The user group of the cache."""
+    serverless_cache: elasticache.CfnServerlessCache | None
+    """The serverless cache (None in provisioned mode)."""
+    replication_group: elasticache.CfnReplicationGroup | None
+    """The Multi-AZ replication group (None in serverless mode)."""
+    cache_name: str
+    """The cache's name or replication group id: what the IAM auth token is signed for."""
+    endpoint_address: str
+    """The primary endpoint host."""
+    endpoint_port: str
+    """The primary endpoint port."""
+    serverless: bool
+    """True in serverless mode."""
 
     def __init__(
         self,

@@ -7,10 +7,15 @@ from collections.abc import Sequence
 
 from aws_cdk import Duration, Names, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from .api import Api
@@ -34,12 +39,52 @@ class CachedSearchApi(Construct):
     (IAM auth, TLS) in front of DynamoDB; search.completed events reach an EventBridge bus through a log subscription;
     alarms and a dashboard watch it all.
 
-    Every created resource is a public attribute: ``vpc``, ``table``, ``cache`` (the ``Cache`` construct, with
-    ``serverless_cache`` or ``replication_group``, ``user``, ``user_group``, ``security_group``),
-    ``search_function``, ``search_role``, ``search_log_group``, ``search_security_group``, ``rest_api``, ``stage``,
-    ``api_key``, ``usage_plan``, ``access_log_group``, ``event_bus``, ``archive``, ``forwarder_function``,
-    ``forwarder_dead_letter_queue``, ``search_completed_rule``, ``alarms``, ``dashboard``, ``flow_log_group``.
+    Every created resource is a public attribute (below); the ``cache`` attribute is the ``Cache`` construct, which
+    exposes the cache's own resources.
     """
+
+    vpc: ec2.IVpc
+    """The VPC of the cache and the search function (created, or the one passed in)."""
+    flow_log_group: logs.LogGroup | None
+    """Flow logs of the created VPC (None for a bring-your-own VPC)."""
+    cache: Cache
+    """The cache construct: ``serverless_cache`` or ``replication_group``, ``user``, ``user_group``,
+    ``security_group``."""
+    table: dynamodb.Table
+    """The DynamoDB table (key schema in ``cached_booking_api.runtime.schema``)."""
+    search_function: lambda_.Function
+    """The ``GET /search`` handler (in the VPC)."""
+    search_role: iam.Role
+    """The search function's role: reads on the table, ``elasticache:Connect``, its own logs, X-Ray, ENIs."""
+    search_log_group: logs.LogGroup
+    """The search function's log group (the search.completed subscription reads it)."""
+    search_security_group: ec2.SecurityGroup
+    """The search function's security group (egress to the cache and HTTPS only)."""
+    rest_api: apigw.RestApi
+    """The REST API (regional)."""
+    stage: apigw.Stage
+    """The API's stage (access logs, tracing, throttling, usage plan)."""
+    api_key: apigw.IApiKey
+    """The API key (its value is in API Gateway; the key id is ``api_key.key_id``)."""
+    usage_plan: apigw.UsagePlan
+    """The usage plan, linked to ``stage``, holding ``api_key``."""
+    access_log_group: logs.LogGroup
+    """The API's JSON access logs."""
+    event_bus: events.IEventBus
+    """The EventBridge bus (created, or the one passed in)."""
+    archive: events.Archive | None
+    """The created bus's archive (None for a bring-your-own bus)."""
+    forwarder_function: lambda_.Function
+    """Turns search.completed log lines into bus events (outside the VPC)."""
+    forwarder_dead_letter_queue: sqs.Queue
+    """Where events that could not be put on the bus, and failed forwarder invocations, end up."""
+    search_completed_rule: events.Rule | None
+    """Routes search.completed to ``search_event_targets`` (None when no targets are given)."""
+    alarms: dict[str, cloudwatch.Alarm]
+    """Alarms by name: Api5xxRate, ApiLatencyP99, SearchErrorRate, SearchThrottles, ForwarderErrors,
+    DynamoDbThrottles, CacheCircuitOpen, CacheErrors."""
+    dashboard: cloudwatch.Dashboard
+    """The CloudWatch dashboard (API, Lambda, cache outcomes and hit ratio, DynamoDB, alarms)."""
 
     def __init__(
         self,
