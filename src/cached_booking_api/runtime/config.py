@@ -1,12 +1,17 @@
-"""Environment variables the construct sets and the handlers read: one list, so names cannot drift apart."""
+"""Environment variables the construct sets and the handlers read: one list, so names cannot drift apart.
+
+The construct imports this module, so at module level it imports the standard library only (no redis, no pydantic).
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from .cache import CachePolicy
-from .redis_client import RedisSettings
+if TYPE_CHECKING:
+    from .cache import CachePolicy
+    from .redis_client import RedisSettings
 
 TABLE_NAME = "TABLE_NAME"
 DYNAMODB_ENDPOINT = "DYNAMODB_ENDPOINT"  # local mode and tests only
@@ -41,6 +46,8 @@ def _flag(value: str | None) -> bool:
 
 def redis_settings(env: Mapping[str, str] = os.environ) -> RedisSettings:
     """Cache connection settings from the environment."""
+    from .redis_client import RedisSettings
+
     timeout = int(env.get(CACHE_TIMEOUT_MS, "50"))
     common = {"cluster": _flag(env.get(CACHE_CLUSTER_MODE)), "socket_timeout_ms": timeout}
     if env.get(CACHE_URL):
@@ -58,6 +65,8 @@ def redis_settings(env: Mapping[str, str] = os.environ) -> RedisSettings:
 
 def cache_policy(env: Mapping[str, str] = os.environ) -> CachePolicy:
     """Cache timings from the environment (defaults: TTL 300 s ± 10 %, stale 600 s, negative 30 s)."""
+    from .cache import CachePolicy
+
     defaults = CachePolicy()
     return CachePolicy(
         ttl_seconds=float(env.get(CACHE_TTL_SECONDS, defaults.ttl_seconds)),
