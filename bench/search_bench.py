@@ -1,0 +1,221 @@
+"""Search benchmarks, each printed next to its baseline measured in the same run.
+
+1. raw redis-py GET of a cached entry vs the search handler answering a cache hit (in-process invoke, 20 results);
+2. DynamoDB requests per cache-miss search, 50 listings x 7 nights, vs the target 1 + ceil(keys / 100);
+3. synth wall time of the example app vs an app with only a bare Stack (fresh processes);
+4. the search asset's size vs the 15 MiB budget.
+
+Run: ``make bench`` (JSON goes to bench/out/search.json). Real redis-server and DynamoDB Local, started here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_SERVICE_NAME": "search",
+        "POWERTOOLS_METRICS_NAMESPACE": "Bench",
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+    }
+)
+
+import boto3  # noqa: E402
+import redis  # noqa: E402
+
+from cached_booking_api.local.gateway import proxy_event  # noqa: E402
+from cached_booking_api.local.servers import DynamoDBLocal, RedisServer  # noqa: E402
+from cached_booking_api.runtime import config, schema  # noqa: E402
+from cached_booking_api.runtime.loader import load_listings  # noqa: E402
+from cached_booking_api.runtime.models import today_utc  # noqa: E402
+
+ITERATIONS = int(os.environ.get("BENCH_ITERATIONS", "3000"))
+LISTINGS, NIGHTS = 50, 7
+
+
+class Context:
+    function_name = "search"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:search"
+    aws_request_id = "bench"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 10_000
+
+
+def percentiles(samples_ms: list[float]) -> dict[str, float]:
+    ordered = sorted(samples_ms)
+    return {
+        "p50": round(statistics.median(ordered), 4),
+        "p99": round(ordered[min(len(ordered) - 1, math.ceil(0.99 * len(ordered)) - 1)], 4),
+        "n": len(ordered),
+    }
+
+
+def timed(call: Any, iterations: int) -> list[float]:
+    for _ in range(min(200, iterations)):
+        call()
+    samples = []
+    for _ in range(iterations):
+        started = time.perf_counter_ns()
+        call()
+        samples.append((time.perf_counter_ns() - started) / 1e6)
+    return samples
+
+
+def listings() -> list[str]:
+    start = today_utc() + timedelta(days=1)
+    lines = []
+    for i in range(LISTINGS):
+        inventory = {(start + timedelta(days=d)).isoformat(): 5 for d in range(NIGHTS + 30)}
+        lines.append(json.dumps({
+            "listingId": f"bench-{i:03d}", "name": f"Bench {i}", "destination": "Benchville",
+            "pricePerNight": 5000 + 100 * i, "currency": "EUR", "maxGuests": 4, "inventory": inventory,
+        }))  # fmt: skip
+    return lines
+
+
+def search_benchmarks(redis_url: str, dynamodb_endpoint: str) -> dict[str, Any]:
+    client = boto3.client("dynamodb", endpoint_url=dynamodb_endpoint)
+    table = "bench"
+    client.create_table(TableName=table, **schema.table_definition())
+    assert load_listings(client, table, listings()).ok
+    os.environ.update(
+        {config.TABLE_NAME: table, config.DYNAMODB_ENDPOINT: dynamodb_endpoint, config.CACHE_URL: redis_url}
+    )
+    from cached_booking_api.runtime.handlers import search
+
+    check_in = today_utc() + timedelta(days=2)
+    query = {"destination": "Benchville", "checkIn": check_in.isoformat(),
+             "checkOut": (check_in + timedelta(days=NIGHTS)).isoformat(), "limit": "20"}  # fmt: skip
+    event = proxy_event("GET", "/search", query=query, headers={"x-api-key": "bench"})
+    context = Context()
+
+    # P2: requests per cache-miss search, counted on the wire (botocore events), not estimated.
+    requests: list[str] = []
+    service = search.search_service()
+    service.repository.client.meta.events.register(
+        "before-call.dynamodb.*", lambda model, **_: requests.append(model.name)
+    )
+    redis.Redis.from_url(redis_url).flushall()
+    sink = io.StringIO()
+    search.logger.registered_handler.setStream(sink)  # the logger keeps the stdout it was created with
+    with contextlib.redirect_stdout(sink):
+        miss = search.handler(event, context)
+    assert miss["multiValueHeaders"]["X-Cache"] == ["MISS"], miss
+    keys = LISTINGS * NIGHTS
+    dynamodb = {"requests": len(requests), "by_operation": {op: requests.count(op) for op in sorted(set(requests))},
+                "keys": keys, "target": 1 + math.ceil(keys / 100)}  # fmt: skip
+
+    # P1: raw GET of the same entry vs the handler's hit. Handler output (EMF, the search.completed line) goes to a
+    # sink, as it goes to the Lambda log pipe.
+    raw_client = redis.Redis.from_url(redis_url, decode_responses=True)
+    entry_key = next(k for k in raw_client.keys("sr:*"))
+    raw = timed(lambda: raw_client.get(entry_key), ITERATIONS)
+
+    def hit() -> None:
+        response = search.handler(event, context)
+        if response["statusCode"] != 200:
+            raise AssertionError(response)
+
+    with contextlib.redirect_stdout(sink):
+        hits = timed(hit, ITERATIONS)
+        body = json.loads(search.handler(event, context)["body"])
+    return {
+        "raw_get_ms": percentiles(raw),
+        "handler_hit_ms": percentiles(hits),
+        "hit_result_count": body["count"],
+        "entry_bytes": len(raw_client.get(entry_key) or ""),
+        "dynamodb_per_miss": dynamodb,
+    }
+
+
+def synth_times() -> dict[str, float]:
+    """Fresh-process synth wall time: bare Stack, the example without bundling, the example with bundling."""
+    scripts = {
+        "bare_stack_s": "import aws_cdk as cdk; app = cdk.App(outdir=OUT); cdk.Stack(app, 'S'); app.synth()",
+        "example_no_bundling_s": (
+            "import sys, aws_cdk as cdk; sys.path.insert(0, 'examples/booking_platform'); from app import build_app;"
+            " build_app(cdk.App(outdir=OUT, context={'aws:cdk:bundling-stacks': []})).synth()"
+        ),
+        "example_bundled_s": (
+            "import sys, aws_cdk as cdk; sys.path.insert(0, 'examples/booking_platform'); from app import build_app;"
+            " build_app(cdk.App(outdir=OUT)).synth()"
+        ),
+    }
+    results = {}
+    for name, script in scripts.items():
+        runs = []
+        for _ in range(2):
+            outdir = tempfile.mkdtemp(prefix="bench-synth-")
+            started = time.perf_counter()
+            subprocess.run([sys.executable, "-c", f"OUT = {outdir!r}; {script}"], cwd=ROOT, check=True,
+                           capture_output=True)  # fmt: skip
+            runs.append(time.perf_counter() - started)
+        results[name] = round(min(runs), 2)
+        results[f"{name}_outdir"] = outdir  # type: ignore[assignment]
+    return results
+
+
+def asset_size(outdir: str) -> dict[str, float]:
+    """Unzipped and zipped size of the handler asset of a bundled synth."""
+    import zipfile
+
+    [asset] = [p for p in Path(outdir).iterdir() if p.is_dir() and (p / "cached_booking_api").is_dir()]
+    files = [p for p in asset.rglob("*") if p.is_file()]
+    archive = Path(tempfile.mkdtemp()) / "asset.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in files:
+            zf.write(path, path.relative_to(asset))
+    return {"unzipped_mib": round(sum(p.stat().st_size for p in files) / 2**20, 2),
+            "zipped_mib": round(archive.stat().st_size / 2**20, 2), "budget_mib": 15}  # fmt: skip
+
+
+def main() -> None:
+    with RedisServer() as redis_server, DynamoDBLocal(search_from=[ROOT]) as dynamodb:
+        search = search_benchmarks(redis_server.url, dynamodb.endpoint)  # type: ignore[attr-defined]
+    synth = synth_times()
+    size = asset_size(str(synth.pop("example_bundled_s_outdir")))
+    synth = {k: v for k, v in synth.items() if not k.endswith("_outdir")}
+    raw, hit = search["raw_get_ms"], search["handler_hit_ms"]
+    rows = [
+        ("P1 cache hit p50 (ms)", f"{hit['p50']:.3f}", f"raw GET {raw['p50']:.3f}",
+         f"<= raw + 0.5 = {raw['p50'] + 0.5:.3f}"),
+        ("P1 cache hit p99 (ms)", f"{hit['p99']:.3f}", f"raw GET {raw['p99']:.3f}", "<= 2.000"),
+        ("P2 DynamoDB requests per miss", str(search["dynamodb_per_miss"]["requests"]),
+         json.dumps(search["dynamodb_per_miss"]["by_operation"]), f"<= {search['dynamodb_per_miss']['target']}"),
+        ("Synth: example (s)", f"{synth['example_no_bundling_s']:.2f}", f"bare Stack {synth['bare_stack_s']:.2f}",
+         f"bundled {synth['example_bundled_s']:.2f}"),
+        ("Search asset (MiB)", f"{size['unzipped_mib']:.2f}", f"zipped {size['zipped_mib']:.2f}", "<= 15"),
+    ]  # fmt: skip
+    print(f"{'measure':34} {'value':>10}   {'baseline (same run)':32} target")
+    for name, value, baseline, target in rows:
+        print(f"{name:34} {value:>10}   {baseline:32} {target}")
+    print(f"(hit: {search['hit_result_count']} results, entry {search['entry_bytes']} bytes, {hit['n']} samples)")
+    out = ROOT / "bench" / "out"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "search.json").write_text(json.dumps({"search": search, "synth": synth, "asset": size}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
