@@ -127,6 +127,7 @@ project.gitignore.add_patterns(
     "bench/out/",
 )
 
+project.test_task.exec("python -m pytest -n 2 --dist loadfile")
 project.add_task("docgen", description="Regenerate API.md from the code", exec="python scripts/docgen.py")
 project.add_task(
     "synth:example",

@@ -19,6 +19,7 @@ from .errors import service_unavailable, validation_error
 from .models import SearchQuery
 from .redis_client import CACHE_ERRORS
 from .repository import ListingRepository, RepositoryUnavailable
+from .tracing import tracer
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -100,7 +101,8 @@ class _Attempt:
         self.cache_errors = 0
 
     def run(self) -> tuple[list[CacheRecord], CacheStatus]:
-        read = self._redis(lambda: self.cache.read(self.keys))
+        with tracer.provider.in_subsegment("cache.read"):
+            read = self._redis(lambda: self.cache.read(self.keys))
         if read is None:
             return self._load(fallback=None), CacheStatus.BYPASS
         generation, entry = read
@@ -139,7 +141,9 @@ class _Attempt:
     def _load(self, fallback: CachedEntry | None) -> list[CacheRecord]:
         """Results from DynamoDB; when it fails, the cached entry if any (stale-if-error), else 503."""
         try:
-            return self.service.repository.find_available(self.query.destination, self.query.nights, self.query.guests)
+            with tracer.provider.in_subsegment("dynamodb.find_available"):
+                query = self.query
+                return self.service.repository.find_available(query.destination, query.nights, query.guests)
         except RepositoryUnavailable as exc:
             if fallback is not None:
                 log.warning("DynamoDB unavailable, serving a stale entry: %s", exc)
