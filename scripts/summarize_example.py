@@ -38,9 +38,9 @@ def main() -> int:
             props = cache["Properties"]
             print(f"  cache: {cache['Type'].split('::')[-1]} {props.get('Engine')} (TLS, IAM-authenticated user)")
         for function in ours:
-            print(f"  function {function['Handler'].split('.')[-2]}: {function['Runtime']} {function['Architectures'][0]}, "
-                  f"{function['MemorySize']} MB, timeout {function['Timeout']} s, "
-                  f"{'in the VPC' if 'VpcConfig' in function else 'outside the VPC'}")  # fmt: skip
+            name, placement = function["Handler"].split(".")[-2], "in" if "VpcConfig" in function else "outside"
+            print(f"  function {name}: {function['Runtime']} {function['Architectures'][0]}, "
+                  f"{function['MemorySize']} MB, timeout {function['Timeout']} s, {placement} the VPC")  # fmt: skip
         assets = json.loads((OUTDIR / f"{stack.stack_name}.assets.json").read_text())["files"]
         for asset in assets.values():
             folder = OUTDIR / asset["source"]["path"]
