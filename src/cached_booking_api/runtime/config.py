@@ -14,7 +14,9 @@ if TYPE_CHECKING:
     from .redis_client import RedisSettings
 
 TABLE_NAME = "TABLE_NAME"
+IDEMPOTENCY_TABLE_NAME = "IDEMPOTENCY_TABLE_NAME"
 DYNAMODB_ENDPOINT = "DYNAMODB_ENDPOINT"  # local mode and tests only
+DYNAMODB_READ_TIMEOUT_SECONDS = "DYNAMODB_READ_TIMEOUT_SECONDS"
 CACHE_URL = "CACHE_URL"  # local mode and tests only: redis://host:port, no IAM
 CACHE_ENDPOINT = "CACHE_ENDPOINT"
 CACHE_PORT = "CACHE_PORT"
@@ -80,5 +82,10 @@ def dynamodb_client(env: Mapping[str, str] = os.environ) -> object:
     import boto3
     from botocore.config import Config
 
-    config = Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 3, "mode": "standard"})
+    config = Config(
+        connect_timeout=1,
+        read_timeout=float(env.get(DYNAMODB_READ_TIMEOUT_SECONDS, "2")),
+        retries={"max_attempts": 3, "mode": "standard"},
+        max_pool_connections=50,  # one request per process in Lambda; many threads share it in the local mode
+    )
     return boto3.client("dynamodb", endpoint_url=env.get(DYNAMODB_ENDPOINT) or None, config=config)

@@ -86,8 +86,15 @@ def listing_items(record: ListingRecord) -> list[dict[str, Any]]:
         "maxGuests": record.maxGuests,
     }
     items = [listing]
+    tag = schema.destination_tag(record.destination)  # lets the stream consumer invalidate on inventory changes
     for night, units in sorted(record.inventory.items()):
-        items.append({**schema.night_key(record.listingId, night), schema.AVAILABLE_ATTRIBUTE: units})  # type: ignore[arg-type]
+        items.append(
+            {
+                **schema.night_key(record.listingId, night),  # type: ignore[arg-type]
+                schema.AVAILABLE_ATTRIBUTE: units,
+                schema.DESTINATION_TAG_ATTRIBUTE: tag,
+            }
+        )
     return [_to_attribute_values(item) for item in items]
 
 

@@ -128,6 +128,43 @@ class ErrorResponse(BaseModel):
     error: ErrorInfo
 
 
+EMAIL = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$"
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
+
+
+class Customer(BaseModel):
+    """Who stays. Stored with the booking; never put in an event."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=200)
+    email: str = Field(max_length=254, pattern=EMAIL)
+
+
+class BookingRequest(StayMixin):
+    """Body of ``POST /bookings``."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+    listingId: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    guests: int = Field(ge=1, le=16)
+    customer: Customer
+
+
+class Booking(BaseModel):
+    """A confirmed booking as the API returns it (201 and ``GET /bookings/{bookingId}``). No customer data."""
+
+    bookingId: str
+    status: str = Field(description="CONFIRMED")
+    listingId: str
+    checkIn: str
+    checkOut: str
+    guests: int
+    totalPrice: int = Field(description="Minor units, computed from the listing's price.")
+    currency: str
+    createdAt: str = Field(description="ISO 8601 UTC.")
+
+
 class ListingRecord(BaseModel):
     """One line of a listing file (JSON Lines), see BRIEF §3."""
 

@@ -5,7 +5,11 @@ Item types (all keys are strings):
 | item      | pk                    | sk                  | other attributes                                     |
 |-----------|-----------------------|---------------------|------------------------------------------------------|
 | listing   | ``LISTING#<id>``      | ``META``            | gsi1pk ``DEST#<destination>``, gsi1sk ``<price>#<id>``|
-| inventory | ``LISTING#<id>``      | ``NIGHT#<date>``    | ``available`` (units left that night)                |
+| inventory | ``LISTING#<id>``      | ``NIGHT#<date>``    | ``available`` (units left), ``destinationTag``       |
+| booking   | ``BOOKING#<id>``      | ``BOOKING``         | the booking, the customer, ``requestHash``           |
+| outbox    | ``OUTBOX#<event id>`` | ``EVENT``           | ``entityType`` OUTBOX, the event's fields, TTL       |
+
+Idempotency records live in a table of their own (``IDEMPOTENCY_*``), so the booking role may delete only there.
 
 Listings are found per destination through the ``byDestination`` index, whose sort key orders them by price then id,
 which is the order the search contract asks for.
@@ -22,7 +26,17 @@ SORT_KEY = "sk"
 TTL_ATTRIBUTE = "expiresAt"
 
 LISTING_SORT_KEY = "META"
+NIGHT_PREFIX = "NIGHT#"
 AVAILABLE_ATTRIBUTE = "available"
+DESTINATION_TAG_ATTRIBUTE = "destinationTag"
+ENTITY_ATTRIBUTE = "entityType"
+OUTBOX_ENTITY = "OUTBOX"
+BOOKING_SORT_KEY = "BOOKING"
+OUTBOX_SORT_KEY = "EVENT"
+
+#: The idempotency table (Powertools' DynamoDB persistence layer defaults).
+IDEMPOTENCY_PARTITION_KEY = "id"
+IDEMPOTENCY_TTL_ATTRIBUTE = "expiration"
 
 LISTING_ATTRIBUTES = ("listingId", "name", "destination", "pricePerNight", "currency", "maxGuests")
 
@@ -68,12 +82,22 @@ def listing_key(listing_id: str) -> dict[str, str]:
 
 def night_key(listing_id: str, night: date) -> dict[str, str]:
     """Primary key of the inventory item of one listing on one night."""
-    return {PARTITION_KEY: f"LISTING#{listing_id}", SORT_KEY: f"NIGHT#{night.isoformat()}"}
+    return {PARTITION_KEY: f"LISTING#{listing_id}", SORT_KEY: f"{NIGHT_PREFIX}{night.isoformat()}"}
+
+
+def booking_key(booking_id: str) -> dict[str, str]:
+    """Primary key of a booking item."""
+    return {PARTITION_KEY: f"BOOKING#{booking_id}", SORT_KEY: BOOKING_SORT_KEY}
+
+
+def outbox_key(event_id: str) -> dict[str, str]:
+    """Primary key of an outbox event item."""
+    return {PARTITION_KEY: f"OUTBOX#{event_id}", SORT_KEY: OUTBOX_SORT_KEY}
 
 
 def night_from_sort_key(sort_key: str) -> date:
     """The night an inventory item's sort key names."""
-    return date.fromisoformat(sort_key.removeprefix("NIGHT#"))
+    return date.fromisoformat(sort_key.removeprefix(NIGHT_PREFIX))
 
 
 def listing_id_from_partition_key(partition_key: str) -> str:
@@ -118,4 +142,13 @@ def table_definition() -> dict[str, object]:
         ],
         "BillingMode": "PAY_PER_REQUEST",
         "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    }
+
+
+def idempotency_table_definition() -> dict[str, object]:
+    """Keyword arguments for ``CreateTable`` of the idempotency table (local mode and tests)."""
+    return {
+        "AttributeDefinitions": [{"AttributeName": IDEMPOTENCY_PARTITION_KEY, "AttributeType": "S"}],
+        "KeySchema": [{"AttributeName": IDEMPOTENCY_PARTITION_KEY, "KeyType": "HASH"}],
+        "BillingMode": "PAY_PER_REQUEST",
     }

@@ -1,0 +1,122 @@
+"""``POST /bookings`` (idempotent, oversell-proof) and ``GET /bookings/{bookingId}``."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyPersistenceLayerError,
+    IdempotencyValidationError,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from .. import config
+from ..bookings import BookingService
+from ..errors import ApiError, service_unavailable, validation_error
+from ..http import create_resolver, json_response
+from ..models import IDEMPOTENCY_KEY, BookingRequest, parse_or_400
+from ..tracing import tracer
+
+logger = Logger()
+metrics = Metrics()
+app = create_resolver(logger)
+
+MAX_BODY_BYTES = 16 * 1024
+IDEMPOTENCY_EXPIRY_SECONDS = 24 * 3600
+BOOKING_ID = re.compile(r"^bk_[0-9a-f]{24}$")
+
+
+@cache
+def booking_service() -> BookingService:
+    """The process-wide service (one DynamoDB client reused across invocations)."""
+    return BookingService(config.dynamodb_client(), os.environ[config.TABLE_NAME])
+
+
+@cache
+def idempotent_booking() -> tuple[Callable[..., dict[str, Any]], IdempotencyConfig]:
+    """``book(payload=...)`` wrapped by Powertools idempotency (records in their own table, 24 h, body validated)."""
+    persistence = DynamoDBPersistenceLayer(
+        table_name=os.environ[config.IDEMPOTENCY_TABLE_NAME], boto3_client=config.dynamodb_client()
+    )
+    idempotency = IdempotencyConfig(
+        event_key_jmespath="key",
+        payload_validation_jmespath="body",
+        expires_after_seconds=IDEMPOTENCY_EXPIRY_SECONDS,
+        raise_on_no_idempotency_key=True,
+    )
+
+    @idempotent_function(data_keyword_argument="payload", persistence_store=persistence, config=idempotency)  # type: ignore[untyped-decorator]
+    def book(payload: dict[str, Any]) -> dict[str, Any]:
+        request = BookingRequest.model_validate(payload["body"])
+        return booking_service().create(request, payload["key"])
+
+    return book, idempotency
+
+
+@app.post("/bookings")
+def create_booking() -> Response[str]:
+    """Book a stay (contract: BRIEF §3)."""
+    event = app.current_event
+    raw = event.decoded_body or ""
+    if len(raw.encode()) > MAX_BODY_BYTES:
+        raise ApiError(413, "PAYLOAD_TOO_LARGE", f"The body is over {MAX_BODY_BYTES // 1024} KiB.")
+    key = event.headers.get("idempotency-key") or event.headers.get("Idempotency-Key")
+    problems = []
+    if key is None or not IDEMPOTENCY_KEY.match(key):
+        problems.append({"field": "Idempotency-Key", "message": "header required: 8-128 characters [A-Za-z0-9_-]"})
+    try:
+        body = json.loads(raw) if raw else None
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        problems.append({"field": "body", "message": "must be a JSON object"})
+    if problems:
+        raise validation_error(problems)
+    request = parse_or_400(BookingRequest, body)
+    client = event.request_context.identity.api_key_id or "anonymous"
+    book, idempotency = idempotent_booking()
+    if app.lambda_context is not None:
+        idempotency.register_lambda_context(app.lambda_context)
+    try:
+        booking = book(payload={"key": f"{client}:{key}", "body": request.model_dump(mode="json", by_alias=True)})
+    except IdempotencyAlreadyInProgressError:
+        raise ApiError(409, "REQUEST_IN_PROGRESS", "A request with this Idempotency-Key is still running.") from None
+    except IdempotencyValidationError:
+        raise ApiError(422, "IDEMPOTENCY_KEY_REUSED", "This Idempotency-Key was used with a different body.") from None
+    except IdempotencyPersistenceLayerError as exc:
+        logger.error(
+            "idempotency store unavailable", extra={"error": type(exc).__name__, "cause": repr(exc.__cause__)[:300]}
+        )
+        raise service_unavailable() from None
+    metrics.add_metric(name="BookingConfirmed", unit=MetricUnit.Count, value=1)
+    return json_response(201, booking)
+
+
+@app.get("/bookings/<booking_id>")
+def get_booking(booking_id: str) -> Response[str]:
+    """A booking by id."""
+    if not BOOKING_ID.match(booking_id):
+        raise ApiError(404, "BOOKING_NOT_FOUND", f"No booking {booking_id}.")
+    return json_response(200, booking_service().get(booking_id))
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Lambda entry point (API Gateway REST proxy integration)."""
+    return app.resolve(event, context)

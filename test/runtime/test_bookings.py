@@ -1,0 +1,260 @@
+"""Bookings against DynamoDB Local (real transactions): never oversell, never double-book, contract errors."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from cached_booking_api.local.gateway import proxy_event
+from cached_booking_api.runtime import config, schema
+from cached_booking_api.runtime.handlers import bookings
+from test.conftest import create_table, listing, stay
+from test.runtime.conftest import LambdaContextStub, load
+
+CHECK_IN, CHECK_OUT = stay(5, 3)
+BookCall = Callable[..., tuple[int, dict[str, Any]]]
+
+
+@pytest.fixture
+def booking_env(monkeypatch: pytest.MonkeyPatch, dynamodb_local: Any, dynamodb: Any) -> Iterator[dict[str, str]]:
+    """A fresh table (listing lis-1: 5 units a night, up to 4 guests) and idempotency table."""
+    idempotency = create_table_of(dynamodb, schema.idempotency_table_definition())
+    env = {
+        config.TABLE_NAME: create_table(dynamodb),
+        config.IDEMPOTENCY_TABLE_NAME: idempotency,
+        config.DYNAMODB_ENDPOINT: dynamodb_local.endpoint,
+        # One DynamoDB Local JVM on two cores serves 200 threads here: allow it more than Lambda's 2 s.
+        config.DYNAMODB_READ_TIMEOUT_SECONDS: "30",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    bookings.booking_service.cache_clear()
+    bookings.idempotent_booking.cache_clear()
+    load(dynamodb, env[config.TABLE_NAME], listing("lis-1", units=5, price=12900), listing("lis-2", units=1))
+    yield env
+    bookings.booking_service.cache_clear()
+    bookings.idempotent_booking.cache_clear()
+
+
+def create_table_of(client: Any, definition: dict[str, Any]) -> str:
+    import uuid
+
+    name = f"idem-{uuid.uuid4().hex[:12]}"
+    client.create_table(TableName=name, **definition)
+    return name
+
+
+def body(**overrides: Any) -> dict[str, Any]:
+    return {
+        "listingId": "lis-1",
+        "checkIn": CHECK_IN,
+        "checkOut": CHECK_OUT,
+        "guests": 2,
+        "customer": {"name": "Ana Silva", "email": "ana@example.com"},
+        **overrides,
+    }
+
+
+@pytest.fixture
+def book() -> BookCall:
+    def call(
+        payload: Any, key: str | None = "key-00000001", raw: str | None = None, api_key: str = "client-a"
+    ) -> tuple[int, dict[str, Any]]:
+        headers = {"Content-Type": "application/json"}
+        if key is not None:
+            headers["Idempotency-Key"] = key
+        event = proxy_event("POST", "/bookings", headers=headers, body=raw if raw is not None else json.dumps(payload))
+        event["requestContext"]["identity"]["apiKeyId"] = api_key
+        response = bookings.handler(event, LambdaContextStub())
+        return response["statusCode"], json.loads(response["body"])
+
+    return call
+
+
+def get(booking_id: str) -> tuple[int, dict[str, Any]]:
+    event = proxy_event(
+        "GET", f"/bookings/{booking_id}", resource="/bookings/{bookingId}", path_parameters={"bookingId": booking_id}
+    )
+    response = bookings.handler(event, LambdaContextStub())
+    return response["statusCode"], json.loads(response["body"])
+
+
+def available(dynamodb: Any, table: str, listing_id: str, night: str) -> int:
+    from datetime import date
+
+    item = dynamodb.get_item(
+        TableName=table,
+        Key={k: {"S": v} for k, v in schema.night_key(listing_id, date.fromisoformat(night)).items()},
+        ConsistentRead=True,
+    )["Item"]
+    return int(item["available"]["N"])
+
+
+def outbox_items(dynamodb: Any, table: str) -> list[dict[str, Any]]:
+    items = dynamodb.scan(
+        TableName=table, FilterExpression="entityType = :o", ExpressionAttributeValues={":o": {"S": "OUTBOX"}}
+    )["Items"]
+    return items
+
+
+def test_a_booking_is_confirmed_with_a_server_side_price(
+    booking_env: dict[str, str], book: BookCall, dynamodb: Any
+) -> None:
+    status, created = book(body(totalPrice=1)) if False else book(body())
+    assert status == 201
+    assert created["status"] == "CONFIRMED" and created["totalPrice"] == 3 * 12900 and created["currency"] == "EUR"
+    assert set(created) == {
+        "bookingId",
+        "status",
+        "listingId",
+        "checkIn",
+        "checkOut",
+        "guests",
+        "totalPrice",
+        "currency",
+        "createdAt",
+    }
+    assert get(created["bookingId"]) == (200, created)
+    table = booking_env[config.TABLE_NAME]
+    assert available(dynamodb, table, "lis-1", CHECK_IN) == 4
+    [event] = outbox_items(dynamodb, table)
+    assert event["bookingId"] == {"S": created["bookingId"]} and event["guests"] == {"N": "2"}
+    assert "customer" not in event and "ana" not in json.dumps(event).lower()
+    assert schema.TTL_ATTRIBUTE in event
+
+
+def test_two_hundred_concurrent_requests_for_five_units_confirm_exactly_five(
+    booking_env: dict[str, str], book: BookCall, dynamodb: Any
+) -> None:
+    barrier = threading.Barrier(200)
+    results: list[tuple[int, dict[str, Any]]] = []
+    lock = threading.Lock()
+
+    def one(i: int) -> None:
+        barrier.wait()
+        outcome = book(body(), key=f"concurrent-{i:04d}")
+        with lock:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(200)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    statuses = Counter(status for status, _ in results)
+    assert statuses == {201: 5, 409: 195}, statuses
+    assert all(b["error"]["code"] == "UNAVAILABLE" for s, b in results if s == 409)
+    table = booking_env[config.TABLE_NAME]
+    for night in (CHECK_IN, stay(6, 1)[0], stay(7, 1)[0]):
+        assert available(dynamodb, table, "lis-1", night) == 0
+    assert len(outbox_items(dynamodb, table)) == 5
+
+
+def test_the_same_key_twenty_times_in_a_row_books_once(
+    booking_env: dict[str, str], book: BookCall, dynamodb: Any
+) -> None:
+    answers = [book(body(), key="same-key-seq") for _ in range(20)]
+    assert {status for status, _ in answers} == {201}
+    assert all(answer == answers[0] for answer in answers)
+    assert available(dynamodb, booking_env[config.TABLE_NAME], "lis-1", CHECK_IN) == 4
+    assert len(outbox_items(dynamodb, booking_env[config.TABLE_NAME])) == 1
+
+
+def test_the_same_key_twenty_times_at_once_books_once(
+    booking_env: dict[str, str], book: BookCall, dynamodb: Any
+) -> None:
+    barrier = threading.Barrier(20)
+    bodies: list[dict[str, Any]] = []
+    in_progress: list[int] = []
+
+    def one() -> None:
+        barrier.wait()
+        for _ in range(200):  # a client retries 409 REQUEST_IN_PROGRESS
+            status, answer = book(body(), key="same-key-par")
+            if status == 409 and answer["error"]["code"] == "REQUEST_IN_PROGRESS":
+                in_progress.append(1)
+                time.sleep(0.02)
+                continue
+            assert status == 201, answer
+            bodies.append(answer)
+            return
+
+    threads = [threading.Thread(target=one) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(bodies) == 20 and all(b == bodies[0] for b in bodies)
+    assert available(dynamodb, booking_env[config.TABLE_NAME], "lis-1", CHECK_IN) == 4
+    assert len(outbox_items(dynamodb, booking_env[config.TABLE_NAME])) == 1
+
+
+def test_same_key_with_another_body_is_422(booking_env: dict[str, str], book: BookCall) -> None:
+    assert book(body(), key="reused-key-1")[0] == 201
+    status, answer = book(body(guests=3), key="reused-key-1")
+    assert (status, answer["error"]["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")
+
+
+def test_keys_are_scoped_to_the_client(booking_env: dict[str, str], book: BookCall) -> None:
+    first = book(body(), key="shared-key-1", api_key="client-a")
+    second = book(body(guests=1), key="shared-key-1", api_key="client-b")
+    assert first[0] == second[0] == 201 and first[1]["bookingId"] != second[1]["bookingId"]
+
+
+def test_sold_out_night_is_409_naming_it(booking_env: dict[str, str], book: BookCall) -> None:
+    assert book(body(listingId="lis-2"), key="sold-out-01")[0] == 201
+    status, answer = book(body(listingId="lis-2"), key="sold-out-02")
+    assert status == 409 and answer["error"]["code"] == "UNAVAILABLE"
+    assert {"night": CHECK_IN} in answer["error"]["details"]
+
+
+def test_unknown_listing_and_booking_are_404(booking_env: dict[str, str], book: BookCall) -> None:
+    status, answer = book(body(listingId="nope"))
+    assert (status, answer["error"]["code"]) == (404, "LISTING_NOT_FOUND")
+    assert get("bk_" + "0" * 24)[1]["error"]["code"] == "BOOKING_NOT_FOUND"
+    assert get("../etc")[0] == 404
+
+
+def test_body_over_16_kib_is_413(booking_env: dict[str, str], book: BookCall) -> None:
+    status, answer = book(None, raw=json.dumps(body(pad="x" * 17000)))
+    assert (status, answer["error"]["code"]) == (413, "PAYLOAD_TOO_LARGE")
+
+
+@pytest.mark.parametrize(
+    ("payload", "key", "field"),
+    [
+        (body(), None, "Idempotency-Key"),
+        (body(), "short", "Idempotency-Key"),
+        (body(), "bad key with spaces", "Idempotency-Key"),
+        (body(), "k" * 129, "Idempotency-Key"),
+        ("not an object", "valid-key-1", "body"),
+        (body(guests=0), "valid-key-1", "guests"),
+        (body(guests=5), "valid-key-1", "guests"),  # over the listing's maxGuests (4)
+        (body(checkIn="2026/12/01"), "valid-key-1", "checkIn"),
+        (body(checkOut=CHECK_IN), "valid-key-1", "checkOut"),
+        (body(checkIn=stay(-2, 1)[0]), "valid-key-1", "checkIn"),
+        (body(customer={"name": "A"}), "valid-key-1", "customer.email"),
+        (body(customer={"name": "A", "email": "not-an-email"}), "valid-key-1", "customer.email"),
+        (body(listingId=""), "valid-key-1", "listingId"),
+        (body(totalPrice=1), "valid-key-1", "totalPrice"),
+        ({k: v for k, v in body().items() if k != "customer"}, "valid-key-1", "customer"),
+    ],
+)
+def test_bad_requests_are_400_naming_the_field(
+    booking_env: dict[str, str], book: BookCall, payload: Any, key: str | None, field: str
+) -> None:
+    status, answer = book(payload, key=key)
+    assert status == 400, answer
+    assert answer["error"]["code"] == "VALIDATION_ERROR"
+    assert field in [d["field"] for d in answer["error"]["details"]]
+
+
+def test_invalid_json_is_400(booking_env: dict[str, str], book: BookCall) -> None:
+    status, answer = book(None, raw="{not json")
+    assert status == 400 and answer["error"]["details"][0]["field"] == "body"
