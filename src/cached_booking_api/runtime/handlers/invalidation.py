@@ -1,0 +1,46 @@
+"""Table stream → cache invalidation: bumps the generation of every destination whose inventory or listings changed.
+
+Runs in the VPC (it talks to the cache). A failure raises, so Lambda retries the batch (bisecting it) and finally
+sends it to the on-failure destination; searches meanwhile keep serving until the TTL ends.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from .. import config
+from ..cache import SearchCache
+from ..invalidation import stale_destination_tags
+from ..redis_client import LazyClient
+
+logger = Logger()
+metrics = Metrics()
+
+
+@cache
+def search_cache() -> SearchCache:
+    """The process-wide cache client."""
+    return SearchCache(LazyClient(config.redis_settings()), config.cache_policy())
+
+
+def invalidate(records: list[dict[str, Any]], cache_: SearchCache) -> set[str]:
+    """Bump the generation of every destination the records make stale; returns their tags."""
+    tags = stale_destination_tags(records)
+    for tag in sorted(tags):
+        cache_.bump_generation(tag)
+    return tags
+
+
+@logger.inject_lambda_context(log_event=False)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
+    """Lambda entry point (DynamoDB stream event source mapping)."""
+    tags = invalidate(event.get("Records", []), search_cache())
+    metrics.add_metric(name="CacheInvalidations", unit=MetricUnit.Count, value=len(tags))
+    logger.info("invalidated", extra={"destinations": len(tags), "records": len(event.get("Records", []))})
+    return {"invalidated": len(tags)}
