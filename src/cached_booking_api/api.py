@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
@@ -19,14 +21,49 @@ OPENAPI_DOCUMENT = Path(__file__).resolve().parent / "runtime" / "openapi.json"
 CORS_HEADERS = ["Content-Type", "x-api-key", "Idempotency-Key", "Authorization", "X-Amz-Date", "X-Amz-Security-Token"]
 
 
-def required_query_parameters(path: str, method: str = "get") -> dict[str, bool]:
-    """API Gateway request parameters of an operation, from the OpenAPI document the runtime models generate."""
-    operation = json.loads(OPENAPI_DOCUMENT.read_text(encoding="utf-8"))["paths"][path][method]
+@cache
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document the runtime models generate (read, never imported: no Pydantic here)."""
+    document: dict[str, Any] = json.loads(OPENAPI_DOCUMENT.read_text(encoding="utf-8"))
+    return document
+
+
+def request_parameters(path: str, method: str) -> dict[str, bool]:
+    """API Gateway request parameters (query strings and headers) of an operation, required or not."""
+    operation = openapi_document()["paths"][path][method]
     return {
-        f"method.request.querystring.{p['name']}": bool(p["required"])
-        for p in operation["parameters"]
-        if p["in"] == "query"
+        f"method.request.{'querystring' if p['in'] == 'query' else p['in']}.{p['name']}": bool(p["required"])
+        for p in operation.get("parameters", [])
+        if p["in"] in ("query", "header")
     }
+
+
+_SCHEMA_KEYWORDS = {
+    "type": "type", "pattern": "pattern", "minLength": "min_length", "maxLength": "max_length",
+    "minimum": "minimum", "maximum": "maximum", "required": "required", "description": "description",
+}  # fmt: skip
+
+
+def gateway_model_schema(name: str) -> apigw.JsonSchema:
+    """An API Gateway (JSON Schema draft 4) model of a component schema, references inlined."""
+    schemas = openapi_document()["components"]["schemas"]
+
+    def convert(schema: dict[str, Any]) -> apigw.JsonSchema:
+        if "$ref" in schema:
+            return convert(schemas[schema["$ref"].rsplit("/", 1)[-1]])
+        kwargs: dict[str, Any] = {}
+        for key, prop in _SCHEMA_KEYWORDS.items():
+            if key in schema:
+                kwargs[prop] = schema[key]
+        if "type" in kwargs:
+            kwargs["type"] = apigw.JsonSchemaType[str(kwargs["type"]).upper()]
+        if "properties" in schema:
+            kwargs["properties"] = {key: convert(value) for key, value in schema["properties"].items()}
+        if schema.get("additionalProperties") is False:
+            kwargs["additional_properties"] = False
+        return apigw.JsonSchema(schema=apigw.JsonSchemaVersion.DRAFT4, **kwargs)
+
+    return convert(schemas[name])
 
 
 class Api(Construct):
@@ -38,6 +75,7 @@ class Api(Construct):
         construct_id: str,
         *,
         search_function: lambda_.IFunction,
+        booking_function: lambda_.IFunction,
         stage_name: str,
         throttle: ThrottleOptions,
         log_retention: logs.RetentionDays,
@@ -104,9 +142,27 @@ class Api(Construct):
         search.add_method(
             "GET",
             apigw.LambdaIntegration(search_function, proxy=True),
-            request_parameters=required_query_parameters("/search"),
+            request_parameters=request_parameters("/search", "get"),
             request_validator=self.request_validator,
         )
+        self.booking_request_model = self.rest_api.add_model(
+            "BookingRequestModel", content_type="application/json", schema=gateway_model_schema("BookingRequest")
+        )
+        bookings = self.rest_api.root.add_resource("bookings")
+        bookings.add_method(
+            "POST",
+            apigw.LambdaIntegration(booking_function, proxy=True),
+            request_parameters=request_parameters("/bookings", "post"),
+            request_models={"application/json": self.booking_request_model},
+            request_validator=self.request_validator,
+        )
+        bookings.add_resource("{bookingId}").add_method(
+            "GET",
+            apigw.LambdaIntegration(booking_function, proxy=True),
+            request_parameters={"method.request.path.bookingId": True},
+            request_validator=self.request_validator,
+        )
+        self._error_responses()
 
         self.api_key = self.rest_api.add_api_key("ApiKey", description="cached-booking-api client key")
         self.usage_plan = self.rest_api.add_usage_plan(
@@ -155,3 +211,24 @@ class Api(Construct):
                     "Every method requires an API key bound to a throttled usage plan; an IAM/Cognito/Lambda "
                     "authorizer is opt-in (props authorizer / iam_authorization). CORS preflight must stay open.",
                 )
+
+    def _error_responses(self) -> None:
+        """Answers API Gateway gives itself (validation, missing key, throttling) in the contract's error format."""
+        responses = {
+            apigw.ResponseType.BAD_REQUEST_BODY: ("VALIDATION_ERROR", "$context.error.validationErrorString"),
+            apigw.ResponseType.BAD_REQUEST_PARAMETERS: ("VALIDATION_ERROR", "$context.error.validationErrorString"),
+            apigw.ResponseType.INVALID_API_KEY: ("FORBIDDEN", "Missing or invalid API key."),
+            apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN: ("FORBIDDEN", "Missing or invalid API key."),
+            apigw.ResponseType.ACCESS_DENIED: ("FORBIDDEN", "Access denied."),
+            apigw.ResponseType.THROTTLED: ("TOO_MANY_REQUESTS", "Rate limit exceeded; retry later."),
+            apigw.ResponseType.QUOTA_EXCEEDED: ("TOO_MANY_REQUESTS", "Quota exceeded for this API key."),
+            apigw.ResponseType.REQUEST_TOO_LARGE: ("PAYLOAD_TOO_LARGE", "The request is too large."),
+            apigw.ResponseType.DEFAULT_5_XX: ("INTERNAL_ERROR", "Internal error."),
+        }
+        for response_type, (code, message) in responses.items():
+            body = json.dumps({"error": {"code": code, "message": message, "details": []}})
+            self.rest_api.add_gateway_response(
+                f"{code.title().replace('_', '')}{response_type.response_type}",
+                type=response_type,
+                templates={"application/json": body},
+            )

@@ -12,24 +12,31 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_pipes as pipes
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from .analytics import Analytics
 from .api import Api
 from .cache import Cache
 from .data import Data
 from .events import Events
 from .functions import PythonFunction
+from .invalidation import Invalidation
 from .monitoring import Monitoring
 from .network import Network
 from .options import AlarmOptions, CacheOptions, ThrottleOptions
+from .outbox import Outbox
 from .runtime import config
 
-#: API Gateway gives up after 29 s; the search function must answer well before.
+#: API Gateway gives up after 29 s; the API functions must answer well before.
 SEARCH_TIMEOUT = Duration.seconds(10)
+BOOKING_TIMEOUT = Duration.seconds(15)
 
 
 class CachedSearchApi(Construct):
@@ -52,6 +59,28 @@ class CachedSearchApi(Construct):
     ``security_group``."""
     table: dynamodb.Table
     """The DynamoDB table (key schema in ``cached_booking_api.runtime.schema``)."""
+    idempotency_table: dynamodb.Table
+    """Idempotency records of ``POST /bookings`` (24 h TTL)."""
+    booking_function: lambda_.Function
+    """The ``POST /bookings`` and ``GET /bookings/{bookingId}`` handler (outside the VPC: it needs no cache)."""
+    booking_role: iam.Role
+    """The booking function's role: the transaction's item-level actions, idempotency records, logs, X-Ray."""
+    outbox_pipe: pipes.CfnPipe
+    """EventBridge Pipe: table stream (outbox items) → bus, as booking.confirmed."""
+    outbox_dead_letter_queue: sqs.Queue
+    """Outbox events the Pipe could not deliver (alarmed)."""
+    invalidation_function: lambda_.Function
+    """Stream consumer (in the VPC) that bumps cache generations when inventory changes."""
+    invalidation_failure_queue: sqs.Queue
+    """Stream batches the consumer failed on, after retries and bisection."""
+    booking_events_rule: events.Rule | None
+    """Routes ``booking.*`` to ``booking_event_targets`` (None when no targets are given)."""
+    analytics_bucket: s3.IBucket | None
+    """Where analytics events land (None when ``analytics=False``)."""
+    analytics_delivery_stream: firehose.CfnDeliveryStream | None
+    """Firehose stream feeding ``analytics_bucket`` (None when ``analytics=False``)."""
+    analytics_rule: events.Rule | None
+    """Routes booking.* and search.completed to the analytics store (None when ``analytics=False``)."""
     search_function: lambda_.Function
     """The ``GET /search`` handler (in the VPC)."""
     search_role: iam.Role
@@ -81,8 +110,9 @@ class CachedSearchApi(Construct):
     search_completed_rule: events.Rule | None
     """Routes search.completed to ``search_event_targets`` (None when no targets are given)."""
     alarms: dict[str, cloudwatch.Alarm]
-    """Alarms by name: Api5xxRate, ApiLatencyP99, SearchErrorRate, SearchThrottles, ForwarderErrors,
-    DynamoDbThrottles, CacheCircuitOpen, CacheErrors."""
+    """Alarms by name: Api5xxRate, ApiLatencyP99, SearchErrorRate, SearchThrottles, BookingErrorRate,
+    InvalidationErrors, ForwarderErrors, DynamoDbThrottles, CacheCircuitOpen, CacheErrors, and one
+    ``<Name>DeadLetters`` per dead-letter queue (Outbox, Forwarder, Invalidation, Analytics)."""
     dashboard: cloudwatch.Dashboard
     """The CloudWatch dashboard (API, Lambda, cache outcomes and hit ratio, DynamoDB, alarms)."""
 
@@ -99,6 +129,10 @@ class CachedSearchApi(Construct):
         event_bus: events.IEventBus | None = None,
         event_source: str = config.DEFAULT_EVENT_SOURCE,
         search_event_targets: Sequence[events.IRuleTarget] = (),
+        booking_event_targets: Sequence[events.IRuleTarget] = (),
+        analytics: bool = True,
+        analytics_bucket: s3.IBucket | None = None,
+        analytics_retention: Duration | None = None,
         archive_retention: Duration | None = None,
         cors_allowed_origins: Sequence[str] = (),
         authorizer: apigw.IAuthorizer | None = None,
@@ -125,7 +159,13 @@ class CachedSearchApi(Construct):
             alarm_topic: SNS topic notified when an alarm fires or recovers. Default: none (alarms only).
             event_bus: Bring your own EventBridge bus. Default: a created bus with an archive.
             event_source: The ``source`` of every event. Default: ``booking.platform``.
-            search_event_targets: Targets of the ``search.completed`` rule (e.g. a partner's SQS queue). Default: none.
+            search_event_targets: Targets of the ``search.completed`` rule (e.g. a partner's SQS queue; give each a
+                dead-letter queue and retry policy). Default: none.
+            booking_event_targets: Targets of the ``booking.*`` rule (e.g. a partner system). Default: none.
+            analytics: Send booking.* and search.completed to Firehose → S3 (partitioned by date). Default: True.
+            analytics_bucket: Bring your own analytics bucket (it must block public access and enforce TLS).
+                Default: a created bucket (SSE-S3, access logs, lifecycle). Requires ``analytics=True``.
+            analytics_retention: How long the created analytics bucket keeps events. Default: 400 days.
             archive_retention: How long the created bus's archive keeps events. Default: 30 days.
             cors_allowed_origins: Origins allowed by CORS. Default: none (no CORS preflight at all).
             authorizer: A Cognito or Lambda authorizer for every method (API keys identify clients, they do not
@@ -151,6 +191,12 @@ class CachedSearchApi(Construct):
         alarms = alarms or AlarmOptions()
         _validate(cache, throttle, alarms, authorizer, iam_authorization, search_reserved_concurrency,
                   search_memory_size, stage_name, event_source, cors_allowed_origins)  # fmt: skip
+        if analytics_bucket is not None and not analytics:
+            raise ValueError("analytics_bucket: given while analytics=False. Drop analytics_bucket, or set "
+                             "analytics=True to send events to it.")  # fmt: skip
+        if analytics_bucket is not None and analytics_retention is not None:
+            raise ValueError("analytics_retention: applies to the created bucket only. Set the lifecycle on your "
+                             "own analytics_bucket instead.")  # fmt: skip
 
         service_prefix = _service_prefix(self)
         search_service_name = f"{service_prefix}-search"
@@ -161,6 +207,7 @@ class CachedSearchApi(Construct):
         self.cache = Cache(self, "Cache", options=cache, vpc=network.vpc, subnets=network.subnets)
         data = Data(self, "Data", removal_policy=table_removal_policy)
         self.table = data.table
+        self.idempotency_table = data.idempotency_table
 
         self.search_security_group = ec2.SecurityGroup(
             self, "SearchSecurityGroup", vpc=network.vpc, allow_all_outbound=False,
@@ -169,6 +216,7 @@ class CachedSearchApi(Construct):
         self.cache.allow_from(self.search_security_group)
         # Isolated subnets have no route to the internet: HTTPS can only reach the DynamoDB gateway endpoint.
         self.search_security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "DynamoDB gateway endpoint")
+        cache_environment = _search_environment(self.cache, cache, self.table.table_name)
         search = PythonFunction(
             self,
             "Search",
@@ -176,7 +224,7 @@ class CachedSearchApi(Construct):
             description="cached-booking-api GET /search",
             service_name=search_service_name,
             metrics_namespace=metrics_namespace,
-            environment=_search_environment(self.cache, cache, self.table.table_name),
+            environment=cache_environment,
             log_retention=log_retention,
             timeout=SEARCH_TIMEOUT,
             memory_size=search_memory_size,
@@ -191,10 +239,30 @@ class CachedSearchApi(Construct):
         data.grant_search_reads(self.search_role)
         self.cache.grant_connect(self.search_role)
 
+        booking = PythonFunction(
+            self,
+            "Booking",
+            handler_module="bookings",
+            description="cached-booking-api POST /bookings, GET /bookings/{bookingId}",
+            service_name=f"{service_prefix}-bookings",
+            metrics_namespace=metrics_namespace,
+            environment={
+                config.TABLE_NAME: self.table.table_name,
+                config.IDEMPOTENCY_TABLE_NAME: self.idempotency_table.table_name,
+            },
+            log_retention=log_retention,
+            timeout=BOOKING_TIMEOUT,
+            memory_size=search_memory_size,
+        )
+        self.booking_function = booking.function
+        self.booking_role = booking.role
+        data.grant_booking_writes(self.booking_role)
+
         api = Api(
             self,
             "Api",
             search_function=self.search_function,
+            booking_function=self.booking_function,
             stage_name=stage_name,
             throttle=throttle,
             log_retention=log_retention,
@@ -227,6 +295,47 @@ class CachedSearchApi(Construct):
         self.forwarder_function = fan_out.forwarder_function
         self.forwarder_dead_letter_queue = fan_out.forwarder_dead_letter_queue
         self.search_completed_rule = fan_out.search_completed_rule
+        self.booking_events_rule = fan_out.add_rule(
+            "BookingEventsRule", "booking.* to the configured targets",
+            events.Match.prefix("booking."), booking_event_targets,
+        )  # fmt: skip
+
+        outbox = Outbox(self, "Outbox", table=self.table, event_bus=self.event_bus, event_source=event_source)
+        self.outbox_pipe = outbox.pipe
+        self.outbox_dead_letter_queue = outbox.dead_letter_queue
+        invalidation = Invalidation(
+            self,
+            "Invalidation",
+            table=self.table,
+            cache=self.cache,
+            vpc=network.vpc,
+            subnets=network.subnets,
+            environment={key: value for key, value in cache_environment.items() if key.startswith("CACHE_")},
+            service_name=f"{service_prefix}-invalidation",
+            metrics_namespace=metrics_namespace,
+            log_retention=log_retention,
+        )
+        self.invalidation_function = invalidation.consumer.function
+        self.invalidation_failure_queue = invalidation.failure_queue
+
+        self.analytics_bucket = None
+        self.analytics_delivery_stream = None
+        self.analytics_rule = None
+        analytics_dead_letter_queue: sqs.Queue | None = None
+        if analytics:
+            sink = Analytics(
+                self,
+                "Analytics",
+                event_bus=self.event_bus,
+                event_source=event_source,
+                bucket=analytics_bucket,
+                retention=analytics_retention or Duration.days(400),
+                log_retention=log_retention,
+            )
+            self.analytics_bucket = sink.bucket
+            self.analytics_delivery_stream = sink.delivery_stream
+            self.analytics_rule = sink.rule
+            analytics_dead_letter_queue = sink.dead_letter_queue
 
         monitoring = Monitoring(
             self,
@@ -235,7 +344,15 @@ class CachedSearchApi(Construct):
             alarm_topic=alarm_topic,
             stage=self.stage,
             search_function=self.search_function,
+            booking_function=self.booking_function,
             forwarder_function=self.forwarder_function,
+            invalidation_function=self.invalidation_function,
+            dead_letter_queues={
+                "Outbox": self.outbox_dead_letter_queue,
+                "Forwarder": self.forwarder_dead_letter_queue,
+                "Invalidation": self.invalidation_failure_queue,
+                **({"Analytics": analytics_dead_letter_queue} if analytics_dead_letter_queue else {}),
+            },
             table=self.table,
             metrics_namespace=metrics_namespace,
             search_service_name=search_service_name,

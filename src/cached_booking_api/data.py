@@ -11,9 +11,10 @@ from .runtime import schema
 
 
 class Data(Construct):
-    """On-demand table with point-in-time recovery, AWS-managed encryption, a NEW_AND_OLD_IMAGES stream and TTL.
+    """On-demand table with point-in-time recovery, AWS-managed encryption, a NEW_AND_OLD_IMAGES stream and TTL; and
+    the idempotency table (booking records of Powertools idempotency, the only place the booking role may delete).
 
-    Attribute: ``table``.
+    Attributes: ``table``, ``idempotency_table``.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, removal_policy: RemovalPolicy) -> None:
@@ -34,6 +35,18 @@ class Data(Construct):
             removal_policy=removal_policy,
             deletion_protection=removal_policy == RemovalPolicy.RETAIN,
         )
+        self.idempotency_table = dynamodb.Table(
+            self,
+            "IdempotencyTable",
+            partition_key=dynamodb.Attribute(name=schema.IDEMPOTENCY_PARTITION_KEY, type=string),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            time_to_live_attribute=schema.IDEMPOTENCY_TTL_ATTRIBUTE,
+            removal_policy=RemovalPolicy.DESTROY,  # records live 24 h; nothing to keep
+        )
         for index in schema.GLOBAL_SECONDARY_INDEXES:
             self.table.add_global_secondary_index(
                 index_name=index.name,
@@ -52,4 +65,18 @@ class Data(Construct):
                 self.table.table_arn,
                 *(f"{self.table.table_arn}/index/{index.name}" for index in schema.GLOBAL_SECONDARY_INDEXES),
             ],
+        )
+
+    def grant_booking_writes(self, grantee: iam.IGrantable) -> None:
+        """What the booking transaction needs on the table (item-level only: no Scan, no DeleteItem, no index), and
+        the idempotency records' actions on the idempotency table."""
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"],
+            resource_arns=[self.table.table_arn],
+        )
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+            resource_arns=[self.idempotency_table.table_arn],
         )

@@ -111,16 +111,33 @@ class Events(Construct):
             destination=log_destinations.LambdaDestination(function),
             filter_pattern=logs.FilterPattern.literal(config.SEARCH_COMPLETED_FILTER_PATTERN),
         )
-        self.search_completed_rule: events.Rule | None = None
-        if search_event_targets:  # a rule without targets would only be a place for events to vanish
-            self.search_completed_rule = events.Rule(
-                self,
-                "SearchCompletedRule",
-                event_bus=event_bus,
-                description="search.completed to the configured targets",
-                event_pattern=events.EventPattern(source=[event_source], detail_type=["search.completed"]),
-                targets=list(search_event_targets),
-            )
+        self.event_source = event_source
+        self.search_completed_rule = self.add_rule(
+            "SearchCompletedRule", "search.completed to the configured targets", "search.completed",
+            search_event_targets,
+        )  # fmt: skip
+
+    def add_rule(
+        self,
+        construct_id: str,
+        description: str,
+        detail_type: str | list[str],
+        targets: Sequence[events.IRuleTarget],
+    ) -> events.Rule | None:
+        """A rule for events of this source with a detail type (string or ``events.Match``), or None without
+        targets: a rule without targets would only be a place for events to vanish."""
+        if not targets:
+            return None
+        return events.Rule(
+            self,
+            construct_id,
+            event_bus=self.event_bus,
+            description=description,
+            event_pattern=events.EventPattern(
+                source=[self.event_source], detail_type=[detail_type] if isinstance(detail_type, str) else detail_type
+            ),
+            targets=list(targets),
+        )
 
     @property
     def forwarder_function(self) -> lambda_.Function:

@@ -50,6 +50,7 @@ class PythonFunction(Construct):
         reserved_concurrent_executions: int | None = None,
         log_removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
         asynchronous: bool = False,
+        wildcard_actions_reason: str = "",
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=log_removal_policy)
@@ -71,7 +72,7 @@ class PythonFunction(Construct):
                 self.role.node.find_child("DefaultPolicy"),
                 "AwsSolutions-IAM5[Resource::*]",
                 "Lambda ENI management (ec2:CreateNetworkInterface & co.) and X-Ray PutTraceSegments do not support "
-                "resource-level permissions; the role holds only those on '*'.",
+                "resource-level permissions; the role holds only those on '*'." + wildcard_actions_reason,
             )
         self.function = lambda_.Function(
             self,
@@ -110,7 +111,8 @@ class PythonFunction(Construct):
             acknowledge(
                 self.role.node.find_child("DefaultPolicy"),
                 "AwsSolutions-IAM5[Resource::*]",
-                "X-Ray PutTraceSegments/PutTelemetryRecords do not support resource-level permissions.",
+                "X-Ray PutTraceSegments/PutTelemetryRecords do not support resource-level permissions."
+                + wildcard_actions_reason,
             )
 
 

@@ -11,6 +11,7 @@ from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from .options import AlarmOptions
@@ -31,7 +32,10 @@ class Monitoring(Construct):
         alarm_topic: sns.ITopic | None,
         stage: apigw.Stage,
         search_function: lambda_.Function,
+        booking_function: lambda_.Function,
         forwarder_function: lambda_.Function,
+        invalidation_function: lambda_.Function,
+        dead_letter_queues: dict[str, sqs.IQueue],
         table: dynamodb.Table,
         metrics_namespace: str,
         search_service_name: str,
@@ -79,6 +83,21 @@ class Monitoring(Construct):
                 "Search function errors above the allowed percentage of invocations",
             ),
             "SearchThrottles": (search_function.metric_throttles(**sum_), 1, "Search function throttled"),
+            "BookingErrorRate": (
+                rate(
+                    "IF(invocations > 0, 100 * errors / invocations, 0)",
+                    "Booking errors %",
+                    errors=booking_function.metric_errors(**sum_),
+                    invocations=booking_function.metric_invocations(**sum_),
+                ),  # fmt: skip
+                options.search_error_rate_percent,
+                "Booking function errors above the allowed percentage of invocations",
+            ),
+            "InvalidationErrors": (
+                invalidation_function.metric_errors(**sum_),
+                1,
+                "Cache invalidation consumer failed (retrying)",
+            ),
             "ForwarderErrors": (forwarder_function.metric_errors(**sum_), 1, "search.completed forwarder failed"),
             "DynamoDbThrottles": (
                 table.metric_throttled_requests_for_operations(
@@ -95,6 +114,12 @@ class Monitoring(Construct):
             "CacheCircuitOpen": (emf("CircuitOpen"), 1, "Cache circuit breaker opened: searches bypass the cache"),
             "CacheErrors": (emf("CacheError"), options.cache_errors_per_5_minutes, "Cache call failures"),
         }
+        for name, queue in dead_letter_queues.items():
+            definitions[f"{name}DeadLetters"] = (
+                queue.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum"),
+                1,
+                f"Messages waiting in the {name} dead-letter queue: something was not delivered",
+            )
         self.alarms: dict[str, cloudwatch.Alarm] = {}
         for name, (metric, threshold, description) in definitions.items():
             alarm = cloudwatch.Alarm(

@@ -78,7 +78,7 @@ def test_search_has_gateway_validation_of_required_parameters(example: Synthesiz
     [get] = [
         m["Properties"]
         for m in example.resources("AWS::ApiGateway::Method").values()
-        if m["Properties"]["HttpMethod"] == "GET"
+        if "method.request.querystring.destination" in m["Properties"].get("RequestParameters", {})
     ]
     assert get["RequestParameters"] == {
         "method.request.querystring.destination": True,
@@ -128,8 +128,11 @@ def test_serverless_cache_sits_behind_its_security_group(example: Synthesized) -
     assert cache["Engine"] == "valkey"
     assert cache["UserGroupId"] == {"Ref": logical_id(example, "AWS::ElastiCache::UserGroup", "")}
     ingress = [r["Properties"] for r in example.resources("AWS::EC2::SecurityGroupIngress").values()]
-    search_sg = logical_id(example, "AWS::EC2::SecurityGroup", "SearchSecurityGroup")
-    assert ingress and all(rule["SourceSecurityGroupId"] == {"Fn::GetAtt": [search_sg, "GroupId"]} for rule in ingress)
+    clients = {
+        json.dumps({"Fn::GetAtt": [logical_id(example, "AWS::EC2::SecurityGroup", name), "GroupId"]})
+        for name in ("SearchSecurityGroup", "InvalidationSecurityGroup")
+    }
+    assert ingress and {json.dumps(rule["SourceSecurityGroupId"]) for rule in ingress} == clients
 
 
 def test_provisioned_cache_is_multi_az_encrypted_on_a_non_default_port(variants: dict[str, Synthesized]) -> None:
@@ -154,7 +157,7 @@ def test_created_vpc_has_no_nat_no_internet_and_no_interface_endpoints(example: 
 
 
 def test_table_is_on_demand_recoverable_encrypted_and_streams(example: Synthesized) -> None:
-    table = example.one("AWS::DynamoDB::Table")
+    table = example.template["Resources"][logical_id(example, "AWS::DynamoDB::Table", "DataTable")]
     props = table["Properties"]
     assert props["BillingMode"] == "PAY_PER_REQUEST"
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
@@ -259,7 +262,7 @@ def test_two_instances_in_one_stack_and_two_stacks_do_not_collide() -> None:
         for f in synth.resources("AWS::Lambda::Function").values()
         if "Environment" in f["Properties"]
     }
-    assert len(services) == 4  # search + forwarder per instance
+    assert len(services) == 8  # search, bookings, forwarder, invalidation per instance
 
 
 @pytest.mark.parametrize("resource_type", ["AWS::Logs::LogGroup"])

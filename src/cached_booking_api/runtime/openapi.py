@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .models import ErrorResponse, SearchQuery, SearchResponse
+from .models import Booking, BookingRequest, ErrorResponse, SearchQuery, SearchResponse
 
 DOCUMENT = Path(__file__).with_name("openapi.json")
 
@@ -33,9 +33,15 @@ def _query_parameters(model: type[SearchQuery]) -> list[dict[str, Any]]:
 def build_document() -> dict[str, Any]:
     """The OpenAPI document (deterministic: same models, same bytes)."""
     error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
+    booking = {"application/json": {"schema": {"$ref": "#/components/schemas/Booking"}}}
     components = {
         name: model.model_json_schema(ref_template="#/components/schemas/{model}")
-        for name, model in (("SearchResponse", SearchResponse), ("ErrorResponse", ErrorResponse))
+        for name, model in (
+            ("SearchResponse", SearchResponse),
+            ("ErrorResponse", ErrorResponse),
+            ("BookingRequest", BookingRequest),
+            ("Booking", Booking),
+        )
     }
     schemas: dict[str, Any] = {}
     for name, schema in components.items():
@@ -71,7 +77,44 @@ def build_document() -> dict[str, Any]:
                         "503": {"description": "SERVICE_UNAVAILABLE", "content": error},
                     },
                 }
-            }
+            },
+            "/bookings": {
+                "post": {
+                    "operationId": "createBooking",
+                    "summary": "Book a stay; idempotent per Idempotency-Key.",
+                    "parameters": [
+                        {
+                            "name": "Idempotency-Key",
+                            "in": "header",
+                            "required": True,
+                            "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,128}$"},
+                        }
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BookingRequest"}}},
+                    },
+                    "responses": {
+                        "201": {"description": "Confirmed", "content": booking},
+                        "400": {"description": "VALIDATION_ERROR", "content": error},
+                        "404": {"description": "LISTING_NOT_FOUND", "content": error},
+                        "409": {"description": "UNAVAILABLE or REQUEST_IN_PROGRESS", "content": error},
+                        "413": {"description": "PAYLOAD_TOO_LARGE (over 16 KiB)", "content": error},
+                        "422": {"description": "IDEMPOTENCY_KEY_REUSED", "content": error},
+                        "503": {"description": "SERVICE_UNAVAILABLE", "content": error},
+                    },
+                }
+            },
+            "/bookings/{bookingId}": {
+                "get": {
+                    "operationId": "getBooking",
+                    "parameters": [{"name": "bookingId", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "responses": {
+                        "200": {"description": "The booking", "content": booking},
+                        "404": {"description": "BOOKING_NOT_FOUND", "content": error},
+                    },
+                }
+            },
         },
     }
 

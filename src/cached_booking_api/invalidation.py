@@ -1,0 +1,81 @@
+"""The stream consumer that invalidates cached searches when inventory or listings change."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from .cache import Cache
+from .events import encrypted_queue
+from .functions import PythonFunction
+from .nag import acknowledge
+from .runtime.invalidation import STREAM_FILTER_PATTERNS
+
+
+class Invalidation(Construct):
+    """Attributes: ``consumer`` (PythonFunction, in the VPC), ``security_group``, ``failure_queue``."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        table: dynamodb.Table,
+        cache: Cache,
+        vpc: ec2.IVpc,
+        subnets: ec2.SubnetSelection,
+        environment: dict[str, str],
+        service_name: str,
+        metrics_namespace: str,
+        log_retention: logs.RetentionDays,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.security_group = ec2.SecurityGroup(
+            self, "SecurityGroup", vpc=vpc, allow_all_outbound=False,
+            description="Cache invalidation: egress to the cache only",
+        )  # fmt: skip
+        cache.allow_from(self.security_group)
+        self.failure_queue = encrypted_queue(self, "FailureQueue", dead_letter_for="the cache invalidation consumer")
+        self.consumer = PythonFunction(
+            self,
+            "Consumer",
+            handler_module="invalidation",
+            description="Bumps cache generations of destinations whose inventory changed",
+            service_name=service_name,
+            metrics_namespace=metrics_namespace,
+            environment=environment,
+            log_retention=log_retention,
+            timeout=Duration.seconds(30),
+            memory_size=256,
+            vpc=vpc,
+            vpc_subnets=subnets,
+            security_groups=[self.security_group],
+            asynchronous=True,
+            wildcard_actions_reason=" The stream event source also needs dynamodb:ListStreams, which has no "
+            "resource-level permissions either.",
+        )
+        cache.grant_connect(self.consumer.role)
+        self.consumer.function.add_event_source(
+            sources.DynamoEventSource(
+                table,
+                starting_position=lambda_.StartingPosition.LATEST,
+                batch_size=100,
+                max_batching_window=Duration.seconds(1),
+                bisect_batch_on_error=True,
+                retry_attempts=5,
+                max_record_age=Duration.hours(1),
+                on_failure=sources.SqsDlq(self.failure_queue),
+                filters=[lambda_.FilterCriteria.filter(pattern) for pattern in STREAM_FILTER_PATTERNS],
+            )
+        )
+        acknowledge(
+            self.consumer.function,
+            "Serverless-LambdaDLQ",
+            "Invoked by a stream event source mapping: failed batches go to its on-failure destination "
+            "(FailureQueue), which is where Lambda sends stream failures; DeadLetterConfig applies to async only.",
+        )
