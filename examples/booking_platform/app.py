@@ -43,6 +43,7 @@ class BookingPlatformStack(cdk.Stack):
             throttle=ThrottleOptions(rate_limit=100, burst_limit=200, quota_limit=1_000_000, quota_period="MONTH"),
             alarm_topic=alarm_topic,
             search_event_targets=[targets.SqsQueue(partner_queue, dead_letter_queue=partner_dlq, retry_attempts=3)],
+            booking_event_targets=[targets.SqsQueue(partner_queue, dead_letter_queue=partner_dlq, retry_attempts=3)],
             cors_allowed_origins=["https://booking.example.com"],
         )
         cdk.CfnOutput(self, "ApiUrl", value=self.api.url)
