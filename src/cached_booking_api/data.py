@@ -72,7 +72,13 @@ class Data(Construct):
         the idempotency records' actions on the idempotency table."""
         iam.Grant.add_to_principal(
             grantee=grantee,
-            actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"],
+            actions=[
+                "dynamodb:GetItem",
+                "dynamodb:BatchGetItem",  # sold-out check after contention
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:ConditionCheckItem",
+            ],
             resource_arns=[self.table.table_arn],
         )
         iam.Grant.add_to_principal(

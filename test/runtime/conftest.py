@@ -24,7 +24,7 @@ class LambdaContextStub:
 
     @staticmethod
     def get_remaining_time_in_millis() -> int:
-        return 10_000
+        return 3_000  # also how long an idempotency record stays IN_PROGRESS
 
 
 @pytest.fixture

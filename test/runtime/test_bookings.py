@@ -134,11 +134,22 @@ def test_two_hundred_concurrent_requests_for_five_units_confirm_exactly_five(
 ) -> None:
     barrier = threading.Barrier(200)
     results: list[tuple[int, dict[str, Any]]] = []
+    retried: list[int] = []
     lock = threading.Lock()
 
     def one(i: int) -> None:
         barrier.wait()
-        outcome = book(body(), key=f"concurrent-{i:04d}")
+        for _ in range(40):
+            outcome = book(body(), key=f"concurrent-{i:04d}")
+            # A client retries the contract's retryable answers (same key): an overloaded local JVM can make a
+            # write time out, which answers 503 or, when botocore's retry meets its own first write, 409
+            # REQUEST_IN_PROGRESS until that record expires.
+            if outcome[0] == 503 or outcome[1].get("error", {}).get("code") == "REQUEST_IN_PROGRESS":
+                with lock:
+                    retried.append(i)
+                time.sleep(0.25)
+                continue
+            break
         with lock:
             results.append(outcome)
 
@@ -149,7 +160,8 @@ def test_two_hundred_concurrent_requests_for_five_units_confirm_exactly_five(
         thread.join()
     statuses = Counter(status for status, _ in results)
     assert statuses == {201: 5, 409: 195}, statuses
-    assert all(b["error"]["code"] == "UNAVAILABLE" for s, b in results if s == 409)
+    codes = Counter(b["error"]["code"] for s, b in results if s == 409)
+    assert codes == {"UNAVAILABLE": 195}, codes
     table = booking_env[config.TABLE_NAME]
     for night in (CHECK_IN, stay(6, 1)[0], stay(7, 1)[0]):
         assert available(dynamodb, table, "lis-1", night) == 0

@@ -24,7 +24,7 @@ from .errors import ApiError, service_unavailable, validation_error
 from .models import Booking, BookingRequest
 from .outbox import outbox_item
 
-MAX_CONFLICT_RETRIES = 8
+MAX_CONFLICT_RETRIES = 10
 #: Network-level failures after botocore's own retries: the request may or may not have reached DynamoDB.
 TRANSIENT: tuple[type[Exception], ...] = (BotoCoreError,)
 
@@ -110,8 +110,30 @@ class BookingService:
                 return self._existing(booking_id, digest)  # the same request already committed
             except (self.client.exceptions.TransactionInProgressException, *TRANSIENT):
                 pass  # retried with the same ClientRequestToken: a commit we did not hear about is not repeated
-            self._sleep(random.uniform(0, 0.02 * 2**attempt))
+            self._sleep(random.uniform(0, min(0.02 * 2**attempt, 0.5)))
+        # Still conflicting after the retries: under contention the truthful answer is usually "sold out".
+        sold_out = self._sold_out_nights(request)
+        if sold_out:
+            raise ApiError(409, "UNAVAILABLE", "Not enough inventory on some night(s).",
+                           [{"night": night} for night in sold_out])  # fmt: skip
         raise service_unavailable()
+
+    def _sold_out_nights(self, request: BookingRequest) -> list[str]:
+        """Nights of the stay with no unit left (strongly consistent reads, one batch)."""
+        keys = [_key(schema.night_key(request.listingId, night)) for night in request.nights]
+        response = self.client.batch_get_item(RequestItems={self.table_name: {"Keys": keys, "ConsistentRead": True}})
+        left = {
+            item[schema.SORT_KEY]["S"]: int(item[schema.AVAILABLE_ATTRIBUTE]["N"])
+            for item in response.get("Responses", {}).get(self.table_name, [])
+        }
+        unprocessed = response.get("UnprocessedKeys", {}).get(self.table_name, {}).get("Keys", [])
+        unknown = {key[schema.SORT_KEY]["S"] for key in unprocessed}  # not read: not claimed sold out
+        sold_out = []
+        for night in request.nights:
+            sort_key = schema.night_key(request.listingId, night)[schema.SORT_KEY]
+            if sort_key not in unknown and left.get(sort_key, 0) < 1:  # no inventory item: nothing to sell
+                sold_out.append(night.isoformat())
+        return sold_out
 
     def _listing(self, listing_id: str) -> dict[str, Any]:
         item = self.client.get_item(

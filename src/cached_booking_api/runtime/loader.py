@@ -90,7 +90,7 @@ def listing_items(record: ListingRecord) -> list[dict[str, Any]]:
     for night, units in sorted(record.inventory.items()):
         items.append(
             {
-                **schema.night_key(record.listingId, night),  # type: ignore[arg-type]
+                **schema.night_key(record.listingId, night),
                 schema.AVAILABLE_ATTRIBUTE: units,
                 schema.DESTINATION_TAG_ATTRIBUTE: tag,
             }

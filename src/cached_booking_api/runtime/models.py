@@ -10,7 +10,16 @@ import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    WithJsonSchema,
+    model_validator,
+)
 
 from .errors import ApiError, validation_error
 
@@ -18,8 +27,10 @@ MAX_NIGHTS = 30
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-def _iso_date(value: str) -> date:
-    if not ISO_DATE.match(value):
+def _iso_date(value: object) -> date:
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not ISO_DATE.match(value):
         raise ValueError("must be a date in YYYY-MM-DD format")
     try:
         return date.fromisoformat(value)
@@ -27,7 +38,12 @@ def _iso_date(value: str) -> date:
         raise ValueError("must be a valid calendar date in YYYY-MM-DD format") from None
 
 
-IsoDate = Annotated[str, Field(pattern=ISO_DATE.pattern, examples=["2026-12-01"]), AfterValidator(_iso_date)]
+IsoDate = Annotated[
+    date,
+    BeforeValidator(_iso_date),
+    PlainSerializer(lambda value: value.isoformat(), return_type=str),
+    WithJsonSchema({"type": "string", "pattern": ISO_DATE.pattern, "examples": ["2026-12-01"]}),
+]
 """A ``YYYY-MM-DD`` string, parsed strictly (no timestamps, no other formats) into a ``date``."""
 
 
@@ -56,18 +72,13 @@ class StayMixin(BaseModel):
     @property
     def stay(self) -> tuple[date, date]:
         """(check-in, check-out) as dates."""
-        return _as_date(self.check_in), _as_date(self.check_out)
+        return self.check_in, self.check_out
 
     @property
     def nights(self) -> list[date]:
         """Every night of the stay: check-in up to the night before check-out."""
         check_in, check_out = self.stay
         return [date.fromordinal(day) for day in range(check_in.toordinal(), check_out.toordinal())]
-
-
-def _as_date(value: str | date) -> date:
-    # The AfterValidator has already turned the string into a date; the annotation keeps the schema a string.
-    return value if isinstance(value, date) else date.fromisoformat(value)
 
 
 class SearchQuery(StayMixin):

@@ -70,6 +70,7 @@ def idempotent_booking() -> tuple[Callable[..., dict[str, Any]], IdempotencyConf
 @app.post("/bookings")
 def create_booking() -> Response[str]:
     """Book a stay (contract: BRIEF §3)."""
+    metrics.add_metric(name="BookingRequest", unit=MetricUnit.Count, value=1)
     event = app.current_event
     raw = event.decoded_body or ""
     if len(raw.encode()) > MAX_BODY_BYTES:
@@ -109,6 +110,7 @@ def create_booking() -> Response[str]:
 @app.get("/bookings/<booking_id>")
 def get_booking(booking_id: str) -> Response[str]:
     """A booking by id."""
+    metrics.add_metric(name="BookingRead", unit=MetricUnit.Count, value=1)
     if not BOOKING_ID.match(booking_id):
         raise ApiError(404, "BOOKING_NOT_FOUND", f"No booking {booking_id}.")
     return json_response(200, booking_service().get(booking_id))

@@ -52,6 +52,7 @@ def search_service() -> SearchService:
 def search() -> Response[str]:
     """Search available listings (contract: BRIEF §3)."""
     started = time.perf_counter()
+    metrics.add_metric(name="SearchRequest", unit=MetricUnit.Count, value=1)
     query = parse_or_400(SearchQuery, app.current_event.query_string_parameters or {})
     outcome = search_service().search(query)
     latency_ms = round((time.perf_counter() - started) * 1000, 2)
