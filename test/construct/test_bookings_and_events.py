@@ -61,6 +61,7 @@ def test_booking_role_has_only_the_transaction_and_idempotency_actions(example: 
                 by_table.setdefault(key, set()).update(as_list(statement["Action"]))
     assert by_table["table"] == {
         "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
         "dynamodb:ConditionCheckItem",
