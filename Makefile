@@ -58,6 +58,7 @@ test: lint typecheck generated-check unit
 
 bench: setup
 	$(BIN)/python bench/search_bench.py
+	$(BIN)/python bench/booking_bench.py
 
 projen: setup
 	PROJEN_DISABLE_POST=1 $(BIN)/python .projenrc.py
