@@ -40,11 +40,13 @@ BOOKING_TIMEOUT = Duration.seconds(15)
 
 
 class CachedSearchApi(Construct):
-    """A production-grade, cached booking search API.
+    """A production-grade booking API: cached search, idempotent bookings that never oversell, reliable events.
 
-    API Gateway (REST, regional, API key + usage plan on the stage) → search Lambda (in the VPC) → Valkey/Redis cache
-    (IAM auth, TLS) in front of DynamoDB; search.completed events reach an EventBridge bus through a log subscription;
-    alarms and a dashboard watch it all.
+    API Gateway (REST, regional, API key + usage plan on the stage) → a search Lambda (in the VPC) with a Valkey/Redis
+    cache (IAM auth, TLS) in front of DynamoDB, and a booking Lambda whose one transaction decrements inventory,
+    writes the booking and an outbox event; an EventBridge Pipe publishes booking.confirmed, a log subscription
+    publishes search.completed; a stream consumer invalidates the cache; rules feed your targets and an analytics
+    store (Firehose → S3); alarms and a dashboard watch it all.
 
     Every created resource is a public attribute (below); the ``cache`` attribute is the ``Cache`` construct, which
     exposes the cache's own resources.
