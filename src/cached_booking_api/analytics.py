@@ -7,6 +7,8 @@ blocked, TLS is enforced, server access logs go to a log bucket, and objects mov
 
 from __future__ import annotations
 
+from typing import Any
+
 import jsii
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
@@ -22,6 +24,19 @@ from .nag import acknowledge
 
 DATA_PREFIX = "events/"
 ERROR_PREFIX = "errors/"
+
+
+def secure_bucket(scope: Construct, construct_id: str, **props: Any) -> s3.Bucket:
+    """A retained bucket with SSE-S3, all public access blocked and plain-HTTP requests denied."""
+    return s3.Bucket(
+        scope,
+        construct_id,
+        encryption=s3.BucketEncryption.S3_MANAGED,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        enforce_ssl=True,
+        removal_policy=RemovalPolicy.RETAIN,
+        **props,
+    )
 
 
 class Analytics(Construct):
@@ -42,28 +57,20 @@ class Analytics(Construct):
         super().__init__(scope, construct_id)
         self.access_log_bucket: s3.Bucket | None = None
         if bucket is None:
-            self.access_log_bucket = s3.Bucket(
+            self.access_log_bucket = secure_bucket(
                 self,
                 "AccessLogs",
-                encryption=s3.BucketEncryption.S3_MANAGED,
-                block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-                enforce_ssl=True,
                 object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,  # no ACLs: log delivery by bucket policy
                 lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(90))],
-                removal_policy=RemovalPolicy.RETAIN,
             )
             acknowledge(
                 self.access_log_bucket,
                 "AwsSolutions-S1",
                 "This is the server access log bucket of the analytics bucket; logging it would recurse.",
             )
-            bucket = s3.Bucket(
+            bucket = secure_bucket(
                 self,
                 "Bucket",
-                encryption=s3.BucketEncryption.S3_MANAGED,
-                block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-                enforce_ssl=True,
-                versioned=False,
                 lifecycle_rules=[
                     s3.LifecycleRule(
                         transitions=[
@@ -79,7 +86,6 @@ class Analytics(Construct):
                         abort_incomplete_multipart_upload_after=Duration.days(7),
                     )
                 ],
-                removal_policy=RemovalPolicy.RETAIN,
             )
             self._log_access(bucket, self.access_log_bucket)
         self.bucket = bucket

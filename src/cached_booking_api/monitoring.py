@@ -54,6 +54,17 @@ class Monitoring(Construct):
         def rate(expression: str, label: str, **metrics: cloudwatch.IMetric) -> cloudwatch.MathExpression:
             return cloudwatch.MathExpression(expression=expression, using_metrics=metrics, label=label, period=PERIOD)
 
+        def error_rate(
+            function: lambda_.Function, name: str, threshold: float
+        ) -> tuple[cloudwatch.IMetric, float, str]:
+            errors_percent = rate(
+                "IF(invocations > 0, 100 * errors / invocations, 0)",
+                f"{name} errors %",
+                errors=function.metric_errors(statistic="Sum", period=PERIOD),
+                invocations=function.metric_invocations(statistic="Sum", period=PERIOD),
+            )
+            return errors_percent, threshold, f"{name} function errors above the allowed percentage of invocations"
+
         p99 = (options.api_p99_latency or Duration.seconds(2)).to_milliseconds()
         sum_: dict[str, Any] = {"statistic": "Sum", "period": PERIOD}
         definitions: dict[str, tuple[cloudwatch.IMetric, float, str]] = {
@@ -72,27 +83,9 @@ class Monitoring(Construct):
                 p99,
                 "API p99 latency above the threshold (ms)",
             ),
-            "SearchErrorRate": (
-                rate(
-                    "IF(invocations > 0, 100 * errors / invocations, 0)",
-                    "Search errors %",
-                    errors=search_function.metric_errors(**sum_),
-                    invocations=search_function.metric_invocations(**sum_),
-                ),  # fmt: skip
-                options.search_error_rate_percent,
-                "Search function errors above the allowed percentage of invocations",
-            ),
+            "SearchErrorRate": error_rate(search_function, "Search", options.search_error_rate_percent),
             "SearchThrottles": (search_function.metric_throttles(**sum_), 1, "Search function throttled"),
-            "BookingErrorRate": (
-                rate(
-                    "IF(invocations > 0, 100 * errors / invocations, 0)",
-                    "Booking errors %",
-                    errors=booking_function.metric_errors(**sum_),
-                    invocations=booking_function.metric_invocations(**sum_),
-                ),  # fmt: skip
-                options.search_error_rate_percent,
-                "Booking function errors above the allowed percentage of invocations",
-            ),
+            "BookingErrorRate": error_rate(booking_function, "Booking", options.search_error_rate_percent),
             "InvalidationErrors": (
                 invalidation_function.metric_errors(**sum_),
                 1,
