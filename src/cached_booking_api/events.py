@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Duration
+import jsii
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -12,7 +13,7 @@ from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_logs_destinations as log_destinations
 from aws_cdk import aws_sqs as sqs
-from constructs import Construct
+from constructs import Construct, IValidation
 
 from .functions import PythonFunction
 from .nag import acknowledge
@@ -117,6 +118,11 @@ class Events(Construct):
             search_event_targets,
         )  # fmt: skip
 
+    @property
+    def forwarder_function(self) -> lambda_.Function:
+        """The forwarder's Lambda function."""
+        return self.forwarder.function
+
     def add_rule(
         self,
         construct_id: str,
@@ -128,7 +134,7 @@ class Events(Construct):
         targets: a rule without targets would only be a place for events to vanish."""
         if not targets:
             return None
-        return events.Rule(
+        rule = events.Rule(
             self,
             construct_id,
             event_bus=self.event_bus,
@@ -138,8 +144,32 @@ class Events(Construct):
             ),
             targets=list(targets),
         )
+        rule.node.add_validation(TargetsAreReliable(rule, prop=_prop_name(construct_id)))
+        return rule
 
-    @property
-    def forwarder_function(self) -> lambda_.Function:
-        """The forwarder's Lambda function."""
-        return self.forwarder.function
+
+def _prop_name(construct_id: str) -> str:
+    return "booking_event_targets" if construct_id.startswith("Booking") else "search_event_targets"
+
+
+@jsii.implements(IValidation)
+class TargetsAreReliable:
+    """Synth-time check that every target of a rule has a dead-letter queue and a retry policy (targets are bound
+    lazily, so this cannot be checked when the props are given)."""
+
+    def __init__(self, rule: events.Rule, *, prop: str) -> None:
+        self.rule = rule
+        self.prop = prop
+
+    def validate(self) -> list[str]:
+        """One message per target that lacks a dead-letter queue or a retry policy."""
+        cfn_rule = self.rule.node.default_child
+        assert isinstance(cfn_rule, events.CfnRule)
+        problems = []
+        for index, target in enumerate(Stack.of(self.rule).resolve(cfn_rule.targets) or []):
+            if "deadLetterConfig" not in target or "retryPolicy" not in target:
+                problems.append(
+                    f"{self.prop}[{index}]: every target needs a dead-letter queue and a retry policy, or failed "
+                    "deliveries are lost. E.g. targets.SqsQueue(queue, dead_letter_queue=dlq, retry_attempts=3)."
+                )
+        return problems

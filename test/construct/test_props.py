@@ -52,3 +52,16 @@ def test_authorizer_and_iam_authorization_are_mutually_exclusive() -> None:
     authorizer = apigw.TokenAuthorizer(stack, "Authorizer", handler=fn)
     with pytest.raises(ValueError, match="authorizer, iam_authorization: pick one"):
         CachedSearchApi(stack, "Api", authorizer=authorizer, iam_authorization=True)
+
+
+@pytest.mark.parametrize("prop", ["search_event_targets", "booking_event_targets"])
+def test_rule_targets_without_a_dead_letter_queue_fail_synthesis(prop: str) -> None:
+    from aws_cdk import aws_events_targets as targets
+    from aws_cdk import aws_sqs as sqs
+
+    app = cdk.App(context={"aws:cdk:bundling-stacks": []})
+    stack = cdk.Stack(app, "S")
+    queue = sqs.Queue(stack, "Partner", enforce_ssl=True)
+    CachedSearchApi(stack, "Api", api_cloud_watch_role=False, **{prop: [targets.SqsQueue(queue)]})
+    with pytest.raises(Exception, match=rf"{prop}\[0\]: every target needs a dead-letter queue and a retry policy"):
+        app.synth()
