@@ -1,10 +1,35 @@
-"""cached-booking-api: an AWS CDK construct for a cached, secure booking search API.
+"""cached-booking-api: an AWS CDK construct for a cached, idempotent, secure booking API.
 
 >>> from cached_booking_api import CachedSearchApi, CacheOptions
+
+The construct classes are imported on first use (PEP 562), so the command line, the local mode and the handler code
+(``cached_booking_api.runtime``) start without loading aws-cdk-lib.
 """
 
-from .construct import CachedSearchApi
-from .options import AlarmOptions, CacheOptions, ThrottleOptions
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .construct import CachedSearchApi
+    from .options import AlarmOptions, CacheOptions, ThrottleOptions
 
 __all__ = ["AlarmOptions", "CacheOptions", "CachedSearchApi", "ThrottleOptions"]
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "CachedSearchApi": "construct",
+    "AlarmOptions": "options",
+    "CacheOptions": "options",
+    "ThrottleOptions": "options",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        from importlib import import_module
+
+        value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -21,10 +21,75 @@ def main(argv: Sequence[str] | None = None) -> int:
     load.add_argument("--endpoint-url", help="DynamoDB endpoint, e.g. http://127.0.0.1:8000 for DynamoDB Local")
     load.add_argument("--region", help="AWS region (default: from the AWS configuration)")
 
+    local = commands.add_parser(
+        "local", help="run the booking API on this machine: redis-server, DynamoDB Local, events (no Docker, no AWS)"
+    )
+    local.add_argument("--port", type=int, default=8080, help="HTTP port on 127.0.0.1 (default 8080)")
+    local.add_argument("--api-key", help="the API key clients must send as x-api-key (default: generated)")
+    local.add_argument("--data", type=Path, help="listing file, JSON Lines (default: the shipped sample)")
+    local.add_argument("--redis-url", help="use this running Redis instead of starting redis-server")
+    local.add_argument("--dynamodb-endpoint", help="use this running DynamoDB Local instead of starting one")
+    local.add_argument("--throttle-rps", type=float, default=100.0, help="usage plan rate (default 100/s, burst 2x)")
+    local.add_argument("--events-file", type=Path, help="append every delivered event here (default: a temp file)")
+
     args = parser.parse_args(argv)
     if args.command == "load":
         return _load(args)
+    if args.command == "local":
+        return _local(args)
     return 2  # pragma: no cover - argparse rejects unknown commands
+
+
+def _local(args: argparse.Namespace) -> int:
+    try:
+        from .local.platform import LocalOptions, LocalPlatform
+        from .local.server import LocalApi, curl_examples
+        from .local.servers import ServerError, port_is_open
+    except ImportError:
+        print("error: the local mode needs: pip install 'cached-booking-api[local]'", file=sys.stderr)
+        return 2
+    import secrets
+    from datetime import UTC, datetime, timedelta
+
+    if port_is_open(args.port):
+        print(f"error: port {args.port} is already in use on 127.0.0.1; pass --port with a free one", file=sys.stderr)
+        return 2
+    if args.data is not None and not args.data.is_file():
+        print(f"error: {args.data}: no such file", file=sys.stderr)
+        return 2
+    options = LocalOptions(redis_url=args.redis_url, dynamodb_endpoint=args.dynamodb_endpoint,
+                           events_file=args.events_file, search_from=[Path.cwd()])  # fmt: skip
+    if args.data is not None:
+        options.data = args.data
+    platform = LocalPlatform(options)
+    try:
+        platform.start()
+        api_key = args.api_key or secrets.token_urlsafe(24)
+        server = LocalApi(args.port, api_key, args.throttle_rps)
+    except (ServerError, OSError) as exc:
+        platform.stop()
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    url = f"http://127.0.0.1:{args.port}"
+    check_in = (datetime.now(UTC).date() + timedelta(days=14)).isoformat()
+    check_out = (datetime.now(UTC).date() + timedelta(days=17)).isoformat()
+    print(f"cached-booking-api local: {platform.loaded} listings loaded from {options.data}")
+    print(f"  URL:         {url}")
+    print(f"  API key:     {api_key}")
+    print(f"  events file: {platform.events_file}")
+    print(f"  redis: {platform.redis_url}  dynamodb: {platform.dynamodb_endpoint}")
+    print("Try:")
+    for line in curl_examples(url, api_key, check_in, check_out):
+        print(f"  {line}")
+    print("ready", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("stopping", flush=True)
+    finally:
+        server.server_close()
+        platform.stop()
+    return 0
 
 
 def _load(args: argparse.Namespace) -> int:

@@ -1,0 +1,243 @@
+"""The local platform: the real handlers wired to redis-server, DynamoDB Local and an EventBridge stand-in (moto).
+
+``LocalPlatform.start()`` starts (or connects to) the servers, creates the tables from the shared schema, loads the
+listings, and runs the asynchronous side with the code that runs in AWS: the table stream feeds the cache-invalidation
+consumer and the outbox → bus path (filtered and shaped as the Pipe does); search.completed log lines feed the
+forwarder, as the log subscription does. Every event delivered to the bus is appended to ``events_file``.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import io
+import json
+import os
+import tempfile
+import threading
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .servers import DynamoDBLocal, ManagedProcess, RedisServer, ServerError, free_port
+
+SAMPLE_DATA = Path(__file__).resolve().parent.parent / "data" / "sample-listings.jsonl"
+EVENT_SOURCE = "booking.platform"
+
+
+@dataclass
+class LocalOptions:
+    """What the ``local`` command was asked for."""
+
+    data: Path = SAMPLE_DATA
+    redis_url: str | None = None
+    dynamodb_endpoint: str | None = None
+    events_file: Path | None = None
+    poll_seconds: float = 0.5
+    search_from: list[Path] = field(default_factory=list)
+
+
+class LogTap(io.TextIOBase):
+    """Stands where the search function's stdout goes: keeps the search.completed lines for the forwarder."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> int:
+        for line in text.splitlines():
+            if '"search.completed"' in line:
+                with self._lock:
+                    self.lines.append(line)
+        return len(text)
+
+    def drain(self) -> list[str]:
+        """The lines collected since the last call."""
+        with self._lock:
+            lines, self.lines = self.lines, []
+        return lines
+
+
+class LocalPlatform:
+    """Everything behind the local HTTP server. ``start()`` then ``stop()`` (stops every child it started)."""
+
+    def __init__(self, options: LocalOptions) -> None:
+        self.options = options
+        self.children: list[ManagedProcess] = []
+        self.moto: Any = None
+        self.events_file = options.events_file or Path(tempfile.mkdtemp(prefix="cached-booking-api-")) / "events.jsonl"
+        self.table = f"local-{uuid.uuid4().hex[:8]}"
+        self.idempotency_table = f"{self.table}-idempotency"
+        self.log_tap = LogTap()
+        self._stop = threading.Event()
+        self._worker: threading.Thread | None = None
+        self.loaded = 0
+
+    # -- start-up ---------------------------------------------------------------------------------------------
+    def start(self) -> LocalPlatform:
+        """Start or connect to the servers, create and load the tables, start the asynchronous side."""
+        try:
+            redis_url = self.options.redis_url or self._child(RedisServer()).url  # type: ignore[attr-defined]
+            endpoint = (
+                self.options.dynamodb_endpoint
+                or self._child(DynamoDBLocal(search_from=self.options.search_from)).endpoint
+            )  # type: ignore[attr-defined]
+            moto_endpoint = self._start_moto()
+            self._configure(redis_url, endpoint, moto_endpoint)
+            self._create_tables()
+            self._load()
+            self._wire_bus()
+        except BaseException:
+            self.stop()
+            raise
+        self._worker = threading.Thread(target=self._async_loop, name="local-async", daemon=True)
+        self._worker.start()
+        return self
+
+    def _child(self, process: ManagedProcess) -> ManagedProcess:
+        self.children.append(process)
+        return process.start()
+
+    def _start_moto(self) -> str:
+        try:
+            from moto.server import ThreadedMotoServer
+        except ImportError as exc:
+            raise ServerError("the local mode needs moto: pip install 'cached-booking-api[local]'") from exc
+        import logging
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
+        port = free_port()
+        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self.moto.start()
+        return f"http://127.0.0.1:{port}"
+
+    def _configure(self, redis_url: str, dynamodb_endpoint: str, moto_endpoint: str) -> None:
+        from ..runtime import config
+
+        defaults = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_REGION": "us-east-1",
+                    "AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true",
+                    "POWERTOOLS_METRICS_NAMESPACE": "CachedBookingApiLocal", "POWERTOOLS_SERVICE_NAME": "local",
+                    "POWERTOOLS_METRICS_DISABLED": "true"}  # fmt: skip
+        for name, value in defaults.items():
+            os.environ.setdefault(name, value)
+        os.environ.update(
+            {
+                config.TABLE_NAME: self.table,
+                config.IDEMPOTENCY_TABLE_NAME: self.idempotency_table,
+                config.DYNAMODB_ENDPOINT: dynamodb_endpoint,
+                config.CACHE_URL: redis_url,
+                config.EVENT_BUS_NAME: "local-bus",
+                config.EVENT_SOURCE: EVENT_SOURCE,
+                # many threads share this process's clients here; in Lambda each request has its own process
+                config.CACHE_TIMEOUT_MS: "250",
+                config.DYNAMODB_READ_TIMEOUT_SECONDS: "10",
+            }
+        )
+        self.redis_url, self.dynamodb_endpoint, self.moto_endpoint = redis_url, dynamodb_endpoint, moto_endpoint
+
+    def _create_tables(self) -> None:
+        import boto3
+
+        from ..runtime import schema
+
+        self.dynamodb = boto3.client("dynamodb", endpoint_url=self.dynamodb_endpoint)
+        self.dynamodb.create_table(TableName=self.table, **schema.table_definition())
+        self.dynamodb.create_table(TableName=self.idempotency_table, **schema.idempotency_table_definition())
+        stream_arn = self.dynamodb.describe_table(TableName=self.table)["Table"]["LatestStreamArn"]
+        from .streams import StreamReader
+
+        self.stream = StreamReader(boto3.client("dynamodbstreams", endpoint_url=self.dynamodb_endpoint), stream_arn)
+
+    def _load(self) -> None:
+        from ..runtime.loader import load_listings
+
+        with self.options.data.open(encoding="utf-8") as lines:
+            report = load_listings(self.dynamodb, self.table, lines)
+        if not report.ok:
+            problems = "\n".join(f"{self.options.data}:{error}" for error in report.rejected)
+            raise ServerError(f"the listing file has bad lines (nothing of them was loaded):\n{problems}")
+        self.loaded = report.listings
+
+    def _wire_bus(self) -> None:
+        import boto3
+
+        self.events = boto3.client("events", endpoint_url=self.moto_endpoint)
+        self.sqs = boto3.client("sqs", endpoint_url=self.moto_endpoint)
+        self.events.create_event_bus(Name="local-bus")
+        self.queue_url = self.sqs.create_queue(QueueName="local-events")["QueueUrl"]
+        queue_arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        self.events.put_rule(
+            Name="all-events", EventBusName="local-bus", EventPattern=json.dumps({"source": [EVENT_SOURCE]})
+        )
+        self.events.put_targets(Rule="all-events", EventBusName="local-bus", Targets=[{"Id": "q", "Arn": queue_arn}])
+        from ..runtime.events import EventPublisher
+        from ..runtime.handlers import search
+
+        self.publisher = EventPublisher(self.events, bus_name="local-bus")
+        search.logger.registered_handler.setStream(self.log_tap)  # type: ignore[attr-defined]
+
+    # -- the asynchronous side ------------------------------------------------------------------------------
+    def _async_loop(self) -> None:
+        while not self._stop.wait(self.options.poll_seconds):
+            self.pump()
+
+    def pump(self) -> dict[str, int]:
+        """One round of the asynchronous side; returns what it moved (also called by tests to flush)."""
+        from ..runtime.handlers import forwarder, invalidation
+        from ..runtime.outbox import BOOKING_CONFIRMED, event_detail_from_record, matches_pipe_filter
+
+        moved = {"invalidated": 0, "booking_events": 0, "search_events": 0, "delivered": 0}
+        try:
+            records = self.stream.poll()
+            if records:
+                moved["invalidated"] = len(invalidation.invalidate(records, invalidation.search_cache()))
+                details = [event_detail_from_record(r) for r in records if matches_pipe_filter(r)]
+                if details:
+                    self.publisher.publish(EVENT_SOURCE, BOOKING_CONFIRMED, details)
+                    moved["booking_events"] = len(details)
+            lines = self.log_tap.drain()
+            if lines:
+                moved["search_events"] = forwarder.forward(subscription_payload(lines), self.publisher).delivered
+            moved["delivered"] = self._drain_queue()
+        except Exception as exc:  # a server restarting (chaos tests): the next round catches up
+            print(f"local: asynchronous side paused: {type(exc).__name__}: {exc}", flush=True)
+        return moved
+
+    def _drain_queue(self) -> int:
+        count = 0
+        while True:
+            messages = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not messages:
+                return count
+            with self.events_file.open("a", encoding="utf-8") as out:
+                for message in messages:
+                    out.write(json.dumps(json.loads(message["Body"]), separators=(",", ":")) + "\n")
+            self.sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+            )
+            count += len(messages)
+
+    # -- shut-down ------------------------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Stop the asynchronous side and every child process this platform started."""
+        self._stop.set()
+        if self._worker is not None:
+            self._worker.join(timeout=5)
+        if self.moto is not None:
+            self.moto.stop()
+        for child in reversed(self.children):
+            child.stop()
+
+
+def subscription_payload(lines: list[str]) -> dict[str, Any]:
+    """Log lines as CloudWatch Logs hands them to a subscription's Lambda destination."""
+    payload = {
+        "messageType": "DATA_MESSAGE",
+        "logGroup": "/local/search",
+        "logEvents": [{"id": str(i), "timestamp": 0, "message": line} for i, line in enumerate(lines)],
+    }
+    return {"awslogs": {"data": base64.b64encode(gzip.compress(json.dumps(payload).encode())).decode()}}
