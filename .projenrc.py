@@ -76,7 +76,7 @@ PyprojectTomlFile(
         license="Apache-2.0",
         requires_python=">=3.11",
         dependencies=DEPS,
-        optional_dependencies={"runtime": RUNTIME_DEPS},
+        optional_dependencies={"runtime": RUNTIME_DEPS, "local": [*RUNTIME_DEPS, "moto[server]>=5.1,<6"]},
         scripts={"cached-booking-api": "cached_booking_api.cli:main"},
         classifiers=[
             "Framework :: AWS CDK",

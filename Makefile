@@ -1,5 +1,6 @@
 # The two commands of the README:
-#   make start   set everything up, synthesize the booking-platform example and print what it builds
+#   make start   set everything up, synthesize the booking-platform example, print what it builds, then serve the
+#                API locally (redis-server + DynamoDB Local + events; PORT=8080 by default; Ctrl-C stops everything)
 #   make test    set everything up, then lint, type-check, check generated files and run the whole test suite
 # Everything they need is installed here: a venv with the pinned Python deps, the npm tools, redis-server (apt).
 
@@ -35,8 +36,11 @@ system-packages:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq redis-server >/dev/null; }
 
+PORT ?= 8080
+
 start: setup
 	$(BIN)/python scripts/summarize_example.py
+	$(BIN)/cached-booking-api local --port $(PORT)
 
 lint: setup
 	$(BIN)/ruff check src test examples bench scripts .projenrc.py

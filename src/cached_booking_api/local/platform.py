@@ -18,10 +18,11 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .servers import DynamoDBLocal, ManagedProcess, RedisServer, ServerError, free_port
 
+Child = TypeVar("Child", bound=ManagedProcess)
 SAMPLE_DATA = Path(__file__).resolve().parent.parent / "data" / "sample-listings.jsonl"
 EVENT_SOURCE = "booking.platform"
 
@@ -78,11 +79,11 @@ class LocalPlatform:
     def start(self) -> LocalPlatform:
         """Start or connect to the servers, create and load the tables, start the asynchronous side."""
         try:
-            redis_url = self.options.redis_url or self._child(RedisServer()).url  # type: ignore[attr-defined]
+            redis_url = self.options.redis_url or self._child(RedisServer()).url
             endpoint = (
                 self.options.dynamodb_endpoint
                 or self._child(DynamoDBLocal(search_from=self.options.search_from)).endpoint
-            )  # type: ignore[attr-defined]
+            )
             moto_endpoint = self._start_moto()
             self._configure(redis_url, endpoint, moto_endpoint)
             self._create_tables()
@@ -95,9 +96,10 @@ class LocalPlatform:
         self._worker.start()
         return self
 
-    def _child(self, process: ManagedProcess) -> ManagedProcess:
+    def _child(self, process: Child) -> Child:
         self.children.append(process)
-        return process.start()
+        process.start()
+        return process
 
     def _start_moto(self) -> str:
         try:
@@ -178,6 +180,7 @@ class LocalPlatform:
 
         self.publisher = EventPublisher(self.events, bus_name="local-bus")
         search.logger.registered_handler.setStream(self.log_tap)  # type: ignore[attr-defined]
+        search.logger.setLevel("INFO")  # the search.completed line is an event channel, whatever the log level
 
     # -- the asynchronous side ------------------------------------------------------------------------------
     def _async_loop(self) -> None:

@@ -1,0 +1,148 @@
+"""The local mode end to end over HTTP: the real handlers behind the emulated gateway, with events flowing."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cached_booking_api import cli
+from cached_booking_api.local.platform import LocalOptions, LocalPlatform
+from cached_booking_api.local.server import LocalApi
+from cached_booking_api.local.servers import free_port
+from cached_booking_api.runtime.handlers import bookings, invalidation, search
+from test.conftest import ROOT, listing, stay
+
+KEY = "local-test-key"
+CHECK_IN, CHECK_OUT = stay(6, 2)
+SERVICE_CACHES = (
+    search.search_service,
+    bookings.booking_service,
+    bookings.idempotent_booking,
+    invalidation.search_cache,
+)
+
+
+def request(url: str, *, key: str | None = KEY, method: str = "GET", body: Any = None,
+            headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], dict[str, Any]]:  # fmt: skip
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method, headers={**({"x-api-key": key} if key else {}),
+                                                                         **(headers or {})})  # fmt: skip
+    try:
+        with urllib.request.urlopen(req, timeout=30) as response:
+            return response.status, dict(response.headers), json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), json.loads(error.read())
+
+
+@pytest.fixture(scope="module")
+def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A local platform with two listings and its HTTP server on a free port."""
+    saved = dict(os.environ)
+    folder = tmp_path_factory.mktemp("local")
+    data = folder / "listings.jsonl"
+    data.write_text("\n".join(json.dumps(x) for x in (listing("lis-1", units=2), listing("lis-2", price=20000))) + "\n")
+    for cached in SERVICE_CACHES:
+        cached.cache_clear()
+    platform = LocalPlatform(LocalOptions(data=data, events_file=folder / "events.jsonl", poll_seconds=3600,
+                                          search_from=[ROOT])).start()  # fmt: skip
+    port = free_port()
+    server = LocalApi(port, KEY, throttle_rps=1000, quiet=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield {"url": f"http://127.0.0.1:{port}", "platform": platform}
+    finally:
+        server.shutdown()
+        server.server_close()
+        platform.stop()
+        search.logger.registered_handler.setStream(__import__("sys").stdout)  # type: ignore[attr-defined]
+        search.logger.setLevel(os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"))
+        for cached in SERVICE_CACHES:
+            cached.cache_clear()
+        os.environ.clear()
+        os.environ.update(saved)
+    assert all(child.process is not None and child.process.poll() is not None for child in platform.children)
+
+
+def search_url(url: str, **extra: str) -> str:
+    query = {"destination": "Lisbon", "checkIn": CHECK_IN, "checkOut": CHECK_OUT, **extra}
+    return f"{url}/search?" + "&".join(f"{k}={v}" for k, v in query.items())
+
+
+def test_search_over_http_is_cached(local: dict[str, Any]) -> None:
+    first = request(search_url(local["url"], guests="3"))
+    second = request(search_url(local["url"], guests="3"))
+    assert (first[0], first[1]["X-Cache"], second[1]["X-Cache"]) == (200, "MISS", "HIT")
+    assert [r["listingId"] for r in first[2]["results"]] == ["lis-1", "lis-2"]
+
+
+def test_gateway_rules_are_emulated(local: dict[str, Any]) -> None:
+    assert request(search_url(local["url"]), key=None)[0] == 403
+    assert request(search_url(local["url"]), key="wrong")[2]["error"]["code"] == "FORBIDDEN"
+    assert request(f"{local['url']}/nowhere")[0] == 403  # API Gateway answers unknown routes like a missing key
+    status, _, body = request(f"{local['url']}/search?destination=Lisbon")
+    assert status == 400 and "checkIn" in body["error"]["message"]
+    status, _, body = request(f"{local['url']}/bookings", method="POST", body={})
+    assert status == 400 and "Idempotency-Key" in body["error"]["message"]
+
+
+def test_booking_flow_emits_events_and_invalidates_the_cache(local: dict[str, Any]) -> None:
+    platform: LocalPlatform = local["platform"]
+    platform.pump()  # the load's own stream records
+    request(search_url(local["url"]))
+    assert request(search_url(local["url"]))[1]["X-Cache"] == "HIT"
+    payload = {"listingId": "lis-1", "checkIn": CHECK_IN, "checkOut": CHECK_OUT, "guests": 2,
+               "customer": {"name": "Ana Silva", "email": "ana@example.com"}}  # fmt: skip
+    headers = {"Idempotency-Key": "local-flow-1", "Content-Type": "application/json"}
+    created = request(f"{local['url']}/bookings", method="POST", body=payload, headers=headers)
+    again = request(f"{local['url']}/bookings", method="POST", body=payload, headers=headers)
+    assert created[0] == again[0] == 201 and created[2] == again[2]
+    booking_id = created[2]["bookingId"]
+    assert request(f"{local['url']}/bookings/{booking_id}")[2] == created[2]
+
+    moved = platform.pump()
+    assert moved["booking_events"] == 1 and moved["invalidated"] == 1
+    status, headers_, body = request(search_url(local["url"]))
+    assert headers_["X-Cache"] == "MISS"
+    assert next(r for r in body["results"] if r["listingId"] == "lis-1")["available"] == 1
+    platform.pump()
+
+    events = [json.loads(line) for line in Path(platform.events_file).read_text().splitlines()]
+    confirmed = [e for e in events if e["detail-type"] == "booking.confirmed"]
+    assert [e["detail"]["bookingId"] for e in confirmed] == [booking_id]
+    assert any(e["detail-type"] == "search.completed" for e in events)
+    assert "ana" not in json.dumps(events).lower()
+
+
+def test_throttle_answers_429(local: dict[str, Any]) -> None:
+    port = free_port()
+    server = LocalApi(port, KEY, throttle_rps=0.01, quiet=True)  # burst 1
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{port}"
+        assert request(search_url(url))[0] == 200
+        status, _, body = request(search_url(url))
+        assert (status, body["error"]["code"]) == (429, "TOO_MANY_REQUESTS")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_cli_refuses_a_taken_port_and_a_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert cli.main(["local", "--port", str(port)]) == 2
+    assert f"port {port} is already in use" in capsys.readouterr().err
+    assert cli.main(["local", "--port", str(free_port()), "--data", str(tmp_path / "none.jsonl")]) == 2
+    assert "no such file" in capsys.readouterr().err
