@@ -44,6 +44,7 @@ DEV_DEPS = [
     "pydantic==2.14.4",
     "redis==8.1.0",
     "boto3==1.44.8",
+    "hypothesis==6.155.2",
 ]
 
 project = PythonProject(
@@ -97,7 +98,10 @@ PyprojectTomlFile(
             "ini_options": {
                 "testpaths": ["test"],
                 "addopts": "-ra --strict-markers",
-                "markers": ["slow: builds assets or wheels (minutes)"],
+                "markers": [
+                    "slow: builds assets or wheels (minutes)",
+                    "chaos: kills servers under load in the local mode (make chaos)",
+                ],
             }
         },
     },

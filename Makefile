@@ -12,7 +12,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: setup start test lint typecheck generated-check unit bench projen docgen clean
+.PHONY: setup start test lint typecheck generated-check unit chaos bench projen docgen clean
 
 setup: $(VENV)/.installed node_modules/.installed system-packages
 
@@ -59,6 +59,9 @@ unit: setup
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 test: lint typecheck generated-check unit
+
+chaos: setup
+	$(BIN)/python -m pytest -m chaos test/local
 
 bench: setup
 	$(BIN)/python bench/search_bench.py

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,61 +11,21 @@ from typing import Any
 import pytest
 
 from cached_booking_api import cli
-from cached_booking_api.local.platform import LocalOptions, LocalPlatform
+from cached_booking_api.local.platform import LocalPlatform
 from cached_booking_api.local.server import LocalApi
 from cached_booking_api.local.servers import free_port
-from cached_booking_api.runtime.handlers import bookings, invalidation, search
-from test.conftest import ROOT, listing, stay
+from test.conftest import listing, stay
+from test.local.conftest import KEY, request, running_local
 
-KEY = "local-test-key"
 CHECK_IN, CHECK_OUT = stay(6, 2)
-SERVICE_CACHES = (
-    search.search_service,
-    bookings.booking_service,
-    bookings.idempotent_booking,
-    invalidation.search_cache,
-)
-
-
-def request(url: str, *, key: str | None = KEY, method: str = "GET", body: Any = None,
-            headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], dict[str, Any]]:  # fmt: skip
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method, headers={**({"x-api-key": key} if key else {}),
-                                                                         **(headers or {})})  # fmt: skip
-    try:
-        with urllib.request.urlopen(req, timeout=30) as response:
-            return response.status, dict(response.headers), json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), json.loads(error.read())
 
 
 @pytest.fixture(scope="module")
 def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """A local platform with two listings and its HTTP server on a free port."""
-    saved = dict(os.environ)
-    folder = tmp_path_factory.mktemp("local")
-    data = folder / "listings.jsonl"
-    data.write_text("\n".join(json.dumps(x) for x in (listing("lis-1", units=2), listing("lis-2", price=20000))) + "\n")
-    for cached in SERVICE_CACHES:
-        cached.cache_clear()
-    platform = LocalPlatform(LocalOptions(data=data, events_file=folder / "events.jsonl", poll_seconds=3600,
-                                          search_from=[ROOT])).start()  # fmt: skip
-    port = free_port()
-    server = LocalApi(port, KEY, throttle_rps=1000, quiet=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield {"url": f"http://127.0.0.1:{port}", "platform": platform}
-    finally:
-        server.shutdown()
-        server.server_close()
-        platform.stop()
-        search.logger.registered_handler.setStream(__import__("sys").stdout)  # type: ignore[attr-defined]
-        search.logger.setLevel(os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"))
-        for cached in SERVICE_CACHES:
-            cached.cache_clear()
-        os.environ.clear()
-        os.environ.update(saved)
-    assert all(child.process is not None and child.process.poll() is not None for child in platform.children)
+    listings = [listing("lis-1", units=2), listing("lis-2", price=20000)]
+    with running_local(tmp_path_factory.mktemp("local"), listings) as running:
+        yield {"url": running.url, "platform": running.platform}
 
 
 def search_url(url: str, **extra: str) -> str:

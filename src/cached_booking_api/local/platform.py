@@ -25,6 +25,7 @@ from .servers import DynamoDBLocal, ManagedProcess, RedisServer, ServerError, fr
 Child = TypeVar("Child", bound=ManagedProcess)
 SAMPLE_DATA = Path(__file__).resolve().parent.parent / "data" / "sample-listings.jsonl"
 EVENT_SOURCE = "booking.platform"
+LINES_PER_ROUND = 500
 
 
 @dataclass
@@ -40,10 +41,15 @@ class LocalOptions:
 
 
 class LogTap(io.TextIOBase):
-    """Stands where the search function's stdout goes: keeps the search.completed lines for the forwarder."""
+    """Stands where the search function's stdout goes: keeps the search.completed lines for the forwarder.
 
-    def __init__(self) -> None:
+    Bounded: if the bus falls behind by more than ``limit`` lines, the oldest are dropped and counted.
+    """
+
+    def __init__(self, limit: int = 20_000) -> None:
         self.lines: list[str] = []
+        self.limit = limit
+        self.dropped = 0
         self._lock = threading.Lock()
 
     def write(self, text: str) -> int:
@@ -51,12 +57,15 @@ class LogTap(io.TextIOBase):
             if '"search.completed"' in line:
                 with self._lock:
                     self.lines.append(line)
+                    if len(self.lines) > self.limit:
+                        del self.lines[0]
+                        self.dropped += 1
         return len(text)
 
-    def drain(self) -> list[str]:
-        """The lines collected since the last call."""
+    def drain(self, limit: int) -> list[str]:
+        """Up to ``limit`` of the oldest lines collected and not yet drained."""
         with self._lock:
-            lines, self.lines = self.lines, []
+            lines, self.lines = self.lines[:limit], self.lines[limit:]
         return lines
 
 
@@ -69,11 +78,14 @@ class LocalPlatform:
         self.moto: Any = None
         self.events_file = options.events_file or Path(tempfile.mkdtemp(prefix="cached-booking-api-")) / "events.jsonl"
         self.table = f"local-{uuid.uuid4().hex[:8]}"
+        self.bus_name = f"{self.table}-bus"  # moto keeps one backend per process: names must not collide
         self.idempotency_table = f"{self.table}-idempotency"
         self.log_tap = LogTap()
         self._stop = threading.Event()
+        self._pump_lock = threading.Lock()
         self._worker: threading.Thread | None = None
         self.loaded = 0
+        self._stopped: dict[type[ManagedProcess], int] = {}
 
     # -- start-up ---------------------------------------------------------------------------------------------
     def start(self) -> LocalPlatform:
@@ -129,13 +141,14 @@ class LocalPlatform:
                 config.IDEMPOTENCY_TABLE_NAME: self.idempotency_table,
                 config.DYNAMODB_ENDPOINT: dynamodb_endpoint,
                 config.CACHE_URL: redis_url,
-                config.EVENT_BUS_NAME: "local-bus",
+                config.EVENT_BUS_NAME: self.bus_name,
                 config.EVENT_SOURCE: EVENT_SOURCE,
                 # many threads share this process's clients here; in Lambda each request has its own process
                 config.CACHE_TIMEOUT_MS: "250",
                 config.DYNAMODB_READ_TIMEOUT_SECONDS: "10",
             }
         )
+        os.environ.setdefault(config.CIRCUIT_COOLDOWN_SECONDS, "5")  # retry a restarted cache sooner than in AWS
         self.redis_url, self.dynamodb_endpoint, self.moto_endpoint = redis_url, dynamodb_endpoint, moto_endpoint
 
     def _create_tables(self) -> None:
@@ -166,19 +179,19 @@ class LocalPlatform:
 
         self.events = boto3.client("events", endpoint_url=self.moto_endpoint)
         self.sqs = boto3.client("sqs", endpoint_url=self.moto_endpoint)
-        self.events.create_event_bus(Name="local-bus")
-        self.queue_url = self.sqs.create_queue(QueueName="local-events")["QueueUrl"]
+        self.events.create_event_bus(Name=self.bus_name)
+        self.queue_url = self.sqs.create_queue(QueueName=f"{self.table}-events")["QueueUrl"]
         queue_arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
         ]
         self.events.put_rule(
-            Name="all-events", EventBusName="local-bus", EventPattern=json.dumps({"source": [EVENT_SOURCE]})
+            Name="all-events", EventBusName=self.bus_name, EventPattern=json.dumps({"source": [EVENT_SOURCE]})
         )
-        self.events.put_targets(Rule="all-events", EventBusName="local-bus", Targets=[{"Id": "q", "Arn": queue_arn}])
+        self.events.put_targets(Rule="all-events", EventBusName=self.bus_name, Targets=[{"Id": "q", "Arn": queue_arn}])
         from ..runtime.events import EventPublisher
         from ..runtime.handlers import search
 
-        self.publisher = EventPublisher(self.events, bus_name="local-bus")
+        self.publisher = EventPublisher(self.events, bus_name=self.bus_name)
         search.logger.registered_handler.setStream(self.log_tap)  # type: ignore[attr-defined]
         search.logger.setLevel("INFO")  # the search.completed line is an event channel, whatever the log level
 
@@ -189,10 +202,16 @@ class LocalPlatform:
 
     def pump(self) -> dict[str, int]:
         """One round of the asynchronous side; returns what it moved (also called by tests to flush)."""
+
+        moved = {"invalidated": 0, "booking_events": 0, "search_events": 0, "delivered": 0}
+        with self._pump_lock:
+            self._pump(moved)
+        return moved
+
+    def _pump(self, moved: dict[str, int]) -> None:
         from ..runtime.handlers import forwarder, invalidation
         from ..runtime.outbox import BOOKING_CONFIRMED, event_detail_from_record, matches_pipe_filter
 
-        moved = {"invalidated": 0, "booking_events": 0, "search_events": 0, "delivered": 0}
         try:
             records = self.stream.poll()
             if records:
@@ -201,13 +220,12 @@ class LocalPlatform:
                 if details:
                     self.publisher.publish(EVENT_SOURCE, BOOKING_CONFIRMED, details)
                     moved["booking_events"] = len(details)
-            lines = self.log_tap.drain()
+            lines = self.log_tap.drain(LINES_PER_ROUND)  # bounded, so every round also delivers what is queued
             if lines:
                 moved["search_events"] = forwarder.forward(subscription_payload(lines), self.publisher).delivered
             moved["delivered"] = self._drain_queue()
         except Exception as exc:  # a server restarting (chaos tests): the next round catches up
             print(f"local: asynchronous side paused: {type(exc).__name__}: {exc}", flush=True)
-        return moved
 
     def _drain_queue(self) -> int:
         count = 0
@@ -223,6 +241,25 @@ class LocalPlatform:
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
             )
             count += len(messages)
+
+    # -- outages (chaos tests) -----------------------------------------------------------------------------
+    def stop_server(self, kind: type[ManagedProcess]) -> None:
+        """Stop the started redis-server or DynamoDB Local (its port is kept for ``start_server``)."""
+        server = next(c for c in self.children if isinstance(c, kind))
+        self.children.remove(server)
+        server.stop()
+        self._stopped[kind] = server.port
+
+    def start_server(self, kind: type[ManagedProcess]) -> None:
+        """Start it again on the same port. Both keep data in memory only: Redis comes back empty, as after a
+        failover; DynamoDB Local gets its tables re-created and the listings reloaded."""
+        port = self._stopped.pop(kind)
+        if kind is DynamoDBLocal:
+            self._child(DynamoDBLocal(port, search_from=self.options.search_from))
+            self._create_tables()
+            self._load()
+        else:
+            self._child(RedisServer(port))
 
     # -- shut-down ------------------------------------------------------------------------------------------
     def stop(self) -> None:

@@ -36,6 +36,7 @@ class LocalApi(ThreadingHTTPServer):
     """A threading HTTP server holding the API key and the usage plan's token bucket."""
 
     daemon_threads = True
+    request_queue_size = 512  # the listen backlog: http.server's default of 5 resets bursts of connections
 
     def __init__(self, port: int, api_key: str, throttle_rps: float, *, quiet: bool = False) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
