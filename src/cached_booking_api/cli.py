@@ -32,12 +32,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     local.add_argument("--throttle-rps", type=float, default=100.0, help="usage plan rate (default 100/s, burst 2x)")
     local.add_argument("--events-file", type=Path, help="append every delivered event here (default: a temp file)")
 
+    cost = commands.add_parser("cost", help="monthly cost estimate of the deployed construct for a workload")
+    cost.add_argument("--searches-per-day", type=float, default=50_000, help="default 50000")
+    cost.add_argument("--bookings-per-day", type=float, default=1_000, help="default 1000")
+    cost.add_argument("--cache-mode", choices=["serverless", "provisioned"], default="serverless")
+    cost.add_argument("--engine", choices=["valkey", "redis"], default="valkey")
+    cost.add_argument("--hit-ratio", type=float, default=0.8, help="cache hit ratio of searches (default 0.8)")
+    cost.add_argument("--prices", type=Path, help="price file (default: the shipped, dated us-east-1 list prices)")
+
     args = parser.parse_args(argv)
     if args.command == "load":
         return _load(args)
     if args.command == "local":
         return _local(args)
+    if args.command == "cost":
+        return _cost(args)
     return 2  # pragma: no cover - argparse rejects unknown commands
+
+
+def _cost(args: argparse.Namespace) -> int:
+    from . import cost
+
+    if args.searches_per_day < 0 or args.bookings_per_day < 0 or not 0 <= args.hit_ratio <= 1:
+        print("error: --searches-per-day and --bookings-per-day must be >= 0, --hit-ratio within 0..1", file=sys.stderr)
+        return 2
+    try:
+        prices = cost.load_prices(args.prices) if args.prices else cost.load_prices()
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    assumptions = cost.Assumptions(hit_ratio=args.hit_ratio)
+    workload = (args.searches_per_day, args.bookings_per_day)
+    ours = cost.estimate(*workload, cache_mode=args.cache_mode, engine=args.engine, prices=prices,
+                         assumptions=assumptions)  # fmt: skip
+    idle = cost.estimate(0, 0, cache_mode=args.cache_mode, engine=args.engine, prices=prices, assumptions=assumptions)
+    idle.design = "the same, idle"
+    print(f"{args.searches_per_day:,.0f} searches/day, {args.bookings_per_day:,.0f} bookings/day, "
+          f"hit ratio {args.hit_ratio:.0%}")  # fmt: skip
+    print(cost.render([ours, idle, cost.nat_design(*workload, prices, assumptions)], prices))
+    return 0
 
 
 def _local(args: argparse.Namespace) -> int:
