@@ -66,6 +66,7 @@ chaos: setup
 bench: setup
 	$(BIN)/python bench/search_bench.py
 	$(BIN)/python bench/booking_bench.py
+	$(BIN)/python bench/local_bench.py
 
 projen: setup
 	PROJEN_DISABLE_POST=1 $(BIN)/python .projenrc.py
