@@ -115,6 +115,13 @@ def _local(args: argparse.Namespace) -> int:
     for line in curl_examples(url, api_key, check_in, check_out):
         print(f"  {line}")
     print("ready", flush=True)
+    import signal
+
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupt)  # also when started in the background, where SIGINT is ignored
+    signal.signal(signal.SIGTERM, interrupt)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -14,7 +14,7 @@ from cached_booking_api import cli
 from cached_booking_api.local.platform import LocalPlatform
 from cached_booking_api.local.server import LocalApi
 from cached_booking_api.local.servers import free_port
-from test.conftest import listing, stay
+from test.conftest import ROOT, listing, stay
 from test.local.conftest import KEY, request, running_local
 
 CHECK_IN, CHECK_OUT = stay(6, 2)
@@ -103,3 +103,39 @@ def test_cli_refuses_a_taken_port_and_a_missing_file(capsys: pytest.CaptureFixtu
     assert f"port {port} is already in use" in capsys.readouterr().err
     assert cli.main(["local", "--port", str(free_port()), "--data", str(tmp_path / "none.jsonl")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGKILL"])
+def test_the_command_leaves_no_orphans(tmp_path: Path, signal_name: str) -> None:
+    """`cached-booking-api local` prints ready; Ctrl-C stops every child, and even SIGKILL leaves none running."""
+    import re
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from cached_booking_api.local.servers import port_is_open
+
+    data = tmp_path / "one.jsonl"
+    data.write_text(json.dumps(listing("lis-1")) + "\n")
+    command = [sys.executable, "-m", "cached_booking_api.cli", "local", "--port", str(free_port()), "--data", str(data)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+    lines: list[str] = []
+    assert process.stdout is not None
+    for line in process.stdout:
+        lines.append(line)
+        if line.strip() == "ready":
+            break
+    output = "".join(lines)
+    assert "ready" in output and "curl" in output and "API key:" in output, output
+    [servers_line] = [line for line in lines if line.strip().startswith("redis:")]
+    ports = [int(p) for p in re.findall(r"127\.0\.0\.1:(\d+)", servers_line)]
+    assert len(ports) == 2 and all(port_is_open(port) for port in ports)
+    process.send_signal(getattr(signal, signal_name))
+    process.wait(timeout=30)
+    if signal_name == "SIGINT":
+        assert process.returncode == 0
+    deadline = time.monotonic() + 15
+    while any(port_is_open(port) for port in ports) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(port_is_open(port) for port in ports), "a child server outlived the command"

@@ -10,6 +10,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -21,6 +22,14 @@ DYNAMODB_LOCAL_DIR = "DYNAMODB_LOCAL_DIR"
 
 class ServerError(RuntimeError):
     """A server could not be started; the message says what to install or which flag to use."""
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to send SIGTERM when the parent dies, however it dies (no orphans)."""
+    import ctypes
+    import signal
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def free_port(max_port: int = 65535) -> int:
@@ -63,7 +72,11 @@ class ManagedProcess:
         if port_is_open(self.port):
             raise ServerError(f"{self.name}: port {self.port} is already in use; choose another port")
         self.process = subprocess.Popen(
-            list(self.command()), stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            list(self.command()),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,  # noqa: PLW1509
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
