@@ -145,6 +145,7 @@ class CachedSearchApi(Construct):
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         search_reserved_concurrency: int | None = None,
         search_memory_size: int = 512,
+        booking_memory_size: int = 512,
         table_removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         metrics_namespace: str = "CachedBookingApi",
     ) -> None:
@@ -180,6 +181,7 @@ class CachedSearchApi(Construct):
             log_retention: Retention of every log group. Default: one month.
             search_reserved_concurrency: Reserved concurrency of the search function. Default: none (unreserved).
             search_memory_size: Search function memory in MB (128-10240). Default: 512.
+            booking_memory_size: Booking function memory in MB (128-10240). Default: 512.
             table_removal_policy: What happens to the table when the stack is deleted. Default: RETAIN (with
                 deletion protection).
             metrics_namespace: CloudWatch namespace of the EMF metrics. Default: ``CachedBookingApi``.
@@ -192,7 +194,10 @@ class CachedSearchApi(Construct):
         throttle = throttle or ThrottleOptions()
         alarms = alarms or AlarmOptions()
         _validate(cache, throttle, alarms, authorizer, iam_authorization, search_reserved_concurrency,
-                  search_memory_size, stage_name, event_source, cors_allowed_origins)  # fmt: skip
+                  stage_name, event_source, cors_allowed_origins)  # fmt: skip
+        for prop, size in (("search_memory_size", search_memory_size), ("booking_memory_size", booking_memory_size)):
+            if not 128 <= size <= 10240:
+                raise ValueError(f"{prop}: must be 128 to 10240 MB. The default, 512, suits most loads.")
         if analytics_bucket is not None and not analytics:
             raise ValueError("analytics_bucket: given while analytics=False. Drop analytics_bucket, or set "
                              "analytics=True to send events to it.")  # fmt: skip
@@ -254,7 +259,7 @@ class CachedSearchApi(Construct):
             },
             log_retention=log_retention,
             timeout=BOOKING_TIMEOUT,
-            memory_size=search_memory_size,
+            memory_size=booking_memory_size,
         )
         self.booking_function = booking.function
         self.booking_role = booking.role
@@ -403,7 +408,6 @@ def _validate(
     authorizer: apigw.IAuthorizer | None,
     iam_authorization: bool,
     search_reserved_concurrency: int | None,
-    search_memory_size: int,
     stage_name: str,
     event_source: str,
     cors_allowed_origins: Sequence[str],
@@ -416,8 +420,6 @@ def _validate(
                          "iam_authorization=True for SigV4, not both.")  # fmt: skip
     if search_reserved_concurrency is not None and search_reserved_concurrency < 1:
         raise ValueError("search_reserved_concurrency: must be at least 1. Leave it None for unreserved concurrency.")
-    if not 128 <= search_memory_size <= 10240:
-        raise ValueError("search_memory_size: must be 128 to 10240 MB. The default, 512, suits most loads.")
     if not stage_name or not stage_name.replace("_", "").replace("-", "").isalnum():
         raise ValueError("stage_name: use letters, digits, '-' and '_' only (e.g. 'prod').")
     if not event_source or event_source.startswith("aws."):

@@ -34,6 +34,7 @@ def build(**props: Any) -> None:
         ({"alarms": AlarmOptions(evaluation_periods=2, datapoints_to_alarm=3)}, "alarms.datapoints_to_alarm"),
         ({"search_reserved_concurrency": 0}, "search_reserved_concurrency"),
         ({"search_memory_size": 64}, "search_memory_size"),
+        ({"booking_memory_size": 20000}, "booking_memory_size"),
         ({"stage_name": "my stage"}, "stage_name"),
         ({"event_source": "aws.events"}, "event_source"),
         ({"cors_allowed_origins": ["*"]}, "cors_allowed_origins"),
