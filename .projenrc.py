@@ -129,6 +129,7 @@ project.gitignore.add_patterns(
     ".ruff_cache/",
     "__pycache__/",
     "bench/out/",
+    "dynamodb-local-metadata.json",
 )
 
 project.test_task.exec("python -m pytest -n 2 --dist loadfile")

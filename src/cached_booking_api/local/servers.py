@@ -56,6 +56,7 @@ class ManagedProcess:
 
     def __init__(self, port: int | None = None) -> None:
         self.port = port or free_port()
+        self.workdir = tempfile.mkdtemp(prefix=f"{type(self).__name__.lower()}-")
         self.process: subprocess.Popen[bytes] | None = None
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server
 
@@ -73,6 +74,7 @@ class ManagedProcess:
             raise ServerError(f"{self.name}: port {self.port} is already in use; choose another port")
         self.process = subprocess.Popen(
             list(self.command()),
+            cwd=self.workdir,  # whatever the server writes (DynamoDB Local's metadata file) stays out of the user's way
             stdout=self._log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -123,7 +125,6 @@ class RedisServer(ManagedProcess):
         cluster = "--cluster-enabled" in extra_args
         super().__init__(port or free_port(self.CLUSTER_MAX_PORT if cluster else 65535))
         self.extra_args = list(extra_args)
-        self.workdir = tempfile.mkdtemp(prefix="redis-")
 
     def command(self) -> Sequence[str]:
         binary = shutil.which("redis-server")
@@ -175,7 +176,8 @@ class DynamoDBLocal(ManagedProcess):
                 "java not found: DynamoDB Local needs Java >= 17 (apt-get install openjdk-17-jre-headless)"
             )
         return [java, f"-Djava.library.path={self.home / 'DynamoDBLocal_lib'}", "-jar",
-                str(self.home / "DynamoDBLocal.jar"), "-inMemory", "-port", str(self.port)]  # fmt: skip
+                str(self.home / "DynamoDBLocal.jar"), "-inMemory", "-disableTelemetry",
+                "-port", str(self.port)]  # fmt: skip
 
     def is_ready(self) -> bool:
         if not port_is_open(self.port):
