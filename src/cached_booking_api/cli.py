@@ -94,40 +94,41 @@ def _local(args: argparse.Namespace) -> int:
                            events_file=args.events_file, search_from=[Path.cwd()])  # fmt: skip
     if args.data is not None:
         options.data = args.data
-    platform = LocalPlatform(options)
-    try:
-        platform.start()
-        api_key = args.api_key or secrets.token_urlsafe(24)
-        server = LocalApi(args.port, api_key, args.throttle_rps)
-    except (ServerError, OSError) as exc:
-        platform.stop()
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    url = f"http://127.0.0.1:{args.port}"
-    check_in = (datetime.now(UTC).date() + timedelta(days=14)).isoformat()
-    check_out = (datetime.now(UTC).date() + timedelta(days=17)).isoformat()
-    print(f"cached-booking-api local: {platform.loaded} listings loaded from {options.data}")
-    print(f"  URL:         {url}")
-    print(f"  API key:     {api_key}")
-    print(f"  events file: {platform.events_file}")
-    print(f"  redis: {platform.redis_url}  dynamodb: {platform.dynamodb_endpoint}")
-    print("Try:")
-    for line in curl_examples(url, api_key, check_in, check_out):
-        print(f"  {line}")
-    print("ready", flush=True)
     import signal
 
     def interrupt(*_: object) -> None:
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGINT, interrupt)  # also when started in the background, where SIGINT is ignored
+    signal.signal(signal.SIGINT, interrupt)  # before anything starts, and also when run in the background
     signal.signal(signal.SIGTERM, interrupt)
+    platform = LocalPlatform(options)
+    server: LocalApi | None = None
     try:
+        try:
+            platform.start()
+            api_key = args.api_key or secrets.token_urlsafe(24)
+            server = LocalApi(args.port, api_key, args.throttle_rps)
+        except (ServerError, OSError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        url = f"http://127.0.0.1:{args.port}"
+        check_in = (datetime.now(UTC).date() + timedelta(days=14)).isoformat()
+        check_out = (datetime.now(UTC).date() + timedelta(days=17)).isoformat()
+        print(f"cached-booking-api local: {platform.loaded} listings loaded from {options.data}")
+        print(f"  URL:         {url}")
+        print(f"  API key:     {api_key}")
+        print(f"  events file: {platform.events_file}")
+        print(f"  redis: {platform.redis_url}  dynamodb: {platform.dynamodb_endpoint}")
+        print("Try:")
+        for line in curl_examples(url, api_key, check_in, check_out):
+            print(f"  {line}")
+        print("ready", flush=True)
         server.serve_forever()
     except KeyboardInterrupt:
         print("stopping", flush=True)
     finally:
-        server.server_close()
+        if server is not None:
+            server.server_close()
         platform.stop()
     return 0
 

@@ -269,6 +269,7 @@ class LocalPlatform:
             self._worker.join(timeout=5)
         if self.moto is not None:
             self.moto.stop()
+            self.moto = None  # stop() may run twice (a failed start, then the command's own clean-up)
         for child in reversed(self.children):
             child.stop()
 
