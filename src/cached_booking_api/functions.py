@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -114,9 +114,3 @@ class PythonFunction(Construct):
                 "X-Ray PutTraceSegments/PutTelemetryRecords do not support resource-level permissions."
                 + wildcard_actions_reason,
             )
-
-
-def region_account(scope: Construct) -> tuple[str, str]:
-    """The (region, account) tokens of the scope's stack."""
-    stack = Stack.of(scope)
-    return stack.region, stack.account
