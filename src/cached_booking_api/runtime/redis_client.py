@@ -13,7 +13,7 @@ from redis import Redis
 from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
 from redis.credentials import CredentialProvider
-from redis.exceptions import RedisClusterException, RedisError
+from redis.exceptions import AuthenticationError, RedisClusterException, RedisError
 from redis.retry import Retry
 
 RedisLike = Redis | RedisCluster
@@ -54,11 +54,19 @@ class ElastiCacheIamCredentialProvider(CredentialProvider):
         self._lock = threading.Lock()
 
     def get_credentials(self) -> tuple[str, str]:
-        """The user id and a valid token (redis-py calls this on every new connection)."""
+        """The user id and a valid token (redis-py calls this on every new connection).
+
+        A signing failure (no credentials, botocore error) is raised as redis-py's ``AuthenticationError``: redis-py
+        closes a half-set-up connection only on its own errors, and would otherwise hand the open, unauthenticated
+        socket to the next command.
+        """
         with self._lock:
             now = self._clock()
             if self._token is None or now - self._signed_at >= TOKEN_REFRESH_SECONDS:
-                self._token = self.sign_token()
+                try:
+                    self._token = self.sign_token()
+                except Exception as exc:
+                    raise AuthenticationError(f"cannot sign the cache IAM auth token: {exc}") from exc
                 self._signed_at = now
             return self.user_id, self._token
 

@@ -152,15 +152,24 @@ class _Attempt:
             raise service_unavailable() from exc
 
     def _redis(self, operation: Callable[[], T]) -> T | None:
-        """Run a cache operation behind the breaker; a failure or an open breaker yields None."""
+        """Run a cache operation behind the breaker; a failure or an open breaker yields None.
+
+        *Any* exception of the cache path counts as a cache failure, not only redis-py's: the IAM credential provider,
+        client creation, a malformed value read back. Each one is recorded, which also releases the half-open trial,
+        so the breaker can never stay open for the life of the container, and a search never fails because of the
+        cache.
+        """
         if not self.breaker.allow():
             return None
         try:
             result = operation()
-        except CACHE_ERRORS as exc:
+        except Exception as exc:  # noqa: BLE001 - deliberately broad, see the docstring
             self.cache_errors += 1
             self.breaker.record_failure()
-            log.warning("cache unavailable: %s", exc.__class__.__name__)
+            if isinstance(exc, CACHE_ERRORS):
+                log.warning("cache unavailable: %s", exc.__class__.__name__)
+            else:
+                log.error("cache path failed: %s: %s", exc.__class__.__name__, exc)
             return None
         self.breaker.record_success()
         return result
