@@ -35,8 +35,18 @@ class CachePolicy:
     stale_seconds: float = 600.0
     negative_ttl_seconds: float = 30.0
     lock_ttl_ms: int = 3000
-    wait_for_fill_ms: int = 1500
+    """How long the single-flight lock lives: at least the DynamoDB client's worst case for a load
+    (``config.cache_policy`` derives it from the client), so the holder's lock does not expire while it loads."""
+    wait_for_fill_ms: int | None = None
+    """How long a request waits for another request's load; None (default): as long as the lock can live."""
     wait_poll_ms: int = 10
+    """First poll interval while waiting; it grows by half each poll up to ``wait_poll_max_ms``."""
+    wait_poll_max_ms: int = 100
+
+    @property
+    def wait_ms(self) -> int:
+        """How long a request waits for another request's load (``wait_for_fill_ms``, else the lock's lifetime)."""
+        return self.lock_ttl_ms if self.wait_for_fill_ms is None else self.wait_for_fill_ms
 
     def fresh_seconds(self, *, empty: bool, rng: Callable[[], float] = random.random) -> float:
         """How long a new entry is fresh: TTL ± jitter (so entries written together do not expire together)."""
@@ -66,6 +76,14 @@ class CachedEntry:
     generation: int
     fresh_until: float
     results: list[CacheRecord]
+
+
+@dataclass(frozen=True)
+class WaitOutcome:
+    """How a wait for another request's load ended: its entry, the lock taken over, or neither (time is up)."""
+
+    entry: CachedEntry | None = None
+    token: str | None = None
 
 
 class SearchCache:
@@ -112,15 +130,29 @@ class SearchCache:
         if client.get(keys.lock) == token:
             client.delete(keys.lock)
 
-    def wait_for_fill(self, keys: CacheKeys, generation: int) -> CachedEntry | None:
-        """Poll for the entry the lock holder is computing; None if it does not show up in time."""
-        deadline = self._clock() + self.policy.wait_for_fill_ms / 1000
+    def wait_for_fill(self, keys: CacheKeys, generation: int) -> WaitOutcome:
+        """Wait for the entry the lock holder is loading, as long as its lock can live.
+
+        Each poll reads the entry and the lock in one ``MGET`` (same hash slot). When the lock is gone without a fresh
+        entry (its holder failed, died, or outlived the lock), this request takes the lock over (``SET NX``: only one
+        waiter wins) and returns its token: it becomes the loader, the others keep waiting. Polls back off from
+        ``wait_poll_ms`` to ``wait_poll_max_ms`` so a long wait costs few cache requests.
+        """
+        policy = self.policy
+        deadline = self._clock() + policy.wait_ms / 1000
+        interval = policy.wait_poll_ms / 1000
         while self._clock() < deadline:
-            self._sleep(self.policy.wait_poll_ms / 1000)
-            entry = _decode(self.client.get().get(keys.entry))
+            self._sleep(interval)
+            interval = min(interval * 1.5, policy.wait_poll_max_ms / 1000)
+            raw, lock = self.client.get().mget([keys.entry, keys.lock])
+            entry = _decode(raw)
             if entry is not None and entry.generation >= generation and self.is_fresh(entry):
-                return entry
-        return None
+                return WaitOutcome(entry=entry)
+            if lock is None:
+                token = self.try_lock(keys)
+                if token is not None:
+                    return WaitOutcome(token=token)
+        return WaitOutcome()
 
     def is_fresh(self, entry: CachedEntry) -> bool:
         """Whether the entry is within its TTL."""

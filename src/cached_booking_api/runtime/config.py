@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .cache import CachePolicy
@@ -65,16 +65,41 @@ def redis_settings(env: Mapping[str, str] = os.environ) -> RedisSettings:
     )
 
 
-def cache_policy(env: Mapping[str, str] = os.environ) -> CachePolicy:
-    """Cache timings from the environment (defaults: TTL 300 s ± 10 %, stale 600 s, negative 30 s)."""
+def cache_policy(env: Mapping[str, str] = os.environ, *, load_worst_case_seconds: float | None = None) -> CachePolicy:
+    """Cache timings from the environment (defaults: TTL 300 s ± 10 %, stale 600 s, negative 30 s).
+
+    ``load_worst_case_seconds`` (see ``dynamodb_worst_case_seconds``) sets the single-flight lock's lifetime, and so
+    how long identical misses wait for the one request that loads: the lock must not expire while its holder's
+    DynamoDB client may still be retrying, or every waiter loads too.
+    """
+    import math
+
     from .cache import CachePolicy
 
     defaults = CachePolicy()
+    lock_ttl_ms = defaults.lock_ttl_ms
+    if load_worst_case_seconds is not None:
+        lock_ttl_ms = max(lock_ttl_ms, math.ceil(load_worst_case_seconds * 1000))
     return CachePolicy(
         ttl_seconds=float(env.get(CACHE_TTL_SECONDS, defaults.ttl_seconds)),
         stale_seconds=float(env.get(CACHE_STALE_SECONDS, defaults.stale_seconds)),
         negative_ttl_seconds=float(env.get(CACHE_NEGATIVE_TTL_SECONDS, defaults.negative_ttl_seconds)),
+        lock_ttl_ms=lock_ttl_ms,
     )
+
+
+def dynamodb_worst_case_seconds(client_config: Any) -> float:
+    """The longest one call of a botocore client with ``client_config`` can take before it gives up.
+
+    Every attempt may spend its connect and read timeouts, and botocore's standard retry mode sleeps up to
+    ``min(2 ** i, 20)`` seconds before retry ``i`` (1 s base scale for throttling, the worst case). Note that botocore's
+    ``retries={"max_attempts": 3}`` means 3 *retries*: ``total_max_attempts`` is 4.
+    """
+    retries = dict(client_config.retries or {})
+    attempts = int(retries.get("total_max_attempts") or int(retries.get("max_attempts", 2)) + 1)
+    per_attempt = float(client_config.connect_timeout) + float(client_config.read_timeout)
+    backoff = sum(min(2.0 ** (retry - 1), 20.0) for retry in range(1, attempts))
+    return attempts * per_attempt + backoff
 
 
 def dynamodb_client(env: Mapping[str, str] = os.environ) -> object:

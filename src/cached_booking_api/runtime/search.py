@@ -116,9 +116,11 @@ class _Attempt:
         if held_elsewhere:
             if current is not None:
                 return current.results, CacheStatus.STALE  # stale-while-revalidate: another request refreshes it
-            filled = self._redis(lambda: self.cache.wait_for_fill(self.keys, generation))
-            if filled is not None:
-                return filled.results, CacheStatus.HIT
+            waited = self._redis(lambda: self.cache.wait_for_fill(self.keys, generation))
+            if waited is not None and waited.entry is not None:
+                return waited.entry.results, CacheStatus.HIT
+            if waited is not None:
+                token = waited.token  # the lock fell free and is ours now (or time is up: load without it)
         try:
             if token is not None:
                 # Double-check under the lock: the previous holder may have filled the entry since our read.

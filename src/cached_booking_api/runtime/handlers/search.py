@@ -43,8 +43,10 @@ def search_service() -> SearchService:
         cooldown_seconds=float(os.environ.get(config.CIRCUIT_COOLDOWN_SECONDS, "30")),
         on_open=lambda: metrics.add_metric(name="CircuitOpen", unit=MetricUnit.Count, value=1),
     )
-    cache_ = SearchCache(LazyClient(config.redis_settings()), config.cache_policy())
-    repository = ListingRepository(config.dynamodb_client(), os.environ[config.TABLE_NAME])
+    dynamodb: Any = config.dynamodb_client()
+    policy = config.cache_policy(load_worst_case_seconds=config.dynamodb_worst_case_seconds(dynamodb.meta.config))
+    cache_ = SearchCache(LazyClient(config.redis_settings()), policy)
+    repository = ListingRepository(dynamodb, os.environ[config.TABLE_NAME])
     return SearchService(repository, cache_, breaker)
 
 

@@ -1,0 +1,88 @@
+"""Single-flight holds when DynamoDB is slow or the lock holder dies: identical concurrent misses make one load.
+
+Real redis-server and DynamoDB Local; the slowness is injected into the real DynamoDB client (a botocore event hook
+sleeps before the Query is sent), the dead holder is a lock left behind in Redis.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from typing import Any
+
+import pytest
+import redis
+
+from cached_booking_api.runtime import config, schema
+from cached_booking_api.runtime.cache import CacheKeys
+from cached_booking_api.runtime.handlers import search
+from cached_booking_api.runtime.models import SearchQuery
+from cached_booking_api.runtime.search import query_hash
+from test.conftest import listing, stay
+from test.runtime.conftest import SearchCall, load
+
+CHECK_IN, CHECK_OUT = stay(12, 3)
+QUERY = {"destination": "Lisbon", "checkIn": CHECK_IN, "checkOut": CHECK_OUT}
+CONCURRENT = 20
+
+
+@pytest.fixture
+def service(search_env: dict[str, str], dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The search service over two Lisbon listings, counting the DynamoDB loads (Query calls) it makes."""
+    # Threads share one interpreter here (in Lambda each request has its own process): a 50 ms socket timeout can
+    # expire while a thread waits for the GIL, which is the timeout path, not the one under test.
+    monkeypatch.setenv(config.CACHE_TIMEOUT_MS, "2000")
+    search.search_service.cache_clear()
+    load(dynamodb, search_env["TABLE_NAME"], listing("lis-1"), listing("lis-2", price=20000))
+    svc = search.search_service()
+    svc.loads = []
+    svc.repository.client.meta.events.register("before-call.dynamodb.Query", lambda **_: svc.loads.append(1))
+    return svc
+
+
+def _concurrent_identical_searches(call_search: SearchCall) -> list[tuple[int, str]]:
+    barrier = threading.Barrier(CONCURRENT)
+    outcomes: list[tuple[int, str]] = []
+
+    def one() -> None:
+        barrier.wait()
+        status, headers, _ = call_search(**QUERY)
+        outcomes.append((status, headers.get("X-Cache", "")))
+
+    threads = [threading.Thread(target=one) for _ in range(CONCURRENT)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
+def test_twenty_identical_misses_make_one_load_when_dynamodb_takes_1_8_seconds(
+    service: Any, call_search: SearchCall
+) -> None:
+    service.repository.client.meta.events.register("before-send.dynamodb.Query", lambda **_: time.sleep(1.8))
+    outcomes = _concurrent_identical_searches(call_search)
+    assert len(service.loads) == 1, collections.Counter(outcomes)
+    assert collections.Counter(outcomes) == {(200, "MISS"): 1, (200, "HIT"): CONCURRENT - 1}
+
+
+def test_a_lock_left_by_a_dead_holder_is_taken_over_by_one_waiter(
+    service: Any, call_search: SearchCall, redis_server: Any
+) -> None:
+    keys = CacheKeys.for_query(schema.destination_tag("Lisbon"), query_hash(SearchQuery(**QUERY)))
+    redis.Redis.from_url(redis_server.url).set(keys.lock, "holder-that-died", px=600)
+    outcomes = _concurrent_identical_searches(call_search)
+    assert len(service.loads) == 1, collections.Counter(outcomes)
+    assert collections.Counter(outcomes) == {(200, "MISS"): 1, (200, "HIT"): CONCURRENT - 1}
+
+
+def test_the_lock_outlives_the_dynamodb_clients_worst_case_and_waiters_wait_that_long(service: Any) -> None:
+    client_config = service.repository.client.meta.config
+    attempts = client_config.retries["total_max_attempts"]  # botocore: max_attempts=3 is 3 retries, 4 attempts
+    # botocore's standard retry mode sleeps random() * 2 ** (attempt - 1) seconds before each retry.
+    backoff = sum(2 ** (attempt - 1) for attempt in range(1, attempts))
+    worst_case_s = attempts * (client_config.connect_timeout + client_config.read_timeout) + backoff
+    policy = service.cache.policy
+    assert policy.lock_ttl_ms >= worst_case_s * 1000
+    assert policy.wait_ms >= policy.lock_ttl_ms
