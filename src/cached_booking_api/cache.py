@@ -24,10 +24,12 @@ SERVERLESS_PORT = 6379
 
 #: Only the commands the handlers send, on the key prefixes they use (see runtime/cache.py), plus what redis-py's
 #: cluster client needs to discover slots. Verified against a real redis-server ACL in the tests. (redis-py's
-#: optional CLIENT SETINFO is left out on purpose: it tolerates the refusal.)
+#: optional CLIENT SETINFO is left out on purpose: it tolerates the refusal.) WATCH/MULTI/EXEC/UNWATCH/DISCARD make
+#: the single-flight unlock an atomic compare-and-delete without granting scripting (no EVAL).
 ACCESS_STRING = (
     "on ~gen:* ~sr:* ~lock:* resetchannels -@all "
     "+get +set +mget +del +incrby +pttl +ping +hello +auth "
+    "+watch +unwatch +multi +exec +discard "
     "+cluster|slots +cluster|shards +cluster|nodes +command +readonly"
 )
 

@@ -39,6 +39,15 @@ def test_handlers_work_as_the_acl_user_and_nothing_else_is_allowed(
 
         assert search.search_service().cache.bump_generation(schema.destination_tag("Lisbon")) == 1
 
+        # the single-flight lock's atomic release (WATCH/MULTI/EXEC) is allowed, and refuses a lock that is not ours
+        from cached_booking_api.runtime.cache import CacheKeys
+
+        lock_keys = CacheKeys.for_query(schema.destination_tag("Lisbon"), "acl")
+        cache = search.search_service().cache
+        token = cache.try_lock(lock_keys)
+        assert token is not None and cache.unlock(lock_keys, "not-ours") is False
+        assert cache.unlock(lock_keys, token) is True and cache.try_lock(lock_keys) is not None
+
         client = redis.Redis.from_url(url)
         for forbidden in (
             ("FLUSHALL",),

@@ -94,4 +94,10 @@ def test_every_cache_path_works_in_cluster_mode(
         for d in DESTINATIONS
     }
     assert len(slots_by_node) > 1, "the destinations should spread over several nodes"
+    cache = search.search_service().cache
+    for destination in DESTINATIONS:  # the atomic lock release (WATCH/MULTI/EXEC) on every node, as the ACL user
+        lock_keys = CacheKeys.for_query(schema.destination_tag(destination), "unlock")
+        token = cache.try_lock(lock_keys)
+        assert token is not None and cache.unlock(lock_keys, "not-ours") is False
+        assert cache.unlock(lock_keys, token) is True and cluster.get(lock_keys.lock) is None
     assert search.search_service().breaker.is_open is False

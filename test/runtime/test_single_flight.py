@@ -86,3 +86,46 @@ def test_the_lock_outlives_the_dynamodb_clients_worst_case_and_waiters_wait_that
     policy = service.cache.policy
     assert policy.lock_ttl_ms >= worst_case_s * 1000
     assert policy.wait_ms >= policy.lock_ttl_ms
+
+
+def test_unlock_never_deletes_a_lock_that_changed_hands_after_it_was_read(redis_server: Any) -> None:
+    """Timeline: our lock is read back as ours, then (before the delete) it expires and another request takes it.
+
+    The proxy holds the reply to our ``GET`` of the lock while another client re-sets the lock, so the interleaving
+    happens on a real redis-server on every run. Release must be atomic: the other request's lock survives.
+    """
+    from cached_booking_api.runtime.cache import SearchCache
+    from cached_booking_api.runtime.redis_client import LazyClient, RedisSettings
+    from test.runtime.redis_proxy import RedisProxy
+
+    admin = redis.Redis.from_url(redis_server.url, decode_responses=True)
+    keys = CacheKeys.for_query("unlock-race", "q")
+    admin.delete(keys.lock)
+    armed = [False]
+
+    def take_the_lock_over(request: bytes, index: int) -> None:
+        if armed[0] and request.startswith(b"*2\r\n$3\r\nGET\r\n") and keys.lock.encode() in request:
+            armed[0] = False
+            admin.set(keys.lock, "another-request", px=60_000)
+
+    port = int(redis_server.url.rsplit(":", 1)[1])
+    with RedisProxy(port, take_the_lock_over) as proxy:
+        cache = SearchCache(LazyClient(RedisSettings(url=proxy.url, socket_timeout_ms=2000)))
+        token = cache.try_lock(keys)
+        assert token is not None
+        armed[0] = True
+        cache.unlock(keys, token)
+        assert not armed[0], "the interleaving did not happen"
+    assert admin.get(keys.lock) == "another-request"
+
+
+def test_unlock_releases_our_own_lock(redis_server: Any) -> None:
+    from cached_booking_api.runtime.cache import SearchCache
+    from cached_booking_api.runtime.redis_client import LazyClient, RedisSettings
+
+    cache = SearchCache(LazyClient(RedisSettings(url=redis_server.url)))
+    keys = CacheKeys.for_query("unlock-own", "q")
+    token = cache.try_lock(keys)
+    assert token is not None and cache.try_lock(keys) is None
+    cache.unlock(keys, token)
+    assert cache.try_lock(keys) is not None

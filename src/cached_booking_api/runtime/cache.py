@@ -124,11 +124,29 @@ class SearchCache:
         acquired = self.client.get().set(keys.lock, token, nx=True, px=self.policy.lock_ttl_ms)
         return token if acquired else None
 
-    def unlock(self, keys: CacheKeys, token: str) -> None:
-        """Release the lock if still ours (a lock that expired meanwhile may belong to another request)."""
-        client = self.client.get()
-        if client.get(keys.lock) == token:
-            client.delete(keys.lock)
+    def unlock(self, keys: CacheKeys, token: str) -> bool:
+        """Release the lock if it is still ours, atomically; True when it was released.
+
+        A compare-and-delete with ``WATCH`` + ``MULTI``/``EXEC``: if the lock changes after we read it (it expired and
+        another request took it), Redis aborts the ``DEL`` and the other request keeps its lock. Chosen over a Lua
+        script (``EVAL``) because it needs no scripting permission in the cache user's ACL (least privilege: the
+        transaction runs only commands the ACL already allows, no CPU-unbounded scripts), works on Redis 6+/Valkey 7+
+        and in cluster mode (one key, one slot). ``DELIFEQ`` (Valkey 9) / ``DELEX ... IFEQ`` (Redis 8.4) would do it in
+        one command, but the engines the construct deploys (Valkey 8, Redis 7) and the tests' redis-server 7.0 lack them.
+        """
+        from redis.exceptions import WatchError
+
+        with self.client.get().pipeline(transaction=True) as pipe:
+            pipe.watch(keys.lock)
+            if pipe.get(keys.lock) != token:
+                return False  # leaving the block UNWATCHes
+            pipe.multi()
+            pipe.delete(keys.lock)
+            try:
+                pipe.execute()
+            except WatchError:
+                return False  # it changed hands between GET and EXEC: not ours any more
+            return True
 
     def wait_for_fill(self, keys: CacheKeys, generation: int) -> WaitOutcome:
         """Wait for the entry the lock holder is loading, as long as its lock can live.
