@@ -132,7 +132,7 @@ class SearchCache:
         script (``EVAL``) because it needs no scripting permission in the cache user's ACL (least privilege: the
         transaction runs only commands the ACL already allows, no CPU-unbounded scripts), works on Redis 6+/Valkey 7+
         and in cluster mode (one key, one slot). ``DELIFEQ`` (Valkey 9) / ``DELEX ... IFEQ`` (Redis 8.4) would do it in
-        one command, but the engines the construct deploys (Valkey 8, Redis 7) and the tests' redis-server 7.0 lack them.
+        one command, but the engines the construct deploys (Valkey 8, Redis 7) and the test redis-server 7.0 lack them.
         """
         from redis.exceptions import WatchError
 
