@@ -45,6 +45,7 @@ DEV_DEPS = [
     "redis==8.1.0",
     "boto3==1.44.8",
     "hypothesis==6.155.2",
+    "matplotlib==3.11.2",  # bench/ charts (make bench)
 ]
 
 project = PythonProject(

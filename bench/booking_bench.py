@@ -21,6 +21,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import boto3  # noqa: E402
+from figures import table  # noqa: E402
 from search_bench import Context, percentiles  # noqa: E402  (sets the AWS/Powertools environment)
 
 from cached_booking_api.local.gateway import proxy_event  # noqa: E402
@@ -88,9 +89,12 @@ def main() -> None:
         with contextlib.redirect_stdout(sink):
             baseline = percentiles(timed(bare))
             measured = percentiles(timed(handler))
-    print(f"{'measure':36} {'p50 ms':>8} {'p99 ms':>8}   samples")
-    print(f"{'bare TransactWriteItems (baseline)':36} {baseline['p50']:8.2f} {baseline['p99']:8.2f}   {baseline['n']}")
-    print(f"{'POST /bookings handler':36} {measured['p50']:8.2f} {measured['p99']:8.2f}   {measured['n']}")
+    print(table([
+        ("POST /bookings handler p50 ms", f"{measured['p50']:.2f}", f"bare TransactWriteItems {baseline['p50']:.2f}",
+         "context: + idempotency put/update + listing read"),
+        ("POST /bookings handler p99 ms", f"{measured['p99']:.2f}", f"bare TransactWriteItems {baseline['p99']:.2f}",
+         f"context ({measured['n']} samples)"),
+    ]))  # fmt: skip
     print(f"(DynamoDB Local, {NIGHTS} nights: {NIGHTS + 3} transaction items; the handler adds the idempotency "
           "record's put and update and a consistent listing read)")  # fmt: skip
     out = ROOT / "bench" / "out"

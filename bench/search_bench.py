@@ -27,6 +27,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 os.environ.update(
     {
         "AWS_ACCESS_KEY_ID": "bench",
@@ -42,6 +43,7 @@ os.environ.update(
 
 import boto3  # noqa: E402
 import redis  # noqa: E402
+from figures import table  # noqa: E402
 
 from cached_booking_api.local.gateway import proxy_event  # noqa: E402
 from cached_booking_api.local.servers import DynamoDBLocal, RedisServer  # noqa: E402
@@ -256,9 +258,7 @@ def main() -> None:
          f"bundled {synth['example_bundled_s']:.2f}"),
         ("Search asset (MiB)", f"{size['unzipped_mib']:.2f}", f"zipped {size['zipped_mib']:.2f}", "<= 15"),
     ]  # fmt: skip
-    print(f"{'measure':34} {'value':>10}   {'baseline (same run)':32} target")
-    for name, value, baseline, target in rows:
-        print(f"{name:34} {value:>10}   {baseline:32} {target}")
+    print(table(rows))
     print(f"(hit: {search['hit_result_count']} results, entry {search['entry_bytes']} bytes, {hit['n']} samples)")
     out = ROOT / "bench" / "out"
     out.mkdir(parents=True, exist_ok=True)

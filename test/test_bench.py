@@ -1,0 +1,35 @@
+"""The benchmark tooling itself: `make bench` must run on a fresh clone (issue 8.13, 10.6)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+
+from figures import latency_chart, table  # noqa: E402
+
+
+def test_chart_is_written_with_the_projects_own_dependencies(tmp_path: Path) -> None:
+    """Regression (8.13): the last step of `make bench` imported matplotlib, which the project did not install."""
+    path = tmp_path / "latency.png"
+    latency_chart({"HIT": [0.3, 0.4, 0.5], "MISS": [5.0, 7.5], "BYPASS": [2.0]}, path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_figures_table_prints_goal_value_and_baseline_on_every_row() -> None:
+    text = table(
+        [("cold start ms", "210", "boto3+redis 150", "<= 1.5x (225)"), ("synth s", "2.1", "JS 2.4", "<= 1.0x")]
+    )
+    header, rule, *rows = text.splitlines()
+    assert header.split()[:2] == ["measure", "value"] and header.rstrip().endswith("goal")
+    assert set(rule) == {"-"}
+    assert rows[0].split("  ")[0] == "cold start ms" and "boto3+redis 150" in rows[0] and rows[0].endswith("(225)")
+    assert rows[1].endswith("<= 1.0x")
+
+
+def test_a_row_without_a_goal_is_refused() -> None:
+    with pytest.raises(ValueError, match="measure, value, baseline and goal"):
+        table([("cold start ms", "210", "boto3+redis 150")])  # type: ignore[list-item]
