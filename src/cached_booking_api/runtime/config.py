@@ -6,6 +6,7 @@ The construct imports this module, so at module level it imports the standard li
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -102,15 +103,46 @@ def dynamodb_worst_case_seconds(client_config: Any) -> float:
     return attempts * per_attempt + backoff
 
 
+def dynamodb_client_settings(env: Mapping[str, str] = os.environ) -> dict[str, Any]:
+    """The botocore ``Config`` arguments of the DynamoDB client: short timeouts, standard retries."""
+    return {
+        "connect_timeout": 1,
+        "read_timeout": float(env.get(DYNAMODB_READ_TIMEOUT_SECONDS, "2")),
+        "retries": {"max_attempts": 3, "mode": "standard"},
+        "max_pool_connections": 50,  # one request per process in Lambda; many threads share it in the local mode
+    }
+
+
 def dynamodb_client(env: Mapping[str, str] = os.environ) -> object:
     """A DynamoDB client with short timeouts and adaptive retries (pointed at DynamoDB Local when configured)."""
     import boto3
     from botocore.config import Config
 
-    config = Config(
-        connect_timeout=1,
-        read_timeout=float(env.get(DYNAMODB_READ_TIMEOUT_SECONDS, "2")),
-        retries={"max_attempts": 3, "mode": "standard"},
-        max_pool_connections=50,  # one request per process in Lambda; many threads share it in the local mode
-    )
+    config = Config(**dynamodb_client_settings(env))
     return boto3.client("dynamodb", endpoint_url=env.get(DYNAMODB_ENDPOINT) or None, config=config)
+
+
+class LazyDynamoDBClient:
+    """A DynamoDB client built on first use: a search answered from the cache never loads boto3 or builds a client
+    (~100 ms of a cold start). Attribute access is forwarded to the real client."""
+
+    def __init__(self, env: Mapping[str, str] = os.environ) -> None:
+        self._env = env
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def client_config(self) -> Any:
+        """The client's timeouts and retries (as ``client.meta.config`` has them) without building the client."""
+        from types import SimpleNamespace
+
+        return SimpleNamespace(**dynamodb_client_settings(self._env))
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = dynamodb_client(self._env)
+        return getattr(self._client, name)

@@ -47,12 +47,18 @@ IsoDate = Annotated[
 """A ``YYYY-MM-DD`` string, parsed strictly (no timestamps, no other formats) into a ``date``."""
 
 
+class DeferredModel(BaseModel):
+    """Base of every model: its validator is built on first use, so a function builds only the models it uses."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
 def today_utc() -> date:
     """Today's date in UTC: the reference for 'check-in in the past'."""
     return datetime.now(UTC).date()
 
 
-class StayMixin(BaseModel):
+class StayMixin(DeferredModel):
     """Check-in/check-out rules shared by search and booking."""
 
     check_in: IsoDate = Field(alias="checkIn", description="First night, YYYY-MM-DD (UTC), not in the past.")
@@ -98,7 +104,7 @@ class SearchQuery(StayMixin):
         return self
 
 
-class SearchResult(BaseModel):
+class SearchResult(DeferredModel):
     """One listing available for the whole stay."""
 
     listingId: str
@@ -110,7 +116,7 @@ class SearchResult(BaseModel):
     available: int = Field(description="Fewest units left over the nights of the stay.")
 
 
-class SearchResponse(BaseModel):
+class SearchResponse(DeferredModel):
     """Body of a 200 answer to ``GET /search``."""
 
     results: list[SearchResult]
@@ -118,14 +124,14 @@ class SearchResponse(BaseModel):
     nextCursor: str | None
 
 
-class ErrorDetail(BaseModel):
+class ErrorDetail(DeferredModel):
     """One bad field of a request."""
 
     field: str
     message: str
 
 
-class ErrorInfo(BaseModel):
+class ErrorInfo(DeferredModel):
     """What went wrong."""
 
     code: str = Field(description="UPPER_SNAKE error code, e.g. VALIDATION_ERROR.")
@@ -133,7 +139,7 @@ class ErrorInfo(BaseModel):
     details: list[ErrorDetail]
 
 
-class ErrorResponse(BaseModel):
+class ErrorResponse(DeferredModel):
     """Body of every 4xx/5xx answer."""
 
     error: ErrorInfo
@@ -143,7 +149,7 @@ EMAIL = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$"
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
 
 
-class Customer(BaseModel):
+class Customer(DeferredModel):
     """Who stays. Stored with the booking; never put in an event."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -162,7 +168,7 @@ class BookingRequest(StayMixin):
     customer: Customer
 
 
-class Booking(BaseModel):
+class Booking(DeferredModel):
     """A confirmed booking as the API returns it (201 and ``GET /bookings/{bookingId}``). No customer data."""
 
     bookingId: str
@@ -176,7 +182,7 @@ class Booking(BaseModel):
     createdAt: str = Field(description="ISO 8601 UTC.")
 
 
-class ListingRecord(BaseModel):
+class ListingRecord(DeferredModel):
     """One line of a listing file (JSON Lines), see BRIEF §3."""
 
     model_config = ConfigDict(extra="forbid")

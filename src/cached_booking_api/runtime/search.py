@@ -12,14 +12,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from . import schema
+from . import schema, tracing
 from .cache import CachedEntry, CacheKeys, CacheRecord, SearchCache
 from .circuit import CircuitBreaker
 from .errors import service_unavailable, validation_error
 from .models import SearchQuery
 from .redis_client import CACHE_ERRORS
 from .repository import ListingRepository, RepositoryUnavailable
-from .tracing import tracer
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -101,7 +100,7 @@ class _Attempt:
         self.cache_errors = 0
 
     def run(self) -> tuple[list[CacheRecord], CacheStatus]:
-        with tracer.provider.in_subsegment("cache.read"):
+        with tracing.subsegment("cache.read"):
             read = self._redis(lambda: self.cache.read(self.keys))
         if read is None:
             return self._load(fallback=None), CacheStatus.BYPASS
@@ -143,7 +142,7 @@ class _Attempt:
     def _load(self, fallback: CachedEntry | None) -> list[CacheRecord]:
         """Results from DynamoDB; when it fails, the cached entry if any (stale-if-error), else 503."""
         try:
-            with tracer.provider.in_subsegment("dynamodb.find_available"):
+            with tracing.subsegment("dynamodb.find_available"):
                 query = self.query
                 return self.service.repository.find_available(query.destination, query.nights, query.guests)
         except RepositoryUnavailable as exc:

@@ -24,12 +24,11 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from .. import config
+from .. import config, tracing
 from ..bookings import BookingService
 from ..errors import ApiError, service_unavailable, validation_error
 from ..http import create_resolver, json_response
 from ..models import IDEMPOTENCY_KEY, BookingRequest, parse_or_400
-from ..tracing import tracer
 
 logger = Logger()
 metrics = Metrics()
@@ -48,9 +47,12 @@ def booking_service() -> BookingService:
 
 @cache
 def idempotent_booking() -> tuple[Callable[..., dict[str, Any]], IdempotencyConfig]:
-    """``book(payload=...)`` wrapped by Powertools idempotency (records in their own table, 24 h, body validated)."""
+    """``book(payload=...)`` wrapped by Powertools idempotency (records in their own table, 24 h, body validated).
+
+    The records share the bookings' DynamoDB client: one client to build on a cold start, not two.
+    """
     persistence = DynamoDBPersistenceLayer(
-        table_name=os.environ[config.IDEMPOTENCY_TABLE_NAME], boto3_client=config.dynamodb_client()
+        table_name=os.environ[config.IDEMPOTENCY_TABLE_NAME], boto3_client=booking_service().client
     )
     idempotency = IdempotencyConfig(
         event_key_jmespath="key",
@@ -117,7 +119,7 @@ def get_booking(booking_id: str) -> Response[str]:
 
 
 @logger.inject_lambda_context(log_event=False)
-@tracer.capture_lambda_handler(capture_response=False)
+@tracing.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Lambda entry point (API Gateway REST proxy integration)."""

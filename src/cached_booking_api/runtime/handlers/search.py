@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from .. import config
+from .. import config, tracing
 from ..cache import SearchCache
 from ..circuit import CircuitBreaker
 from ..http import create_resolver, json_response
@@ -19,7 +19,6 @@ from ..models import SearchQuery, parse_or_400
 from ..redis_client import LazyClient
 from ..repository import ListingRepository
 from ..search import CacheStatus, SearchService
-from ..tracing import tracer
 
 logger = Logger()
 metrics = Metrics()
@@ -43,8 +42,8 @@ def search_service() -> SearchService:
         cooldown_seconds=float(os.environ.get(config.CIRCUIT_COOLDOWN_SECONDS, "30")),
         on_open=lambda: metrics.add_metric(name="CircuitOpen", unit=MetricUnit.Count, value=1),
     )
-    dynamodb: Any = config.dynamodb_client()
-    policy = config.cache_policy(load_worst_case_seconds=config.dynamodb_worst_case_seconds(dynamodb.meta.config))
+    dynamodb = config.LazyDynamoDBClient()  # built on the first miss: a cache hit needs no DynamoDB client
+    policy = config.cache_policy(load_worst_case_seconds=config.dynamodb_worst_case_seconds(dynamodb.client_config))
     cache_ = SearchCache(LazyClient(config.redis_settings()), policy)
     repository = ListingRepository(dynamodb, os.environ[config.TABLE_NAME])
     return SearchService(repository, cache_, breaker)
@@ -83,7 +82,7 @@ def search() -> Response[str]:
 
 
 @logger.inject_lambda_context(log_event=False)
-@tracer.capture_lambda_handler(capture_response=False)
+@tracing.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Lambda entry point (API Gateway REST proxy integration)."""
