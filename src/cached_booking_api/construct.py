@@ -390,6 +390,7 @@ def _search_environment(cache: Cache, options: CacheOptions, table_name: str) ->
         config.CACHE_SERVERLESS: "true" if cache.serverless else "false",
         config.CACHE_CLUSTER_MODE: "true" if cache.serverless else "false",
         config.CACHE_TIMEOUT_MS: str(options.timeout_ms),
+        config.CACHE_CONNECT_TIMEOUT_MS: str(options.connect_timeout_ms),
     }
     for name, value in (
         (config.CACHE_TTL_SECONDS, options.ttl),

@@ -33,6 +33,10 @@ class CacheOptions:
     """How long an empty result is cached (default 30 seconds)."""
     timeout_ms: int = 50
     """Socket timeout of every cache call, in milliseconds (default 50). A slower cache is bypassed."""
+    connect_timeout_ms: int = 1000
+    """Timeout of setting a cache connection up, in milliseconds (default 1000): TCP connect, TLS handshake, AUTH with
+    the IAM token and, in cluster mode, CLUSTER SLOTS. Separate from ``timeout_ms`` so that a cold container on a real
+    network does not open the circuit breaker before its first command."""
     max_data_storage_gb: int = 1
     """Serverless only: the data storage limit in GB (a cost cap; default 1)."""
     max_ecpu_per_second: int = 5000
@@ -52,6 +56,9 @@ class CacheOptions:
             raise _fail("cache.engine", f"{self.engine!r} is not an engine", "Use 'valkey' or 'redis'.")
         if not 5 <= self.timeout_ms <= 1000:
             raise _fail("cache.timeout_ms", f"{self.timeout_ms} is out of range", "Use 5 to 1000 milliseconds.")
+        if not max(self.timeout_ms, 50) <= self.connect_timeout_ms <= 10_000:
+            raise _fail("cache.connect_timeout_ms", f"{self.connect_timeout_ms} is out of range",
+                        "Use 50 to 10000 milliseconds, and no less than timeout_ms.")  # fmt: skip
         if self.mode == "provisioned":
             if self.replicas < 1:
                 raise _fail("cache.replicas", "provisioned mode needs at least one replica for Multi-AZ failover",

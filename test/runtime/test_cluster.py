@@ -101,3 +101,23 @@ def test_every_cache_path_works_in_cluster_mode(
         assert token is not None and cache.unlock(lock_keys, "not-ours") is False
         assert cache.unlock(lock_keys, token) is True and cluster.get(lock_keys.lock) is None
     assert search.search_service().breaker.is_open is False
+
+
+def test_slow_topology_discovery_is_given_the_connect_timeout(redis_cluster: str) -> None:
+    """CLUSTER SLOTS is connection set-up: a startup node answering it in 300 ms must not fail a 50 ms command timeout
+    (a proxy on 127.0.0.1 holds the reply; the cluster then hands out the real node addresses)."""
+    import time
+
+    from cached_booking_api.runtime.redis_client import RedisSettings, create_client
+    from test.runtime.redis_proxy import RedisProxy
+
+    def slow_slots(request: bytes, index: int) -> None:
+        if b"SLOTS" in request.upper():
+            time.sleep(0.3)
+
+    port = int(redis_cluster.rsplit(":", 1)[1])
+    with RedisProxy(port, slow_slots) as proxy:
+        url = proxy.url.replace("redis://", "redis://search:pw@")
+        client = create_client(RedisSettings(url=url, cluster=True, socket_timeout_ms=50, connect_timeout_ms=2000))
+        assert proxy.connections >= 1
+        assert client.get(CacheKeys.for_query("slow-slots", "q").entry) is None

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from botocore.credentials import Credentials
+from redis.connection import SSLConnection
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from cached_booking_api.runtime.redis_client import ElastiCacheIamCredentialProvider, RedisSettings, create_client
+from test.runtime.redis_proxy import RedisProxy
 
 
 def provider(
@@ -67,5 +74,59 @@ def test_aws_settings_build_a_tls_client_with_the_iam_provider() -> None:
     )
     kwargs = client.connection_pool.connection_kwargs
     assert kwargs["credential_provider"].user_id == "u"
-    assert client.connection_pool.connection_class.__name__ == "SSLConnection"
+    assert issubclass(client.connection_pool.connection_class, SSLConnection)
     assert kwargs["socket_timeout"] == 0.05
+
+
+# --- connection set-up has its own timeout (issue 7.10) -------------------------------------------------------------
+# redis-py applies socket_timeout to everything after the TCP connect: the TLS handshake, AUTH/HELLO with the IAM
+# token, CLIENT SETINFO, and the cluster client's CLUSTER SLOTS. A proxy on 127.0.0.1 in front of the real
+# redis-server holds those replies to script a slow set-up (a cold container on a real network).
+
+SETUP_REQUESTS = (b"AUTH", b"HELLO", b"CLIENT", b"SETINFO")
+
+
+def _slow(requests: tuple[bytes, ...], seconds: float) -> Callable[[bytes, int], None]:
+    def hook(request: bytes, index: int) -> None:
+        if any(word in request.upper() for word in requests):
+            time.sleep(seconds)
+
+    return hook
+
+
+def test_a_slow_connection_set_up_is_given_the_connect_timeout(redis_server: Any) -> None:
+    port = int(redis_server.url.rsplit(":", 1)[1])
+    with RedisProxy(port, _slow(SETUP_REQUESTS, 0.3)) as proxy:
+        url = proxy.url.replace("redis://", "redis://default:any@")  # AUTH is part of the set-up, as with IAM
+        client = create_client(RedisSettings(url=url, socket_timeout_ms=50, connect_timeout_ms=2000))
+        assert client.ping() is True
+        assert client.get("set-up-timeout-missing") is None  # after set-up, commands are fast again
+
+
+def test_a_set_up_slower_than_the_connect_timeout_fails_fast(redis_server: Any) -> None:
+    port = int(redis_server.url.rsplit(":", 1)[1])
+    with RedisProxy(port, _slow(SETUP_REQUESTS, 1.0)) as proxy:
+        client = create_client(RedisSettings(url=proxy.url, socket_timeout_ms=50, connect_timeout_ms=200))
+        started = time.monotonic()
+        with pytest.raises(RedisTimeoutError):
+            client.ping()
+        assert time.monotonic() - started < 0.9
+
+
+def test_commands_keep_the_tight_command_timeout(redis_server: Any) -> None:
+    port = int(redis_server.url.rsplit(":", 1)[1])
+    with RedisProxy(port, _slow((b"PING",), 0.5)) as proxy:
+        client = create_client(RedisSettings(url=proxy.url, socket_timeout_ms=50, connect_timeout_ms=2000))
+        client.get("warm-up")  # the connection is set up (fast)
+        started = time.monotonic()
+        with pytest.raises(RedisTimeoutError):
+            client.ping()
+        assert time.monotonic() - started < 0.4
+
+
+def test_the_connect_timeout_comes_from_the_environment() -> None:
+    from cached_booking_api.runtime import config
+
+    settings = config.redis_settings({config.CACHE_URL: "redis://x:1", config.CACHE_CONNECT_TIMEOUT_MS: "1500"})
+    assert (settings.connect_timeout_ms, settings.socket_timeout_ms) == (1500, 50)
+    assert config.redis_settings({config.CACHE_URL: "redis://x:1"}).connect_timeout_ms == 1000

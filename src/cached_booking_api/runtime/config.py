@@ -29,6 +29,7 @@ CACHE_TTL_SECONDS = "CACHE_TTL_SECONDS"
 CACHE_STALE_SECONDS = "CACHE_STALE_SECONDS"
 CACHE_NEGATIVE_TTL_SECONDS = "CACHE_NEGATIVE_TTL_SECONDS"
 CACHE_TIMEOUT_MS = "CACHE_TIMEOUT_MS"
+CACHE_CONNECT_TIMEOUT_MS = "CACHE_CONNECT_TIMEOUT_MS"
 CIRCUIT_FAILURE_THRESHOLD = "CIRCUIT_FAILURE_THRESHOLD"
 CIRCUIT_COOLDOWN_SECONDS = "CIRCUIT_COOLDOWN_SECONDS"
 EVENT_BUS_NAME = "EVENT_BUS_NAME"
@@ -52,7 +53,12 @@ def redis_settings(env: Mapping[str, str] = os.environ) -> RedisSettings:
     from .redis_client import RedisSettings
 
     timeout = int(env.get(CACHE_TIMEOUT_MS, "50"))
-    common = {"cluster": _flag(env.get(CACHE_CLUSTER_MODE)), "socket_timeout_ms": timeout}
+    connect_timeout = int(env.get(CACHE_CONNECT_TIMEOUT_MS, "1000"))
+    common = {
+        "cluster": _flag(env.get(CACHE_CLUSTER_MODE)),
+        "socket_timeout_ms": timeout,
+        "connect_timeout_ms": connect_timeout,
+    }
     if env.get(CACHE_URL):
         return RedisSettings(url=env[CACHE_URL], **common)  # type: ignore[arg-type]
     return RedisSettings(

@@ -12,6 +12,7 @@ from urllib.parse import quote
 from redis import Redis
 from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
+from redis.connection import Connection, ConnectionPool, SSLConnection
 from redis.credentials import CredentialProvider
 from redis.exceptions import AuthenticationError, RedisClusterException, RedisError
 from redis.retry import Retry
@@ -94,6 +95,77 @@ def _session_credentials() -> object:
     return credentials.get_frozen_credentials()
 
 
+#: Replies that belong to setting a client up, not to serving a request: the cluster client's topology discovery.
+SETUP_COMMANDS = frozenset({"CLUSTER SLOTS", "CLUSTER SHARDS", "CLUSTER NODES", "COMMAND"})
+
+
+class _SetupTimeout:
+    """Connection set-up under ``socket_connect_timeout``; commands under ``socket_timeout``.
+
+    redis-py sets ``socket_timeout`` on the socket right after the TCP connect, so the TLS handshake, AUTH/HELLO with
+    the IAM token and CLIENT SETINFO ran under the 50 ms command timeout, as did the cluster client's CLUSTER SLOTS:
+    on a cold container on a real network the breaker could open before the first command. Here the whole set-up (and
+    each topology-discovery reply) gets the connect timeout; the command timeout applies once it is done. A set-up
+    that fails in any way (even with a non-redis error) closes the socket, so a half-authenticated connection is
+    never handed to a command.
+    """
+
+    _sock: Any
+    _parser: Any
+    socket_timeout: float | None
+    socket_connect_timeout: float | None
+    _setup_reply = False
+
+    def connect_check_health(self, check_health: bool = True, retry_socket_connect: bool = True) -> None:
+        if self._sock:
+            return
+        command_timeout = self.socket_timeout
+        self.socket_timeout = self.socket_connect_timeout  # what redis-py applies after the TCP connect
+        try:
+            super().connect_check_health(  # type: ignore[misc]
+                check_health=check_health, retry_socket_connect=retry_socket_connect
+            )
+        except BaseException:
+            self.disconnect()
+            raise
+        finally:
+            self.socket_timeout = command_timeout
+        self._apply_timeout(command_timeout)
+
+    def disconnect(self, *args: Any, **kwargs: Any) -> None:
+        super().disconnect(*args, **kwargs)  # type: ignore[misc]
+
+    def send_command(self, *args: Any, **kwargs: Any) -> None:
+        self._setup_reply = bool(args) and str(args[0]).upper() in SETUP_COMMANDS
+        super().send_command(*args, **kwargs)  # type: ignore[misc]
+
+    def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        if not self._setup_reply:
+            return super().read_response(*args, **kwargs)  # type: ignore[misc]
+        self._apply_timeout(self.socket_connect_timeout)
+        try:
+            return super().read_response(*args, **kwargs)  # type: ignore[misc]
+        finally:
+            self._setup_reply = False
+            self._apply_timeout(self.socket_timeout)
+
+    def _apply_timeout(self, timeout: float | None) -> None:
+        """Set ``timeout`` on the socket and on the parser's buffer (which restores it after non-blocking reads)."""
+        if self._sock is not None:
+            self._sock.settimeout(timeout)
+        buffer = getattr(self._parser, "_buffer", None)
+        if buffer is not None:
+            buffer.socket_timeout = timeout
+
+
+class SetupTimeoutConnection(_SetupTimeout, Connection):
+    """A TCP connection whose set-up runs under the connect timeout (see ``_SetupTimeout``)."""
+
+
+class SetupTimeoutSSLConnection(_SetupTimeout, SSLConnection):
+    """A TLS connection whose set-up (handshake included) runs under the connect timeout (see ``_SetupTimeout``)."""
+
+
 @dataclass(frozen=True)
 class RedisSettings:
     """How to reach the cache. Either ``url`` (local/test) or ``host`` + IAM settings (AWS)."""
@@ -107,13 +179,16 @@ class RedisSettings:
     serverless: bool = True
     cluster: bool = False
     socket_timeout_ms: int = 50
-    connect_timeout_ms: int = 250
+    """Timeout of every command (a slower cache is bypassed)."""
+    connect_timeout_ms: int = 1000
+    """Timeout of connection set-up: TCP connect, TLS handshake, AUTH with the IAM token, CLUSTER SLOTS."""
 
 
 def create_client(settings: RedisSettings) -> RedisLike:
     """A client with tight timeouts and no retry loop: the circuit breaker, not retries, handles a slow cache.
 
-    ``RedisCluster`` contacts the cluster when built, so call this where a failure is handled (lazily).
+    Commands time out after ``socket_timeout_ms``, connection set-up after ``connect_timeout_ms``. ``RedisCluster``
+    contacts the cluster when built, so call this where a failure is handled (lazily).
     """
     common: dict[str, Any] = {
         "socket_timeout": settings.socket_timeout_ms / 1000,
@@ -123,21 +198,23 @@ def create_client(settings: RedisSettings) -> RedisLike:
         "health_check_interval": 0,
     }
     if settings.url:
-        if settings.cluster:
-            return RedisCluster.from_url(settings.url, **common)
-        return Redis.from_url(settings.url, **common)
-    if not (settings.host and settings.user_id and settings.cache_name and settings.region):
-        raise ValueError("cache settings need either a URL or host, user id, cache name and region")
-    provider = ElastiCacheIamCredentialProvider(
-        user_id=settings.user_id,
-        cache_name=settings.cache_name,
-        region=settings.region,
-        serverless=settings.serverless,
-    )
-    tls: dict[str, Any] = {"ssl": True, "credential_provider": provider}
+        scheme, _, rest = settings.url.partition("://")
+        tls = scheme == "rediss"
+        url = f"redis://{rest}"  # TLS comes from the connection class (a rediss:// URL would override it)
+    else:
+        if not (settings.host and settings.user_id and settings.cache_name and settings.region):
+            raise ValueError("cache settings need either a URL or host, user id, cache name and region")
+        tls, url = True, f"redis://{settings.host}:{settings.port}"
+        common["credential_provider"] = ElastiCacheIamCredentialProvider(
+            user_id=settings.user_id,
+            cache_name=settings.cache_name,
+            region=settings.region,
+            serverless=settings.serverless,
+        )
+    common["connection_class"] = SetupTimeoutSSLConnection if tls else SetupTimeoutConnection
     if settings.cluster:
-        return RedisCluster(host=settings.host, port=settings.port, **tls, **common)
-    return Redis(host=settings.host, port=settings.port, **tls, **common)
+        return RedisCluster.from_url(url, **common)
+    return Redis(connection_pool=ConnectionPool.from_url(url, **common))
 
 
 class LazyClient:
