@@ -15,7 +15,7 @@ from redis.cluster import RedisCluster
 from cached_booking_api.cache import ACCESS_STRING
 from cached_booking_api.local.servers import RedisServer, wait_until
 from cached_booking_api.runtime import config, schema
-from cached_booking_api.runtime.cache import CacheKeys
+from cached_booking_api.runtime.cache import CacheKeys, entry_json
 from cached_booking_api.runtime.handlers import search
 from cached_booking_api.runtime.models import SearchQuery
 from cached_booking_api.runtime.search import query_hash
@@ -80,7 +80,7 @@ def test_every_cache_path_works_in_cluster_mode(
             query_hash(SearchQuery(destination=destination, checkIn=CHECK_IN, checkOut=CHECK_OUT)),
         )
         # stale + lock held elsewhere → STALE; then the lock winner refreshes (MISS)
-        entry = json.loads(cluster.get(keys.entry))
+        entry = json.loads(entry_json(cluster.get(keys.entry)))
         cluster.set(keys.entry, json.dumps({**entry, "fresh_until": 0}), keepttl=True)
         cluster.set(keys.lock, "other", px=5000)
         assert call_search(**query)[1]["X-Cache"] == "STALE", destination

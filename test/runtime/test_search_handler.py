@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from cached_booking_api.runtime import schema
-from cached_booking_api.runtime.cache import CacheKeys
+from cached_booking_api.runtime.cache import CacheKeys, entry_json
 from cached_booking_api.runtime.handlers import search
 from cached_booking_api.runtime.models import SearchQuery
 from cached_booking_api.runtime.search import query_hash
@@ -96,7 +96,7 @@ def test_entry_ttl_has_bounded_jitter(lisbon: dict[str, str], call_search: Searc
 
 
 def _age_entry(client: redis.Redis, key: str) -> None:
-    data = json.loads(client.get(key))
+    data = json.loads(entry_json(client.get(key)))
     data["fresh_until"] = 0
     client.set(key, json.dumps(data), keepttl=True)
 
