@@ -8,7 +8,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import Names, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -100,6 +100,8 @@ class Api(Construct):
         self.rest_api = apigw.RestApi(
             self,
             "RestApi",
+            # API Gateway metrics are keyed by ApiName: two instances must never share one.
+            rest_api_name=Names.unique_resource_name(self, max_length=128, separator="-"),
             description="cached-booking-api",
             endpoint_types=[apigw.EndpointType.REGIONAL],
             cloud_watch_role=cloud_watch_role,
@@ -214,21 +216,38 @@ class Api(Construct):
 
     def _error_responses(self) -> None:
         """Answers API Gateway gives itself (validation, missing key, throttling) in the contract's error format."""
-        responses = {
-            apigw.ResponseType.BAD_REQUEST_BODY: ("VALIDATION_ERROR", "$context.error.validationErrorString"),
-            apigw.ResponseType.BAD_REQUEST_PARAMETERS: ("VALIDATION_ERROR", "$context.error.validationErrorString"),
-            apigw.ResponseType.INVALID_API_KEY: ("FORBIDDEN", "Missing or invalid API key."),
-            apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN: ("FORBIDDEN", "Missing or invalid API key."),
-            apigw.ResponseType.ACCESS_DENIED: ("FORBIDDEN", "Access denied."),
-            apigw.ResponseType.THROTTLED: ("TOO_MANY_REQUESTS", "Rate limit exceeded; retry later."),
-            apigw.ResponseType.QUOTA_EXCEEDED: ("TOO_MANY_REQUESTS", "Quota exceeded for this API key."),
-            apigw.ResponseType.REQUEST_TOO_LARGE: ("PAYLOAD_TOO_LARGE", "The request is too large."),
-            apigw.ResponseType.DEFAULT_5_XX: ("INTERNAL_ERROR", "Internal error."),
-        }
-        for response_type, (code, message) in responses.items():
-            body = json.dumps({"error": {"code": code, "message": message, "details": []}})
+        for name, response_type, code, message in GATEWAY_RESPONSES:
             self.rest_api.add_gateway_response(
-                f"{code.title().replace('_', '')}{response_type.response_type}",
-                type=response_type,
-                templates={"application/json": body},
+                name, type=response_type, templates={"application/json": gateway_response_template(code, message)}
             )
+
+
+#: ``$context.error.messageString`` is "the quoted value of $context.error.message": it may stand in place of a JSON
+#: string. Gateway response templates are not VTL and escape nothing, so ``$context.error.validationErrorString``
+#: (which holds double quotes) can never be embedded.
+QUOTED_MESSAGE = "$context.error.messageString"
+
+GATEWAY_RESPONSES: tuple[tuple[str, apigw.ResponseType, str, str], ...] = (
+    ("ValidationErrorBAD_REQUEST_BODY", apigw.ResponseType.BAD_REQUEST_BODY, "VALIDATION_ERROR", QUOTED_MESSAGE),
+    ("ValidationErrorBAD_REQUEST_PARAMETERS", apigw.ResponseType.BAD_REQUEST_PARAMETERS, "VALIDATION_ERROR",
+     QUOTED_MESSAGE),
+    ("ForbiddenINVALID_API_KEY", apigw.ResponseType.INVALID_API_KEY, "FORBIDDEN", "Missing or invalid API key."),
+    ("ForbiddenMISSING_AUTHENTICATION_TOKEN", apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN, "FORBIDDEN",
+     "Missing or invalid API key."),
+    ("ForbiddenACCESS_DENIED", apigw.ResponseType.ACCESS_DENIED, "FORBIDDEN", "Access denied."),
+    ("TooManyRequestsTHROTTLED", apigw.ResponseType.THROTTLED, "TOO_MANY_REQUESTS",
+     "Rate limit exceeded; retry later."),
+    ("TooManyRequestsQUOTA_EXCEEDED", apigw.ResponseType.QUOTA_EXCEEDED, "TOO_MANY_REQUESTS",
+     "Quota exceeded for this API key."),
+    ("PayloadTooLargeREQUEST_TOO_LARGE", apigw.ResponseType.REQUEST_TOO_LARGE, "PAYLOAD_TOO_LARGE",
+     "The request is too large."),
+    ("InternalErrorDEFAULT_5XX", apigw.ResponseType.DEFAULT_5_XX, "INTERNAL_ERROR", "Internal error."),
+)  # fmt: skip
+
+
+def gateway_response_template(code: str, message: str) -> str:
+    """The body template of a gateway response: the contract's error JSON, the message constant or the quoted
+    ``$context.error.messageString``."""
+    if message == QUOTED_MESSAGE:
+        return '{"error": {"code": "%s", "message": %s, "details": []}}' % (code, QUOTED_MESSAGE)  # noqa: UP031
+    return json.dumps({"error": {"code": code, "message": message, "details": []}})

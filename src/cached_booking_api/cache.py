@@ -33,6 +33,9 @@ ACCESS_STRING = (
     "+cluster|slots +cluster|shards +cluster|nodes +command +readonly"
 )
 
+#: The redis engine's mandatory ``default`` user: switched off, no command, no key (no connection authenticates as it).
+DEFAULT_USER_ACCESS_STRING = "off -@all"
+
 
 def physical_id(scope: Construct, prefix: str, max_length: int = 40) -> str:
     """A lowercase name unique to the construct's path in its stack (for resources that require a name)."""
@@ -51,8 +54,9 @@ class Cache(Construct):
     """The cache's security group: ingress only from the functions that use the cache."""
     user: elasticache.CfnUser
     """The IAM-authenticated ElastiCache user the functions connect as."""
-    default_user: elasticache.CfnUser
-    """The switched-off ``default`` user ElastiCache requires in every user group."""
+    default_user: elasticache.CfnUser | None
+    """Redis engine only: the switched-off ``default`` user a redis-engine user group must include (None for valkey,
+    whose user group holds only the IAM-authenticated user)."""
     user_group: elasticache.CfnUserGroup
     """The user group of the cache."""
     serverless_cache: elasticache.CfnServerlessCache | None
@@ -97,22 +101,28 @@ class Cache(Construct):
             authentication_mode={"Type": "iam"},
             access_string=ACCESS_STRING,
         )
-        # ElastiCache requires a user named "default" in every user group: this one is switched off.
-        self.default_user = elasticache.CfnUser(
-            self,
-            "DisabledDefaultUser",
-            engine=options.engine,
-            user_id=physical_id(self, "cbadef-"),
-            user_name="default",
-            authentication_mode={"Type": "no-password-required"},
-            access_string="off -@all",
-        )
+        # Redis-engine user groups must include a user named "default": this one is switched off ("off": it cannot
+        # authenticate at all). Valkey-engine groups need no default user and may hold only users that authenticate
+        # (password or IAM), so theirs holds the IAM user alone and an unauthenticated connection has no user.
+        self.default_user: elasticache.CfnUser | None = None
+        members = [self.user.ref]  # Ref is the user id: CloudFormation orders the group after its users
+        if options.engine == "redis":
+            self.default_user = elasticache.CfnUser(
+                self,
+                "DisabledDefaultUser",
+                engine=options.engine,
+                user_id=physical_id(self, "cbadef-"),
+                user_name="default",
+                authentication_mode={"Type": "no-password-required"},
+                access_string=DEFAULT_USER_ACCESS_STRING,
+            )
+            members.append(self.default_user.ref)
         self.user_group = elasticache.CfnUserGroup(
             self,
             "UserGroup",
             engine=options.engine,
             user_group_id=physical_id(self, "cbag-"),
-            user_ids=[self.user.ref, self.default_user.ref],  # Ref is the user id: CloudFormation orders them
+            user_ids=members,
         )
 
         subnet_ids = vpc.select_subnets(subnet_type=subnets.subnet_type).subnet_ids
@@ -170,8 +180,9 @@ class Cache(Construct):
             acknowledge(
                 self.replication_group,
                 "AwsSolutions-AEC6",
-                "Clients authenticate with IAM through the RBAC user group (UserGroupIds: an IAM-mode user, the "
-                "default user switched off); a Redis AUTH token is the shared password this replaces.",
+                "Clients authenticate with IAM through the RBAC user group (UserGroupIds: an IAM-mode user, and for "
+                "the redis engine the default user switched off); a Redis AUTH token is the shared password this "
+                "replaces.",
             )
             self.cache_name = self.replication_group.ref
             self.endpoint_address = self.replication_group.attr_primary_end_point_address

@@ -124,6 +124,7 @@ class CachedSearchApi(Construct):
         construct_id: str,
         *,
         vpc: ec2.IVpc | None = None,
+        vpc_has_dynamodb_endpoint: bool = False,
         cache: CacheOptions | None = None,
         throttle: ThrottleOptions | None = None,
         alarms: AlarmOptions | None = None,
@@ -156,6 +157,10 @@ class CachedSearchApi(Construct):
             construct_id: Construct id.
             vpc: Bring your own VPC (its private subnets host the cache and the search function). Default: a created
                 VPC with two AZs of private isolated subnets, no NAT gateway, a DynamoDB gateway endpoint, flow logs.
+                For your own VPC, the construct adds a DynamoDB gateway endpoint on the route tables of the subnets
+                the functions use (see README "Deploying").
+            vpc_has_dynamodb_endpoint: Your ``vpc`` already routes the functions' subnets to DynamoDB through a
+                gateway endpoint: add none. Default: False.
             cache: Cache mode, engine and timings. Default: ``CacheOptions()`` (serverless Valkey, TTL 5 min).
             throttle: Usage plan and stage throttling. Default: ``ThrottleOptions()`` (100 rps, burst 200, no quota).
             alarms: Alarm thresholds. Default: ``AlarmOptions()``.
@@ -208,7 +213,8 @@ class CachedSearchApi(Construct):
         service_prefix = _service_prefix(self)
         search_service_name = f"{service_prefix}-search"
 
-        network = Network(self, "Network", vpc=vpc, log_retention=log_retention)
+        network = Network(self, "Network", vpc=vpc, log_retention=log_retention,
+                          vpc_has_dynamodb_endpoint=vpc_has_dynamodb_endpoint)  # fmt: skip
         self.vpc = network.vpc
         self.flow_log_group = network.flow_log_group
         self.cache = Cache(self, "Cache", options=cache, vpc=network.vpc, subnets=network.subnets)
@@ -221,8 +227,7 @@ class CachedSearchApi(Construct):
             description="Search function: egress to the cache and DynamoDB only",
         )  # fmt: skip
         self.cache.allow_from(self.search_security_group)
-        # Isolated subnets have no route to the internet: HTTPS can only reach the DynamoDB gateway endpoint.
-        self.search_security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "DynamoDB gateway endpoint")
+        network.allow_dynamodb(self.search_security_group)  # HTTPS to DynamoDB's prefix list (the gateway endpoint)
         cache_environment = _search_environment(self.cache, cache, self.table.table_name)
         search = PythonFunction(
             self,

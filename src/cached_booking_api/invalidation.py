@@ -14,6 +14,7 @@ from .cache import Cache
 from .events import encrypted_queue
 from .functions import PythonFunction
 from .nag import acknowledge
+from .network import only_explicit_egress
 from .runtime.invalidation import STREAM_FILTER_PATTERNS
 
 
@@ -40,6 +41,7 @@ class Invalidation(Construct):
             description="Cache invalidation: egress to the cache only",
         )  # fmt: skip
         cache.allow_from(self.security_group)
+        only_explicit_egress(self.security_group)  # its rules reference the cache's group: separate resources
         self.failure_queue = encrypted_queue(self, "FailureQueue", dead_letter_for="the cache invalidation consumer")
         self.consumer = PythonFunction(
             self,

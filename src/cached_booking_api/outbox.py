@@ -16,6 +16,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from .events import encrypted_queue
+from .nag import acknowledge
 from .runtime.outbox import BOOKING_CONFIRMED, PIPE_FILTER_PATTERN, pipe_input_template
 
 
@@ -45,6 +46,9 @@ class Outbox(Construct):
                 resources=[stream_arn],
             )
         )
+        # EventBridge Pipes lists dynamodb:ListStreams among the DynamoDB source's required permissions; the action
+        # has no resource-level permissions (IAM service authorization reference), hence "*".
+        self.role.add_to_principal_policy(iam.PolicyStatement(actions=["dynamodb:ListStreams"], resources=["*"]))
         self.role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["events:PutEvents"],
@@ -79,3 +83,9 @@ class Outbox(Construct):
             ),
         )
         self.pipe.node.add_dependency(self.role)
+        acknowledge(
+            self.role.node.find_child("DefaultPolicy"),
+            "AwsSolutions-IAM5[Resource::*]",
+            "dynamodb:ListStreams, which EventBridge Pipes requires for a DynamoDB stream source, supports no "
+            "resource-level permissions; every other action is scoped to the stream, the bus and the DLQ.",
+        )

@@ -103,6 +103,18 @@ def _own_vpc_stack(app: cdk.App) -> cdk.Stack:
 VARIANTS["own-vpc"] = _own_vpc_stack
 
 
+def _two_instances_stack(app: cdk.App) -> cdk.Stack:
+    from cached_booking_api import CachedSearchApi
+
+    stack = cdk.Stack(app, "TwoInstances")
+    CachedSearchApi(stack, "One", api_cloud_watch_role=False)
+    CachedSearchApi(stack, "Two", api_cloud_watch_role=False, cache=CacheOptions(mode="provisioned"))
+    return stack
+
+
+VARIANTS["two-instances"] = _two_instances_stack
+
+
 @pytest.fixture(scope="session")
 def variants() -> dict[str, Synthesized]:
     """Every variant, synthesized once."""

@@ -12,6 +12,7 @@ from moto import mock_aws
 from cached_booking_api.runtime.invalidation import STREAM_FILTER_PATTERNS
 from cached_booking_api.runtime.outbox import PIPE_FILTER_PATTERN, pipe_input_template
 from test.construct.conftest import Synthesized
+from test.construct.test_aws_rules import render_gateway_template
 from test.construct.test_security import as_list, logical_id, role_statements
 
 
@@ -45,7 +46,7 @@ def test_gateway_errors_use_the_contract_format(example: Synthesized) -> None:
         "THROTTLED",
         "QUOTA_EXCEEDED",
     ):
-        body = json.loads(responses[response_type]["ResponseTemplates"]["application/json"])
+        body = json.loads(render_gateway_template(responses[response_type]["ResponseTemplates"]["application/json"]))
         assert set(body["error"]) == {"code", "message", "details"}
 
 
@@ -92,7 +93,8 @@ def test_outbox_pipe_reads_the_stream_filters_outbox_items_and_dead_letters(exam
     assert target["InputTemplate"] == pipe_input_template()
     assert target["EventBridgeEventBusParameters"] == {"DetailType": "booking.confirmed", "Source": "booking.platform"}
     assert actions_of(example, "OutboxRole") == {
-        "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "events:PutEvents",
+        "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams",
+        "events:PutEvents",
         "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl",
     }  # fmt: skip
     queues = [q["Properties"] for q in example.resources("AWS::SQS::Queue").values()]

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import redis
 
-from cached_booking_api.cache import ACCESS_STRING
+from cached_booking_api.cache import ACCESS_STRING, DEFAULT_USER_ACCESS_STRING
 from cached_booking_api.runtime import config
 from cached_booking_api.runtime.handlers import search
 from test.conftest import listing, stay
@@ -60,3 +60,27 @@ def test_handlers_work_as_the_acl_user_and_nothing_else_is_allowed(
                 client.execute_command(*forbidden)
     finally:
         admin.execute_command("ACL", "DELUSER", USER)
+
+
+def test_the_switched_off_default_user_admits_no_unauthenticated_connection(redis_server: Any) -> None:
+    """ElastiCache RBAC (Amazon ElastiCache user guide, "Role-Based Access Control (RBAC)", Clusters.RBAC.html): "For
+    user rights, you pass on and off as part of the access string."  The redis engine's user group must include a
+    ``default`` user; ours carries DEFAULT_USER_ACCESS_STRING, so a client that does not authenticate (or names the
+    default user) gets nothing, while the IAM-mode user still works. Checked on a real redis-server ACL."""
+    admin_url = redis_server.url.replace("redis://", "redis://acl-admin:admin-password@")
+    redis.Redis.from_url(redis_server.url).execute_command(
+        "ACL", "SETUSER", "acl-admin", "on", ">admin-password", "~*", "&*", "+@all"
+    )
+    admin = redis.Redis.from_url(admin_url)
+    admin.execute_command("ACL", "SETUSER", USER, "reset", f">{PASSWORD}", *ACCESS_STRING.split())
+    admin.execute_command("ACL", "SETUSER", "default", "reset", *DEFAULT_USER_ACCESS_STRING.split())
+    try:
+        with pytest.raises(redis.exceptions.AuthenticationError):
+            redis.Redis.from_url(redis_server.url).ping()
+        with pytest.raises(redis.exceptions.AuthenticationError):
+            redis.Redis.from_url(redis_server.url.replace("redis://", "redis://default:anything@")).ping()
+        assert redis.Redis.from_url(redis_server.url.replace("redis://", f"redis://{USER}:{PASSWORD}@")).ping()
+    finally:
+        admin.execute_command("ACL", "SETUSER", "default", "reset", "on", "nopass", "~*", "&*", "+@all")
+        admin.execute_command("ACL", "DELUSER", USER)
+        redis.Redis.from_url(redis_server.url).execute_command("ACL", "DELUSER", "acl-admin")

@@ -1,0 +1,300 @@
+"""AWS service rules a first deploy would hit, checked on every variant's synthesized template (issue 7).
+
+Every test quotes the AWS documentation sentence it encodes and names the page. Variants: serverless Valkey (the
+example, CORS on), provisioned, redis engine, bring-your-own VPC, two instances in one stack.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from test.construct.conftest import VARIANTS, Synthesized
+
+ALL = sorted(VARIANTS)
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def users_of(synth: Synthesized, group: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ElastiCache users a user group lists (by Ref to the user resource)."""
+    resources = synth.template["Resources"]
+    users = []
+    for ref in group["Properties"]["UserIds"]:
+        assert isinstance(ref, dict) and "Ref" in ref, f"user ids must reference users of this stack: {ref}"
+        users.append(resources[ref["Ref"]]["Properties"])
+    return users
+
+
+@pytest.mark.parametrize("variant", ALL)
+def test_valkey_user_groups_hold_only_authenticating_users(variants: dict[str, Synthesized], variant: str) -> None:
+    """ElastiCache RBAC (Amazon ElastiCache user guide, "Role-Based Access Control (RBAC)", Clusters.RBAC.html):
+    "A user group configured for the VALKEY engine can only contain users that use an authentication mechanism
+    (password or IAM)."  A ``no-password-required`` user in a valkey group makes CreateUserGroup fail."""
+    synth = variants[variant]
+    groups = synth.resources("AWS::ElastiCache::UserGroup").values()
+    assert groups
+    for group in groups:
+        if group["Properties"]["Engine"] != "valkey":
+            continue
+        for user in users_of(synth, group):
+            assert user["AuthenticationMode"]["Type"] in ("iam", "password"), user
+            assert not user.get("NoPasswordRequired"), user
+
+
+@pytest.mark.parametrize("variant", ALL)
+def test_redis_user_groups_include_a_default_user(variants: dict[str, Synthesized], variant: str) -> None:
+    """AWS CloudFormation reference, AWS::ElastiCache::UserGroup (aws-resource-elasticache-usergroup.html),
+    UserIds: "The list of user IDs that belong to the user group. A user named default must be included."
+    (ElastiCache answers CreateUserGroup with DefaultUserRequired otherwise.) Valkey groups are exempt (see the
+    RBAC rule above), redis-engine groups are not."""
+    synth = variants[variant]
+    for group in synth.resources("AWS::ElastiCache::UserGroup").values():
+        if group["Properties"]["Engine"] == "redis":
+            names = [user["UserName"] for user in users_of(synth, group)]
+            assert names.count("default") == 1, names
+
+
+@pytest.mark.parametrize("variant", ALL)
+def test_no_unauthenticated_connection_is_possible(variants: dict[str, Synthesized], variant: str) -> None:
+    """ElastiCache RBAC (Clusters.RBAC.html): "For user rights, you pass on and off as part of the access string. If
+    neither is specified in the access string, the user is assigned off and doesn't have access rights to the
+    cache."  Every user of every group either authenticates (IAM, no password anywhere) or is switched off; the
+    group's engine matches the cache's engine; every cache uses a group."""
+    synth = variants[variant]
+    groups = synth.resources("AWS::ElastiCache::UserGroup")
+    for group in groups.values():
+        for user in users_of(synth, group):
+            if user["AuthenticationMode"]["Type"] == "iam":
+                assert user["UserName"] == user["UserId"] and user["AccessString"].startswith("on ")
+            else:
+                assert user["AuthenticationMode"]["Type"] == "no-password-required", user
+                assert user["UserName"] == "default" and re.match(r"^off( |$)", user["AccessString"]), user
+                assert group["Properties"]["Engine"] == "redis"
+    caches = [*synth.resources("AWS::ElastiCache::ServerlessCache").values()]
+    replication = [*synth.resources("AWS::ElastiCache::ReplicationGroup").values()]
+    assert caches or replication
+    for cache in caches:
+        [group_id] = [cache["Properties"]["UserGroupId"]["Ref"]]
+        assert groups[group_id]["Properties"]["Engine"] == cache["Properties"]["Engine"]
+    for group in replication:
+        [ref] = group["Properties"]["UserGroupIds"]
+        assert groups[ref["Ref"]]["Properties"]["Engine"] == group["Properties"]["Engine"]
+        assert group["Properties"]["TransitEncryptionMode"] == "required"
+    assert "Passwords" not in json.dumps(synth.template) and "AuthToken" not in json.dumps(synth.template)
+
+
+def role_statements(synth: Synthesized, role_id: str) -> list[dict[str, Any]]:
+    statements = []
+    for policy in synth.resources("AWS::IAM::Policy").values():
+        if {"Ref": role_id} in policy["Properties"]["Roles"]:
+            statements += policy["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
+@pytest.mark.parametrize("variant", ALL)
+def test_pipe_role_can_list_streams(variants: dict[str, Synthesized], variant: str) -> None:
+    """Amazon EventBridge user guide, "Event source permissions for Amazon EventBridge Pipes"
+    (eb-pipes-permissions.html): "For DynamoDB Streams, EventBridge Pipes requires the following permissions to manage
+    resources that are related to your DynamoDB data stream": dynamodb:DescribeStream, dynamodb:GetRecords,
+    dynamodb:GetShardIterator, dynamodb:ListStreams."""
+    synth = variants[variant]
+    pipes = synth.resources("AWS::Pipes::Pipe").values()
+    assert pipes
+    for pipe in pipes:
+        role_id = pipe["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+        actions = {a for s in role_statements(synth, role_id) for a in as_list(s["Action"])}
+        required = {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+                    "dynamodb:ListStreams"}  # fmt: skip
+        assert required <= actions, required - actions
+
+
+#: What a gateway response template may contain: simple ``$context`` substitutions, rendered here with values full
+#: of the characters that break JSON (API Gateway does not escape them).
+HOSTILE = 'instance value ("x") not found in enum (possible values: ["a","b"]) \\ end'
+
+
+def render_gateway_template(template: str) -> str:
+    """Substitute every variable the way API Gateway does: plain text, no escaping. ``messageString`` is documented
+    as the quoted value of the message."""
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(0)
+        if name == "$context.error.messageString":
+            return '"Missing required request parameters: [destination]"'
+        return HOSTILE
+
+    return re.sub(r"\$(context|stageVariables|input|util|method)[A-Za-z0-9_.]*", value, template)
+
+
+@pytest.mark.parametrize("variant", ALL)
+def test_gateway_response_bodies_are_valid_json_in_the_error_format(
+    variants: dict[str, Synthesized], variant: str
+) -> None:
+    """Amazon API Gateway developer guide, "x-amazon-apigateway-gateway-responses.responseTemplates object"
+    (api-gateway-swagger-extensions-gateway-responses.responseTemplates.html): "A GatewayResponse mapping template
+    isn't processed by the Velocity Template Language (VTL) engine." and "A GatewayResponse body mapping template
+    supporting only simple variable substitution".  Nothing escapes ``$context.error.validationErrorString``
+    (it holds double quotes), so only constant text and the already-quoted ``$context.error.messageString`` may
+    appear; every body must render as the contract's error JSON."""
+    responses = variants[variant].resources("AWS::ApiGateway::GatewayResponse").values()
+    assert responses
+    for response in responses:
+        for template in response["Properties"]["ResponseTemplates"].values():
+            assert "validationErrorString" not in template
+            body = json.loads(render_gateway_template(template))
+            assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "details"}
+            assert re.fullmatch(r"[A-Z][A-Z_]+", body["error"]["code"]) and isinstance(body["error"]["details"], list)
+
+
+#: CDK's rule for "no traffic" (ICMP type 252 code 86 to a single broadcast address): an inline rule that is not
+#: allow-all and lets nothing out.
+NO_TRAFFIC = {"CidrIp": "255.255.255.255/32", "Description": "Disallow all traffic", "FromPort": 252,
+              "IpProtocol": "icmp", "ToPort": 86}  # fmt: skip
+
+
+def sg_id(reference: Any) -> str:
+    assert isinstance(reference, dict) and "Fn::GetAtt" in reference, reference
+    return str(reference["Fn::GetAtt"][0])
+
+
+@pytest.mark.parametrize("variant", ALL)
+def test_functions_in_the_vpc_have_explicit_egress_only(variants: dict[str, Synthesized], variant: str) -> None:
+    """AWS CloudFormation reference, AWS::EC2::SecurityGroup (aws-resource-ec2-securitygroup.html): "When you create a
+    security group, if you do not add egress rules, we add egress rules that allow all outbound IPv4 and IPv6 traffic.
+    Otherwise, we do not add them."  Rules in separate AWS::EC2::SecurityGroupEgress resources do not count, so
+    every security group of a function in the VPC carries inline egress, none of it to 0.0.0.0/0 or ::/0; its
+    separate egress goes to the cache's group on the cache ports only."""
+    synth = variants[variant]
+    resources = synth.template["Resources"]
+    cache_groups = {
+        sg_id(ref)
+        for kind in ("AWS::ElastiCache::ServerlessCache", "AWS::ElastiCache::ReplicationGroup")
+        for cache in synth.resources(kind).values()
+        for ref in cache["Properties"]["SecurityGroupIds"]
+    }
+    function_groups = {
+        sg_id(ref)
+        for function in synth.resources("AWS::Lambda::Function").values()
+        for ref in function["Properties"].get("VpcConfig", {}).get("SecurityGroupIds", [])
+    }
+    assert function_groups
+    for group_id in function_groups:
+        inline = resources[group_id]["Properties"].get("SecurityGroupEgress")
+        assert inline, f"{group_id}: no inline egress, CloudFormation adds allow-all"
+        assert inline == [NO_TRAFFIC], (group_id, inline)
+    dynamodb = 0
+    for egress in synth.resources("AWS::EC2::SecurityGroupEgress").values():
+        props = egress["Properties"]
+        if sg_id(props["GroupId"]) not in function_groups:
+            continue
+        assert props["IpProtocol"] == "tcp" and props["FromPort"] == props["ToPort"], props
+        if "DestinationPrefixListId" in props:  # DynamoDB's AWS-managed prefix list, through the gateway endpoint
+            assert props["FromPort"] == 443 and "PrefixListId" in json.dumps(props["DestinationPrefixListId"])
+            dynamodb += 1
+        else:
+            assert sg_id(props["DestinationSecurityGroupId"]) in cache_groups, props
+    searches = [f for f in synth.resources("AWS::Lambda::Function").values()
+                if f["Properties"].get("Handler", "").endswith("handlers.search.handler")]  # fmt: skip
+    assert dynamodb == len(searches) >= 1, "only the search function reads DynamoDB from inside the VPC"
+
+
+def test_two_instances_have_distinct_api_names(variants: dict[str, Synthesized]) -> None:
+    """Amazon API Gateway developer guide, "Amazon API Gateway dimensions and metrics" (api-gateway-metrics-and-
+    dimensions.html): the stage metrics CDK alarms on carry the ``ApiName`` dimension, which filters metrics by the
+    REST API's name (paraphrased). Two APIs with one name share those metrics, so each instance's alarms would see
+    both: names derive from the construct path."""
+    names: list[str] = []
+    for variant in ALL:
+        for api in variants[variant].resources("AWS::ApiGateway::RestApi").values():
+            names.append(api["Properties"]["Name"])
+    assert len(names) == len(set(names)), names
+    two = [
+        api["Properties"]["Name"] for api in variants["two-instances"].resources("AWS::ApiGateway::RestApi").values()
+    ]
+    assert len(two) == 2 and all(name != "RestApi" for name in two), two
+    alarms = variants["two-instances"].resources("AWS::CloudWatch::Alarm").values()
+    api_name_dimensions = {
+        json.dumps(d["Value"])
+        for alarm in alarms
+        for metric in alarm["Properties"].get("Metrics", [])
+        for d in metric.get("MetricStat", {}).get("Metric", {}).get("Dimensions", [])
+        if d["Name"] == "ApiName"
+    }
+    assert len(api_name_dimensions) == 2, api_name_dimensions
+
+
+def subnet_route_tables(synth: Synthesized) -> dict[str, str]:
+    """Subnet logical id → its route table's logical id (from the route table associations)."""
+    return {
+        a["Properties"]["SubnetId"]["Ref"]: a["Properties"]["RouteTableId"]["Ref"]
+        for a in synth.resources("AWS::EC2::SubnetRouteTableAssociation").values()
+    }
+
+
+@pytest.mark.parametrize("variant", ALL)
+def test_functions_subnets_route_to_dynamodb_through_a_gateway_endpoint(
+    variants: dict[str, Synthesized], variant: str
+) -> None:
+    """AWS CDK reference, GatewayVpcEndpointProps (aws-cdk-lib.aws_ec2.GatewayVpcEndpointProps.html): a gateway
+    endpoint is a prefix-list route added to route tables, ``subnets``: "Where to add endpoint routing."  (Amazon VPC
+    user guide, "Gateway endpoints for Amazon DynamoDB", says the same; its exact sentence was not in the stored
+    docs.) A function in isolated subnets whose route tables lack that route times out on every DynamoDB call: in
+    the created VPC and in a VPC the user brings, every subnet a function runs in routes to DynamoDB's endpoint."""
+    synth = variants[variant]
+    route_tables = subnet_route_tables(synth)
+    endpoints = [
+        e["Properties"] for e in synth.resources("AWS::EC2::VPCEndpoint").values()
+        if "dynamodb" in json.dumps(e["Properties"]["ServiceName"])
+    ]  # fmt: skip
+    routed = {ref["Ref"] for endpoint in endpoints for ref in endpoint["RouteTableIds"]}
+    assert all(e.get("VpcEndpointType", "Gateway") == "Gateway" for e in endpoints)
+    for function in synth.resources("AWS::Lambda::Function").values():
+        for subnet in function["Properties"].get("VpcConfig", {}).get("SubnetIds", []):
+            assert route_tables[subnet["Ref"]] in routed, subnet
+
+
+def _byo_vpc(**props: Any) -> Any:
+    import aws_cdk as cdk
+    from aws_cdk import aws_ec2 as ec2
+
+    from cached_booking_api import CachedSearchApi
+
+    app = cdk.App(context={"aws:cdk:bundling-stacks": []})
+    stack = cdk.Stack(app, "S")
+    vpc = ec2.Vpc(stack, "Vpc", nat_gateways=0, max_azs=2, subnet_configuration=[
+        ec2.SubnetConfiguration(name="iso", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)])  # fmt: skip
+    CachedSearchApi(stack, "One", vpc=vpc, api_cloud_watch_role=False, **props)
+    CachedSearchApi(stack, "Two", vpc=vpc, api_cloud_watch_role=False, **props)
+    from aws_cdk.assertions import Template
+
+    return Template.from_stack(stack).find_resources("AWS::EC2::VPCEndpoint")
+
+
+def test_two_instances_in_one_byo_vpc_share_one_endpoint_and_the_prop_adds_none() -> None:
+    """A route table holds one route per destination prefix list, so a second DynamoDB gateway endpoint on the same
+    route tables cannot be created (Amazon VPC user guide, gateway endpoints; paraphrased, the sentence was not in the
+    stored docs): instances in one VPC share one endpoint, and vpc_has_dynamodb_endpoint=True adds none."""
+    assert len(_byo_vpc()) == 1
+    assert len(_byo_vpc(vpc_has_dynamodb_endpoint=True)) == 0
+
+
+def test_byo_vpc_without_route_tables_fails_with_what_to_do() -> None:
+    import aws_cdk as cdk
+    from aws_cdk import aws_ec2 as ec2
+
+    from cached_booking_api import CachedSearchApi
+
+    stack = cdk.Stack(cdk.App(context={"aws:cdk:bundling-stacks": []}), "S")
+    vpc = ec2.Vpc.from_vpc_attributes(stack, "Vpc", vpc_id="vpc-1", availability_zones=["a", "b"],
+                                      isolated_subnet_ids=["subnet-1", "subnet-2"])  # fmt: skip
+    with pytest.raises(ValueError, match=r"vpc: subnet subnet-1 has no known route table.*vpc_has_dynamodb_endpoint"):
+        CachedSearchApi(stack, "Api", vpc=vpc, api_cloud_watch_role=False)
+    stack2 = cdk.Stack(cdk.App(context={"aws:cdk:bundling-stacks": []}), "S2")
+    with pytest.raises(ValueError, match="vpc_has_dynamodb_endpoint: applies to your own vpc only"):
+        CachedSearchApi(stack2, "Api", vpc_has_dynamodb_endpoint=True, api_cloud_watch_role=False)
