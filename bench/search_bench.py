@@ -3,6 +3,7 @@
 1. raw redis-py GET of a cached entry vs the search handler answering a cache hit (in-process invoke, 20 results);
 2. DynamoDB requests per cache-miss search, 50 listings x 7 nights, vs the target 1 + ceil(keys / 100);
    and DynamoDB loads of 20 identical concurrent misses when a load takes 1.8 s, vs the previous lock policy;
+   and cache entry compression on the shipped sample data: size ratio, and the hit path compressed vs uncompressed;
 3. synth wall time of the example app vs an app with only a bare Stack (fresh processes);
 4. the search asset's size vs the 15 MiB budget.
 
@@ -21,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -145,7 +146,9 @@ def search_benchmarks(redis_url: str, dynamodb_endpoint: str) -> dict[str, Any]:
         hits = timed(hit, ITERATIONS)
         body = json.loads(search.handler(event, context)["body"])
         slow = slow_dynamodb_single_flight()
+        compression = compression_figures(dynamodb_endpoint, ITERATIONS)
     return {
+        "compression": compression,
         "slow_dynamodb_loads": slow,
         "raw_get_ms": percentiles(raw),
         "handler_hit_ms": percentiles(hits),
@@ -196,6 +199,75 @@ def slow_dynamodb_single_flight(load_seconds: float = 1.8, concurrent: int = 20)
     os.environ.pop(config.CACHE_TIMEOUT_MS)
     search.search_service.cache_clear()
     return results
+
+
+def compression_figures(dynamodb_endpoint: str, iterations: int) -> dict[str, Any]:
+    """Entry size with and without compression for every destination of the shipped sample data, and the hit path
+    (handler answering a HIT) with compressed vs uncompressed entries, interleaved in one run; plus the bare decode."""
+    import dataclasses
+    import zlib
+
+    from cached_booking_api.runtime import cache as cache_module
+    from cached_booking_api.runtime.handlers import search
+
+    client = boto3.client("dynamodb", endpoint_url=dynamodb_endpoint)
+    table = "bench-sample"
+    client.create_table(TableName=table, **schema.table_definition())
+    sample = ROOT / "src" / "cached_booking_api" / "data" / "sample-listings.jsonl"
+    lines = sample.read_text().splitlines()
+    assert load_listings(client, table, lines).ok
+    records = [json.loads(line) for line in lines]
+    sample_start = min(date.fromisoformat(night) for record in records for night in record["inventory"])
+    first_night = max(today_utc() + timedelta(days=1), sample_start)
+    nights = [(first_night + timedelta(days=i)).isoformat() for i in range(3)]
+    os.environ[config.TABLE_NAME] = table
+    search.search_service.cache_clear()
+    service = search.search_service()
+    per_destination = {}
+    for destination in sorted({r["destination"] for r in records}):
+        results = service.repository.find_available(destination, [date.fromisoformat(n) for n in nights], 1)
+        plain = json.dumps({"gen": 0, "fresh_until": time.time() + 300, "results": results}, separators=(",", ":"))
+        packed = cache_module._compress(plain)
+        per_destination[destination] = {"results": len(results), "plain_bytes": len(plain),
+                                        "compressed_bytes": len(packed),  # what is stored: base64 of zlib
+                                        "zlib_bytes": len(zlib.compress(plain.encode(), 6))}  # fmt: skip
+    plain_total = sum(d["plain_bytes"] for d in per_destination.values())
+    packed_total = sum(d["compressed_bytes"] for d in per_destination.values())
+
+    largest = max(per_destination, key=lambda d: per_destination[d]["plain_bytes"])
+    query = {"destination": largest, "checkIn": nights[0],
+             "checkOut": (date.fromisoformat(nights[-1]) + timedelta(days=1)).isoformat()}  # fmt: skip
+    event = proxy_event("GET", "/search", query=query, headers={"x-api-key": "bench"})
+    policies = {"compressed": dataclasses.replace(service.cache.policy, compress=True),
+                "uncompressed": dataclasses.replace(service.cache.policy, compress=False)}  # fmt: skip
+    samples: dict[str, list[float]] = {name: [] for name in policies}
+    entries: dict[str, str] = {}
+    for name, policy in policies.items():  # one entry of each kind, written by the handler itself
+        service.cache.policy = policy
+        redis.Redis.from_url(os.environ[config.CACHE_URL]).flushall()
+        assert search.handler(event, Context())["multiValueHeaders"]["X-Cache"] == ["MISS"]
+        raw = redis.Redis.from_url(os.environ[config.CACHE_URL], decode_responses=True)
+        entries[name] = raw.get(next(iter(raw.keys("sr:*"))))
+    key = next(iter(redis.Redis.from_url(os.environ[config.CACHE_URL], decode_responses=True).keys("sr:*")))
+    writer = redis.Redis.from_url(os.environ[config.CACHE_URL], decode_responses=True)
+    for _ in range(max(1, iterations // 100)):  # interleaved rounds so drift hits both sides alike
+        for name in policies:
+            writer.set(key, entries[name], keepttl=True)
+            round_samples = timed(lambda: search.handler(event, Context()), 100)
+            samples[name] += round_samples
+    decode = {name: percentiles(timed(lambda e=entry: cache_module._decode(e), iterations))
+              for name, entry in entries.items()}  # fmt: skip
+    os.environ[config.TABLE_NAME] = "bench"
+    search.search_service.cache_clear()
+    return {
+        "sample_destinations": per_destination,
+        "ratio": round(plain_total / packed_total, 2),
+        "ratio_before_base64": round(plain_total / sum(d["zlib_bytes"] for d in per_destination.values()), 2),
+        "hit_destination": largest,
+        "hit_entry_bytes": {name: len(entry) for name, entry in entries.items()},
+        "handler_hit_ms": {name: percentiles(values) for name, values in samples.items()},
+        "decode_ms": decode,
+    }
 
 
 def synth_times() -> dict[str, float]:
@@ -254,6 +326,14 @@ def main() -> None:
          json.dumps(search["dynamodb_per_miss"]["by_operation"]), f"<= {search['dynamodb_per_miss']['target']}"),
         ("P3 slow DynamoDB: loads, 20 misses", str(search["slow_dynamodb_loads"]["lock_policy"]),
          f"1.5 s waiters: {search['slow_dynamodb_loads']['previous_policy']}", "1 (load 1.8 s)"),
+        ("Entry compression ratio (sample)", f"{search['compression']['ratio']:.2f}x",
+         f"zlib before base64 {search['compression']['ratio_before_base64']:.2f}x", "uncompressed 1.00x"),
+        ("Hit p50, compressed entry (ms)", f"{search['compression']['handler_hit_ms']['compressed']['p50']:.3f}",
+         f"uncompressed {search['compression']['handler_hit_ms']['uncompressed']['p50']:.3f}", "<= +0.05 ms"),
+        ("Hit p99, compressed entry (ms)", f"{search['compression']['handler_hit_ms']['compressed']['p99']:.3f}",
+         f"uncompressed {search['compression']['handler_hit_ms']['uncompressed']['p99']:.3f}", "(same run)"),
+        ("Entry decode p50 (ms)", f"{search['compression']['decode_ms']['compressed']['p50']:.4f}",
+         f"uncompressed {search['compression']['decode_ms']['uncompressed']['p50']:.4f}", "(same run)"),
         ("Synth: example (s)", f"{synth['example_no_bundling_s']:.2f}", f"bare Stack {synth['bare_stack_s']:.2f}",
          f"bundled {synth['example_bundled_s']:.2f}"),
         ("Search asset (MiB)", f"{size['unzipped_mib']:.2f}", f"zipped {size['zipped_mib']:.2f}", "<= 15"),
