@@ -8,6 +8,7 @@ The security group admits only the security groups of the functions that use the
 from __future__ import annotations
 
 import hashlib
+import math
 
 from aws_cdk import ArnFormat, Names, Stack
 from aws_cdk import aws_ec2 as ec2
@@ -35,6 +36,42 @@ ACCESS_STRING = (
 
 #: The redis engine's mandatory ``default`` user: switched off, no command, no key (no connection authenticates as it).
 DEFAULT_USER_ACCESS_STRING = "off -@all"
+
+
+#: ECPUs one search may cost on a serverless cache, a miss being the costliest: 9 commands (MGET, SET NX, MGET, SET,
+#: WATCH, GET, MULTI, DEL, EXEC) of at least 1 ECPU each, plus the entry written once and read back (a compressed entry
+#: of the sample data is ~0.5 KB, of a 100-listing destination ~2 KB: bench/search_bench.py). A hit is one MGET, ~1-2.
+ECPU_PER_SEARCH = 12
+#: Stored size of one entry, upper bound (compressed, 100 listings).
+ENTRY_BYTES = 4096
+#: Caps sit this far above the expected peak; the 75 % alarms ring at 3.75x the expected peak, well before throttling.
+HEADROOM = 5
+#: AWS: "We recommend setting an alarm at 75% of the maximum limit you set."
+ALARM_RATIO = 0.75
+#: ElastiCache's accepted range for the ECPU/s maximum, and the data storage maximum in GB.
+ECPU_RANGE = (1000, 15_000_000)
+STORAGE_GB_RANGE = (1, 5000)
+
+
+def serverless_limits(options: CacheOptions) -> tuple[int, int]:
+    """The serverless cache's (ECPU/s cap, data storage cap in GB): the props when given, else derived from
+    ``expected_peak_searches_per_second`` with ``HEADROOM``.
+
+    ECPU/s = peak searches/s x ``ECPU_PER_SEARCH`` x headroom. Storage = every search at the peak writing a distinct
+    entry that lives its whole TTL + jitter + stale window, x ``ENTRY_BYTES`` x headroom. Both clamped to what
+    ElastiCache accepts.
+    """
+    peak = options.expected_peak_searches_per_second
+    ecpu = options.max_ecpu_per_second
+    if ecpu is None:
+        ecpu = min(max(math.ceil(peak * ECPU_PER_SEARCH * HEADROOM), ECPU_RANGE[0]), ECPU_RANGE[1])
+    storage = options.max_data_storage_gb
+    if storage is None:
+        ttl = options.ttl.to_seconds() if options.ttl else 300
+        stale = options.stale_window.to_seconds() if options.stale_window else 600
+        entries = peak * (ttl * 1.1 + stale)
+        storage = min(max(math.ceil(entries * ENTRY_BYTES * HEADROOM / 1e9), STORAGE_GB_RANGE[0]), STORAGE_GB_RANGE[1])
+    return ecpu, storage
 
 
 def physical_id(scope: Construct, prefix: str, max_length: int = 40) -> str:
@@ -71,6 +108,10 @@ class Cache(Construct):
     """The primary endpoint port."""
     serverless: bool
     """True in serverless mode."""
+    max_ecpu_per_second: int | None
+    """Serverless only: the ECPU/s cap applied (see ``serverless_limits``)."""
+    max_data_storage_gb: int | None
+    """Serverless only: the data storage cap applied, in GB."""
 
     def __init__(
         self,
@@ -128,7 +169,10 @@ class Cache(Construct):
         subnet_ids = vpc.select_subnets(subnet_type=subnets.subnet_type).subnet_ids
         self.serverless_cache: elasticache.CfnServerlessCache | None = None
         self.replication_group: elasticache.CfnReplicationGroup | None = None
+        self.max_ecpu_per_second: int | None = None
+        self.max_data_storage_gb: int | None = None
         if self.serverless:
+            self.max_ecpu_per_second, self.max_data_storage_gb = serverless_limits(options)
             self.serverless_cache = elasticache.CfnServerlessCache(
                 self,
                 "Serverless",
@@ -141,10 +185,10 @@ class Cache(Construct):
                 user_group_id=self.user_group.ref,
                 cache_usage_limits=elasticache.CfnServerlessCache.CacheUsageLimitsProperty(
                     data_storage=elasticache.CfnServerlessCache.DataStorageProperty(
-                        maximum=options.max_data_storage_gb, unit="GB"
+                        maximum=self.max_data_storage_gb, unit="GB"
                     ),
                     ecpu_per_second=elasticache.CfnServerlessCache.ECPUPerSecondProperty(
-                        maximum=options.max_ecpu_per_second
+                        maximum=self.max_ecpu_per_second
                     ),
                 ),
             )

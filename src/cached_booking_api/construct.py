@@ -366,6 +366,7 @@ class CachedSearchApi(Construct):
                 **({"Analytics": analytics_dead_letter_queue} if analytics_dead_letter_queue else {}),
             },
             table=self.table,
+            cache=self.cache,
             metrics_namespace=metrics_namespace,
             search_service_name=search_service_name,
         )

@@ -14,6 +14,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from .cache import ALARM_RATIO, Cache
 from .options import AlarmOptions
 
 PERIOD = Duration.minutes(5)
@@ -39,6 +40,7 @@ class Monitoring(Construct):
         table: dynamodb.Table,
         metrics_namespace: str,
         search_service_name: str,
+        cache: Cache | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
 
@@ -107,6 +109,27 @@ class Monitoring(Construct):
             "CacheCircuitOpen": (emf("CircuitOpen"), 1, "Cache circuit breaker opened: searches bypass the cache"),
             "CacheErrors": (emf("CacheError"), options.cache_errors_per_5_minutes, "Cache call failures"),
         }
+        definitions["DynamoDbWriteThrottles"] = (
+            table.metric_throttled_requests_for_operations(
+                operations=[
+                    dynamodb.Operation.TRANSACT_WRITE_ITEMS,
+                    dynamodb.Operation.PUT_ITEM,
+                    dynamodb.Operation.UPDATE_ITEM,
+                    dynamodb.Operation.BATCH_WRITE_ITEM,
+                ],
+                **sum_,
+            ),
+            1,
+            "DynamoDB throttled writes (bookings, cancellations, loads)",
+        )
+        definitions["InvalidationIteratorAge"] = (
+            invalidation_function.metric("IteratorAge", statistic="Maximum", period=PERIOD),
+            60_000,
+            "The cache invalidation consumer is over a minute behind the table stream: searches serve stale "
+            "availability for that long",
+        )
+        if cache is not None and cache.serverless_cache is not None:
+            definitions.update(_serverless_cache_alarms(cache))
         for name, queue in dead_letter_queues.items():
             definitions[f"{name}DeadLetters"] = (
                 queue.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum"),
@@ -154,3 +177,40 @@ class Monitoring(Construct):
         self.dashboard.add_widgets(
             cloudwatch.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms.values()), width=24)
         )
+
+
+def _serverless_cache_alarms(cache: Cache) -> dict[str, tuple[cloudwatch.IMetric, float, str]]:
+    """Alarms at 75 % of the serverless cache's ECPU/s and storage caps, and on throttled commands.
+
+    Serverless caches publish their metrics under the ``clusterId`` dimension (the cache name).
+    """
+    assert cache.max_ecpu_per_second is not None and cache.max_data_storage_gb is not None
+
+    def metric(name: str, statistic: str, period: Duration = PERIOD) -> cloudwatch.Metric:
+        return cloudwatch.Metric(namespace="AWS/ElastiCache", metric_name=name, statistic=statistic, period=period,
+                                 dimensions_map={"clusterId": cache.cache_name})  # fmt: skip
+
+    ecpu_per_second = cloudwatch.MathExpression(
+        expression="ecpu / 60",
+        using_metrics={"ecpu": metric("ElastiCacheProcessingUnits", "Sum", Duration.minutes(1))},
+        label="Cache ECPU/s",
+        period=Duration.minutes(1),
+    )
+    return {
+        "CacheEcpuNearLimit": (
+            ecpu_per_second,
+            ALARM_RATIO * cache.max_ecpu_per_second,
+            f"Cache at 75 % of its {cache.max_ecpu_per_second} ECPU/s cap: above the cap ElastiCache throttles and "
+            "searches fall back to DynamoDB. Raise CacheOptions.expected_peak_searches_per_second.",
+        ),
+        "CacheStorageNearLimit": (
+            metric("BytesUsedForCache", "Maximum"),
+            ALARM_RATIO * cache.max_data_storage_gb * 1e9,
+            f"Cache data at 75 % of its {cache.max_data_storage_gb} GB cap: at the cap ElastiCache evicts entries.",
+        ),
+        "CacheThrottledCommands": (
+            metric("ThrottledCmds", "Sum"),
+            1,
+            "ElastiCache throttled cache commands (cap reached, or load rising faster than the cache scales)",
+        ),
+    }

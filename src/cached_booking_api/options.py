@@ -37,10 +37,16 @@ class CacheOptions:
     """Timeout of setting a cache connection up, in milliseconds (default 1000): TCP connect, TLS handshake, AUTH with
     the IAM token and, in cluster mode, CLUSTER SLOTS. Separate from ``timeout_ms`` so that a cold container on a real
     network does not open the circuit breaker before its first command."""
-    max_data_storage_gb: int = 1
-    """Serverless only: the data storage limit in GB (a cost cap; default 1)."""
-    max_ecpu_per_second: int = 5000
-    """Serverless only: the ECPU/s limit (a cost cap; default 5000)."""
+    expected_peak_searches_per_second: float = 10.0
+    """Serverless only: the peak search rate you expect (default 10/s, i.e. ~50k searches a day with a 15x peak over
+    the daily average). The ECPU/s and data storage caps are derived from it with 5x headroom, and the cache alarms at
+    75 % of each cap (see ``cache.serverless_limits``). Raise it with your traffic instead of hand-tuning the caps."""
+    max_data_storage_gb: int | None = None
+    """Serverless only: the data storage limit in GB (a cost cap). Default: derived from
+    ``expected_peak_searches_per_second``."""
+    max_ecpu_per_second: int | None = None
+    """Serverless only: the ECPU/s limit (a cost cap; above it ElastiCache throttles). Default: derived from
+    ``expected_peak_searches_per_second``."""
     node_type: str = "cache.t4g.small"
     """Provisioned only: the node type (default ``cache.t4g.small``)."""
     replicas: int = 1
@@ -67,9 +73,12 @@ class CacheOptions:
                 raise _fail("cache.port", f"{self.port} is the default Redis port or out of range",
                             "Use a port from 1024 to 65535 other than 6379 (default 6380).")  # fmt: skip
         else:
-            if not 1 <= self.max_data_storage_gb <= 5000:
+            if not 0 < self.expected_peak_searches_per_second <= 1_000_000:
+                raise _fail("cache.expected_peak_searches_per_second", "must be above 0",
+                            "Give your expected peak search rate per second (up to 1000000).")  # fmt: skip
+            if self.max_data_storage_gb is not None and not 1 <= self.max_data_storage_gb <= 5000:
                 raise _fail("cache.max_data_storage_gb", "out of range", "Use 1 to 5000 GB.")
-            if not 1000 <= self.max_ecpu_per_second <= 15_000_000:
+            if self.max_ecpu_per_second is not None and not 1000 <= self.max_ecpu_per_second <= 15_000_000:
                 raise _fail("cache.max_ecpu_per_second", "out of range", "Use 1000 to 15000000.")
         for name in ("ttl", "stale_window", "negative_ttl"):
             value: Duration | None = getattr(self, name)

@@ -35,3 +35,103 @@ def test_connect_timeout_out_of_range_names_the_prop(connect_timeout_ms: int) ->
     stack = cdk.Stack(cdk.App(context={"aws:cdk:bundling-stacks": []}), "S")
     with pytest.raises(ValueError, match=r"cache\.connect_timeout_ms.*Use 50 to 10000"):
         CachedSearchApi(stack, "Api", cache=CacheOptions(connect_timeout_ms=connect_timeout_ms))
+
+
+# --- serverless caps from the expected load, alarms at 75 % of them (issue 10.5) -------------------------------------
+
+
+@pytest.fixture(scope="module")
+def busy() -> dict[str, Any]:
+    """A stack expecting 500 searches/s at peak (50x the default), caps derived."""
+    from aws_cdk.assertions import Template
+
+    stack = cdk.Stack(cdk.App(context={"aws:cdk:bundling-stacks": []}), "Busy")
+    CachedSearchApi(stack, "Api", cache=CacheOptions(expected_peak_searches_per_second=500))
+    return Template.from_stack(stack).to_json()  # type: ignore[no-any-return]
+
+
+def _limits(template: dict[str, Any]) -> dict[str, Any]:
+    [cache] = [r for r in template["Resources"].values() if r["Type"] == "AWS::ElastiCache::ServerlessCache"]
+    return cache["Properties"]["CacheUsageLimits"]  # type: ignore[no-any-return]
+
+
+def _alarms(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: r["Properties"] for name, r in template["Resources"].items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+
+
+def _alarm(template: dict[str, Any], fragment: str) -> dict[str, Any]:
+    [alarm] = [props for name, props in _alarms(template).items() if fragment in name]
+    return alarm
+
+
+def test_serverless_caps_derive_from_the_expected_load_with_headroom(
+    example: Synthesized, busy: dict[str, Any]
+) -> None:
+    """Amazon ElastiCache User Guide, "Scaling ElastiCache Serverless" (docs.aws.amazon.com/AmazonElastiCache/latest/
+    dg/Scaling.html): "You can choose to configure a maximum usage on both cache data storage and ECPU/second for your
+    cache to control cache costs. Doing so will ensure that your cache usage never exceeds the configured maximum." --
+    "If you set an ECPU/second maximum and the compute utilization of your workload exceeds this value, ElastiCache
+    will begin throttling requests." And on pricing: "Reads and writes require 1 ECPU for each kilobyte (KB) of data
+    transferred. For example, a GET command that transfers 3.2 KB of data will consume 3.2 ECPUs."
+
+    So the cap must follow the load (a fixed 5,000 ECPU/s throttles a growing load, every breaker opens and all
+    searches land on DynamoDB), and smaller entries (compressed) cost fewer ECPUs per hit.
+    """
+    from cached_booking_api.cache import ECPU_PER_SEARCH, HEADROOM, serverless_limits
+
+    default = _limits(example.template)
+    assert (default["ECPUPerSecond"]["Maximum"], default["DataStorage"]["Maximum"]) == serverless_limits(CacheOptions())
+    limits = _limits(busy)
+    assert limits["ECPUPerSecond"]["Maximum"] == 500 * ECPU_PER_SEARCH * HEADROOM == 30_000
+    assert limits["DataStorage"] == {"Maximum": 10, "Unit": "GB"}  # 500/s x 930 s x 4 KiB x 5, in GB, rounded up
+    explicit = serverless_limits(CacheOptions(max_ecpu_per_second=7000, max_data_storage_gb=3))
+    assert explicit == (7000, 3)
+
+
+def test_cache_alarms_ring_at_75_percent_of_the_caps(example: Synthesized, busy: dict[str, Any]) -> None:
+    """Amazon ElastiCache User Guide, "Scaling ElastiCache Serverless": "If you set a maximum on either
+    BytesUsedForCache or ElastiCacheProcessingUnits, we highly recommend setting a CloudWatch alarm at a value lower
+    than the maximum limit so that you are notified when your cache is operating close to these limits. We recommend
+    setting an alarm at 75% of the maximum limit you set." Serverless caches publish these metrics under the
+    ``clusterId`` dimension ("Serverless metrics and events for Valkey and Redis OSS")."""
+    for template in (example.template, busy):
+        limits = _limits(template)
+        ecpu = _alarm(template, "CacheEcpuNearLimit")
+        assert ecpu["Threshold"] == 0.75 * limits["ECPUPerSecond"]["Maximum"]
+        [raw] = [m for m in ecpu["Metrics"] if "MetricStat" in m]
+        stat = raw["MetricStat"]
+        assert stat["Metric"]["MetricName"] == "ElastiCacheProcessingUnits" and stat["Stat"] == "Sum"
+        assert stat["Metric"]["Dimensions"][0]["Name"] == "clusterId" and stat["Period"] == 60
+        assert [m["Expression"] for m in ecpu["Metrics"] if "Expression" in m] == ["ecpu / 60"]
+        storage = _alarm(template, "CacheStorageNearLimit")
+        assert storage["MetricName"] == "BytesUsedForCache"
+        assert storage["Threshold"] == 0.75 * limits["DataStorage"]["Maximum"] * 1e9
+        assert storage["Dimensions"][0]["Name"] == "clusterId"
+        assert _alarm(template, "CacheThrottledCommands")["MetricName"] == "ThrottledCmds"
+
+
+def test_provisioned_caches_have_no_serverless_cap_alarms(variants: dict[str, Synthesized]) -> None:
+    names = " ".join(_alarms(variants["provisioned"].template))
+    assert "CacheEcpuNearLimit" not in names and "CacheStorageNearLimit" not in names
+
+
+def test_alarms_for_stream_lag_and_dynamodb_write_throttles(example: Synthesized) -> None:
+    """What a growing load meets first besides the cache caps: the invalidation consumer falling behind the table
+    stream (searches serve stale availability) and DynamoDB throttling writes. (429s are alarmed with the API.)"""
+    lag = _alarm(example.template, "InvalidationIteratorAge")
+    assert (lag["MetricName"], lag["Statistic"], lag["Threshold"]) == ("IteratorAge", "Maximum", 60_000)
+    writes = _alarm(example.template, "DynamoDbWriteThrottles")
+    names = {
+        dimension["Value"]
+        for m in writes["Metrics"]
+        if "MetricStat" in m
+        for dimension in m["MetricStat"]["Metric"]["Dimensions"]
+        if dimension["Name"] == "Operation"
+    }
+    assert names == {"TransactWriteItems", "PutItem", "UpdateItem", "BatchWriteItem"}
+
+
+def test_expected_load_must_be_positive() -> None:
+    stack = cdk.Stack(cdk.App(context={"aws:cdk:bundling-stacks": []}), "S")
+    with pytest.raises(ValueError, match=r"cache\.expected_peak_searches_per_second"):
+        CachedSearchApi(stack, "Api", cache=CacheOptions(expected_peak_searches_per_second=0))
