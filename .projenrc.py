@@ -46,7 +46,13 @@ DEV_DEPS = [
     "boto3==1.44.8",
     "hypothesis==6.155.2",
     "matplotlib==3.11.2",  # bench/ charts (make bench)
+    "hypercorn==0.18.0",
+    "openapi-spec-validator==0.9.0",
+    "schemathesis==4.32.5",
 ]
+
+# The local mode's HTTP front: hypercorn (h11's HTTP/1.1 parser, request timeouts, chunked bodies) + moto.
+LOCAL_DEPS = [*RUNTIME_DEPS, "moto[server]>=5.1,<6", "hypercorn>=0.17,<0.19"]
 
 project = PythonProject(
     name="cached-booking-api",
@@ -78,7 +84,7 @@ PyprojectTomlFile(
         license="Apache-2.0",
         requires_python=">=3.11",
         dependencies=DEPS,
-        optional_dependencies={"runtime": RUNTIME_DEPS, "local": [*RUNTIME_DEPS, "moto[server]>=5.1,<6"]},
+        optional_dependencies={"runtime": RUNTIME_DEPS, "local": LOCAL_DEPS},
         scripts={"cached-booking-api": "cached_booking_api.cli:main"},
         classifiers=[
             "Framework :: AWS CDK",
