@@ -137,6 +137,8 @@ project.gitignore.add_patterns(
     "__pycache__/",
     "bench/out/",
     "dynamodb-local-metadata.json",
+    ".schemathesis/",
+    "schemathesis-report/",
 )
 
 project.test_task.exec("python -m pytest -n 2 --dist loadfile")

@@ -26,7 +26,7 @@ from test.conftest import listing, stay
 from test.local.conftest import KEY, request, running_local
 
 CHECK_IN, CHECK_OUT = stay(9, 2)
-HEADER_TIMEOUT_BOUND = 12.0  # seconds a test waits for the server to give up on a stalled client
+HEADER_TIMEOUT_BOUND = 14.0  # seconds a test waits for the server to give up on a stalled client
 
 
 @pytest.fixture(scope="module")

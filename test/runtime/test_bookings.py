@@ -223,7 +223,9 @@ def test_sold_out_night_is_409_naming_it(booking_env: dict[str, str], book: Book
     assert book(body(listingId="lis-2"), key="sold-out-01")[0] == 201
     status, answer = book(body(listingId="lis-2"), key="sold-out-02")
     assert status == 409 and answer["error"]["code"] == "UNAVAILABLE"
-    assert {"night": CHECK_IN} in answer["error"]["details"]
+    assert {"field": "nights", "message": f"no unit left on {CHECK_IN}", "night": CHECK_IN} in answer["error"][
+        "details"
+    ]
 
 
 def test_unknown_listing_and_booking_are_404(booking_env: dict[str, str], book: BookCall) -> None:

@@ -2,12 +2,12 @@
 emulated API Gateway (``gateway_rules.Gateway``), which turns it into a proxy event for the very handlers of the
 construct.
 
-Hypercorn does the wire: a strict HTTP/1.1 parser (chunked bodies, ``Content-Length`` checked, a request that is both
-chunked and length-delimited refused), a limit on the request head, a timeout from connect to a complete request head
-and on every read, keep-alive and pipelining. Malformed HTTP gets hypercorn's empty 400 and a closed connection. This
-module adds what API Gateway adds: a body limit (413, and the connection closes: the unread rest is never parsed as a
-request), a deadline for the whole body (408), no ``Server`` header, JSON on every answer, and a request whose client
-has left before a worker was free is dropped instead of executed. One line is printed per request.
+Hypercorn does the wire: a strict HTTP/1.1 parser (chunked bodies, ``Content-Length`` checked, a limit on the
+request head), a timeout from connect (or the previous answer) to a complete request head, keep-alive and pipelining.
+Malformed HTTP gets hypercorn's empty 400 and a closed connection. This module adds what API Gateway adds: a body
+limit (413, and the connection closes: the unread rest is never parsed as a request), a deadline for the whole body
+(408), a request both chunked and length-delimited refused (400), no ``Server`` header, JSON on every answer, and a
+request whose client has left before a worker was free is dropped instead of executed. One line per request.
 """
 
 from __future__ import annotations
@@ -28,8 +28,7 @@ from .gateway_rules import Answer, Gateway, gateway_error
 
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 HEAD_TIMEOUT_SECONDS = 5.0  # connect (or the previous answer) → a complete request head, else the connection closes
-READ_TIMEOUT_SECONDS = 5.0  # any read stalled this long closes the connection
-BODY_TIMEOUT_SECONDS = 15.0  # the whole body, however it trickles in → 408
+BODY_TIMEOUT_SECONDS = 10.0  # the whole body, however it trickles in → 408 and the connection closes
 WORKERS = 64  # handler threads (the handlers are blocking code, as in Lambda)
 BACKLOG = 512  # the listen backlog: bursts of connections must not be reset
 
@@ -87,7 +86,7 @@ class LocalApi:
         config.bind = [f"fd://{fd}"]
         config.include_server_header = False  # no software name or version on any answer
         config.keep_alive_timeout = HEAD_TIMEOUT_SECONDS
-        config.read_timeout = int(READ_TIMEOUT_SECONDS)
+        # no read_timeout: hypercorn applies it to every read, also while a client waits for a slow answer
         config.h11_max_incomplete_size = 16 * 1024  # request line + headers
         config.backlog = BACKLOG
         config.graceful_timeout = 1.0

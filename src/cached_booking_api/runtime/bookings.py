@@ -20,7 +20,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import schema
-from .errors import ApiError, service_unavailable, validation_error
+from .errors import ApiError, service_unavailable, unavailable, validation_error
 from .models import Booking, BookingRequest
 from .outbox import outbox_item
 
@@ -114,8 +114,7 @@ class BookingService:
         # Still conflicting after the retries: under contention the truthful answer is usually "sold out".
         sold_out = self._sold_out_nights(request)
         if sold_out:
-            raise ApiError(409, "UNAVAILABLE", "Not enough inventory on some night(s).",
-                           [{"night": night} for night in sold_out])  # fmt: skip
+            raise unavailable(sold_out)
         raise service_unavailable()
 
     def _sold_out_nights(self, request: BookingRequest) -> list[str]:
@@ -210,8 +209,7 @@ class BookingService:
             sold_out = [night.isoformat() for night, code in zip(nights, reasons[1:-2], strict=True)
                         if code == "ConditionalCheckFailed"]  # fmt: skip
             if sold_out:
-                raise ApiError(409, "UNAVAILABLE", "Not enough inventory on some night(s).",
-                               [{"night": night} for night in sold_out])  # fmt: skip
+                raise unavailable(sold_out)
             if reasons[0] == "ConditionalCheckFailed":
                 raise ApiError(409, "UNAVAILABLE", "The listing changed while booking; search again.")
         if any(code in ("TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded") for code in reasons):

@@ -26,6 +26,12 @@ def validation_error(details: list[dict[str, Any]]) -> ApiError:
     return ApiError(400, "VALIDATION_ERROR", f"Invalid request: {fields}", details)
 
 
+def unavailable(nights: list[str]) -> ApiError:
+    """409 UNAVAILABLE: ``details`` names each night without a unit left (``field`` "nights", ``night`` the date)."""
+    details = [{"field": "nights", "message": f"no unit left on {night}", "night": night} for night in nights]
+    return ApiError(409, "UNAVAILABLE", "Not enough inventory on some night(s).", details)
+
+
 def service_unavailable() -> ApiError:
     """503 when a dependency the request needs is down (no internal detail leaks)."""
     return ApiError(503, "SERVICE_UNAVAILABLE", "The service is temporarily unavailable; retry shortly.")

@@ -42,9 +42,10 @@ IsoDate = Annotated[
     date,
     BeforeValidator(_iso_date),
     PlainSerializer(lambda value: value.isoformat(), return_type=str),
-    WithJsonSchema({"type": "string", "pattern": ISO_DATE.pattern, "examples": ["2026-12-01"]}),
+    WithJsonSchema({"type": "string", "format": "date", "pattern": ISO_DATE.pattern}),
 ]
-"""A ``YYYY-MM-DD`` string, parsed strictly (no timestamps, no other formats) into a ``date``."""
+"""A ``YYYY-MM-DD`` string that is a real calendar date (JSON Schema ``format: date``), parsed strictly (no timestamps,
+no other formats) into a ``date``."""
 
 
 class DeferredModel(BaseModel):
@@ -61,8 +62,16 @@ def today_utc() -> date:
 class StayMixin(DeferredModel):
     """Check-in/check-out rules shared by search and booking."""
 
-    check_in: IsoDate = Field(alias="checkIn", description="First night, YYYY-MM-DD (UTC), not in the past.")
-    check_out: IsoDate = Field(alias="checkOut", description="Departure day, YYYY-MM-DD, after checkIn.")
+    check_in: IsoDate = Field(
+        alias="checkIn",
+        description="First night: a calendar date, YYYY-MM-DD, not before today (UTC).",
+        examples=["2030-06-01"],
+    )
+    check_out: IsoDate = Field(
+        alias="checkOut",
+        description=f"Departure day, YYYY-MM-DD: after checkIn and at most {MAX_NIGHTS} nights after it.",
+        examples=["2030-06-04"],
+    )
 
     @model_validator(mode="after")
     def _stay_is_valid(self) -> StayMixin:
@@ -92,8 +101,10 @@ class SearchQuery(StayMixin):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
-    destination: str = Field(min_length=1, max_length=100, description="City or region, case-insensitive.")
-    guests: int = Field(default=1, ge=1, le=16, description="Number of guests, 1-16.")
+    destination: str = Field(
+        min_length=1, max_length=100, description="City or region, case-insensitive.", examples=["Lisbon"]
+    )
+    guests: int = Field(default=1, ge=1, le=16, description="Number of guests, 1-16.", examples=[2])
     limit: int = Field(default=20, ge=1, le=100, description="Page size, 1-100.")
     cursor: str | None = Field(default=None, max_length=512, description="Opaque cursor from a previous page.")
 
@@ -125,10 +136,15 @@ class SearchResponse(DeferredModel):
 
 
 class ErrorDetail(DeferredModel):
-    """One bad field of a request."""
+    """One thing wrong with a request: the field (or ``nights`` for a 409 UNAVAILABLE) and why."""
 
     field: str
     message: str
+    night: str | None = Field(
+        default=None,
+        description="409 UNAVAILABLE only: a night (YYYY-MM-DD) without a unit left.",
+        json_schema_extra={"format": "date"},
+    )
 
 
 class ErrorInfo(DeferredModel):
@@ -154,8 +170,8 @@ class Customer(DeferredModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(min_length=1, max_length=200)
-    email: str = Field(max_length=254, pattern=EMAIL)
+    name: str = Field(min_length=1, max_length=200, examples=["Ana Silva"])
+    email: str = Field(max_length=254, pattern=EMAIL, examples=["ana@example.com"])
 
 
 class BookingRequest(StayMixin):
@@ -163,8 +179,8 @@ class BookingRequest(StayMixin):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
-    listingId: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
-    guests: int = Field(ge=1, le=16)
+    listingId: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$", examples=["lis-101"])
+    guests: int = Field(ge=1, le=16, description="1-16, and at most the listing's maxGuests (else 400).", examples=[2])
     customer: Customer
 
 

@@ -1,7 +1,9 @@
-"""The OpenAPI 3 document of the API, generated from the runtime's Pydantic models.
+"""The OpenAPI 3.1 document of the API, generated from the runtime's Pydantic models.
 
-``python -m cached_booking_api.runtime.openapi`` rewrites ``openapi.json`` next to this file; the construct reads that
-file (it does not import Pydantic) to build API Gateway's request validation, and a test checks it is up to date.
+OpenAPI 3.1 because its schemas are JSON Schema 2020-12, the dialect Pydantic generates (``type: "null"``,
+``examples``): the document validates as it is. ``python -m cached_booking_api.runtime.openapi`` rewrites
+``openapi.json`` next to this file; the construct reads that file (it does not import Pydantic) to build API Gateway's
+request validation (draft-4 models, see ``api.py``), and a test checks it is up to date and valid.
 """
 
 from __future__ import annotations
@@ -15,6 +17,16 @@ from .models import Booking, BookingRequest, ErrorResponse, SearchQuery, SearchR
 DOCUMENT = Path(__file__).with_name("openapi.json")
 
 
+def _parameter_schema(prop: dict[str, Any]) -> dict[str, Any]:
+    """A query parameter's schema: an optional parameter is absent, never ``null``."""
+    options = [option for option in prop.pop("anyOf", []) if option.get("type") != "null"]
+    if len(options) == 1:
+        prop.update(options[0])
+    if prop.get("default", 0) is None:
+        del prop["default"]
+    return prop
+
+
 def _query_parameters(model: type[SearchQuery]) -> list[dict[str, Any]]:
     schema = model.model_json_schema(by_alias=True)
     required = set(schema.get("required", []))
@@ -24,7 +36,7 @@ def _query_parameters(model: type[SearchQuery]) -> list[dict[str, Any]]:
             "in": "query",
             "required": name in required,
             "description": prop.pop("description", ""),
-            "schema": prop,
+            "schema": _parameter_schema(prop),
         }
         for name, prop in schema["properties"].items()
     ]
@@ -34,6 +46,11 @@ def build_document() -> dict[str, Any]:
     """The OpenAPI document (deterministic: same models, same bytes)."""
     error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
     booking = {"application/json": {"schema": {"$ref": "#/components/schemas/Booking"}}}
+    # API Gateway's own answers (gateway responses in the same error format), on every operation
+    gateway = {
+        "403": {"description": "FORBIDDEN: missing or wrong API key (also any undeclared route)", "content": error},
+        "429": {"description": "TOO_MANY_REQUESTS: over the usage plan's rate or quota", "content": error},
+    }
     components = {
         name: model.model_json_schema(ref_template="#/components/schemas/{model}")
         for name, model in (
@@ -48,7 +65,7 @@ def build_document() -> dict[str, Any]:
         schemas.update(schema.pop("$defs", {}))
         schemas[name] = schema
     return {
-        "openapi": "3.0.3",
+        "openapi": "3.1.0",
         "info": {"title": "cached-booking-api", "version": "1"},
         "components": {
             "schemas": schemas,
@@ -72,8 +89,7 @@ def build_document() -> dict[str, Any]:
                             },
                         },
                         "400": {"description": "VALIDATION_ERROR", "content": error},
-                        "403": {"description": "Missing or wrong API key"},
-                        "429": {"description": "Over the usage plan's rate"},
+                        **gateway,
                         "503": {"description": "SERVICE_UNAVAILABLE", "content": error},
                     },
                 }
@@ -95,10 +111,28 @@ def build_document() -> dict[str, Any]:
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BookingRequest"}}},
                     },
                     "responses": {
-                        "201": {"description": "Confirmed", "content": booking},
-                        "400": {"description": "VALIDATION_ERROR", "content": error},
+                        "201": {
+                            "description": "Confirmed",
+                            "content": booking,
+                            "links": {
+                                "GetBooking": {
+                                    "operationId": "getBooking",
+                                    "parameters": {"bookingId": "$response.body#/bookingId"},
+                                }
+                            },
+                        },
+                        "400": {
+                            "description": "VALIDATION_ERROR (also: guests over the listing's maxGuests, a stay "
+                            "over 30 nights, checkOut not after checkIn, checkIn before today)",
+                            "content": error,
+                        },
+                        **gateway,
                         "404": {"description": "LISTING_NOT_FOUND", "content": error},
-                        "409": {"description": "UNAVAILABLE or REQUEST_IN_PROGRESS", "content": error},
+                        "409": {
+                            "description": "UNAVAILABLE (details: one entry per night without a unit left) or "
+                            "REQUEST_IN_PROGRESS",
+                            "content": error,
+                        },
                         "413": {"description": "PAYLOAD_TOO_LARGE (over 16 KiB)", "content": error},
                         "422": {"description": "IDEMPOTENCY_KEY_REUSED", "content": error},
                         "503": {"description": "SERVICE_UNAVAILABLE", "content": error},
@@ -108,10 +142,13 @@ def build_document() -> dict[str, Any]:
             "/bookings/{bookingId}": {
                 "get": {
                     "operationId": "getBooking",
+                    "summary": "A booking made with this API key.",
                     "parameters": [{"name": "bookingId", "in": "path", "required": True, "schema": {"type": "string"}}],
                     "responses": {
                         "200": {"description": "The booking", "content": booking},
+                        **gateway,
                         "404": {"description": "BOOKING_NOT_FOUND", "content": error},
+                        "503": {"description": "SERVICE_UNAVAILABLE", "content": error},
                     },
                 }
             },
