@@ -38,6 +38,7 @@ def test_the_booking_model_is_a_valid_draft_4_schema(booking_model: dict[str, An
         ({"listingId": "a b"}, False),
         ({"customer": {"name": "Ana", "email": "not-an-email"}}, False),
         ({"extra": 1}, False),
+        ({"customer": {"name": "Ana\x00", "email": "ana@example.com"}}, False),
     ],
 )
 def test_the_booking_model_validates_like_the_runtime(

@@ -87,3 +87,22 @@ def test_the_409_unavailable_body_matches_the_error_schema() -> None:
     body = unavailable(["2030-01-02", "2030-01-03"]).body()
     Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER).validate(body)
     assert [d["night"] for d in body["error"]["details"]] == ["2030-01-02", "2030-01-03"]
+
+
+def test_free_text_without_control_characters_is_in_the_document_and_enforced() -> None:
+    """Issue 8.11 (with 8.9): what the server rejects (control characters in destination, name, e-mail) the document
+    says with a pattern, so a schema-valid request is never refused for it."""
+    from jsonschema import Draft202012Validator
+
+    from cached_booking_api.runtime.errors import ApiError
+    from cached_booking_api.runtime.models import SearchQuery, parse_or_400
+
+    document = openapi.build_document()
+    customer = document["components"]["schemas"]["Customer"]["properties"]
+    destination = next(p for p in document["paths"]["/search"]["get"]["parameters"] if p["name"] == "destination")
+    for schema in (customer["name"], customer["email"], destination["schema"]):
+        assert not Draft202012Validator(schema).is_valid("Lis\x00bon@example.com")
+    assert Draft202012Validator(destination["schema"]).is_valid("Zürich")
+    with pytest.raises(ApiError) as rejected:
+        parse_or_400(SearchQuery, {"destination": "Lis\x00bon", "checkIn": "2030-01-01", "checkOut": "2030-01-02"})
+    assert rejected.value.details[0]["field"] == "destination"

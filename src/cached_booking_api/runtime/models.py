@@ -25,6 +25,8 @@ from .errors import ApiError, validation_error
 
 MAX_NIGHTS = 30
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+NO_CONTROL = r"^[^\x00-\x1f\x7f-\x9f]*$"
+"""Free text without control characters (NUL, newlines, escapes ...): a pattern, so the document says it too."""
 
 
 def _iso_date(value: object) -> date:
@@ -102,7 +104,11 @@ class SearchQuery(StayMixin):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
     destination: str = Field(
-        min_length=1, max_length=100, description="City or region, case-insensitive.", examples=["Lisbon"]
+        min_length=1,
+        max_length=100,
+        pattern=NO_CONTROL,
+        description="City or region, case-insensitive.",
+        examples=["Lisbon"],
     )
     guests: int = Field(default=1, ge=1, le=16, description="Number of guests, 1-16.", examples=[2])
     limit: int = Field(default=20, ge=1, le=100, description="Page size, 1-100.")
@@ -161,7 +167,7 @@ class ErrorResponse(DeferredModel):
     error: ErrorInfo
 
 
-EMAIL = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$"
+EMAIL = r"^[^@\s\x00-\x1f\x7f-\x9f]{1,64}@[^@\s\x00-\x1f\x7f-\x9f]+\.[^@\s\x00-\x1f\x7f-\x9f]{2,}$"
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
 
 
@@ -170,7 +176,7 @@ class Customer(DeferredModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(min_length=1, max_length=200, examples=["Ana Silva"])
+    name: str = Field(min_length=1, max_length=200, pattern=NO_CONTROL, examples=["Ana Silva"])
     email: str = Field(max_length=254, pattern=EMAIL, examples=["ana@example.com"])
 
 
