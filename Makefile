@@ -63,10 +63,16 @@ test: lint typecheck generated-check unit
 chaos: setup
 	$(BIN)/python -m pytest -m chaos test/local
 
-bench: setup
+bench: setup bench/js-synth/node_modules/.installed
 	$(BIN)/python bench/search_bench.py
 	$(BIN)/python bench/booking_bench.py
 	$(BIN)/python bench/local_bench.py
+	$(BIN)/python bench/perf_bench.py
+
+# The JavaScript synth baseline of bench/perf_bench.py (aws-cdk-lib from npm, same version as the Python one).
+bench/js-synth/node_modules/.installed: bench/js-synth/package.json bench/js-synth/package-lock.json
+	npm ci --prefix bench/js-synth --no-audit --no-fund --loglevel=error
+	touch $@
 
 projen: setup
 	PROJEN_DISABLE_POST=1 $(BIN)/python .projenrc.py

@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -209,6 +210,108 @@ def cold_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+EXAMPLE = (
+    "import sys, aws_cdk as cdk; sys.path.insert(0, {examples!r}); from app import build_app;"
+    " build_app(cdk.App(outdir={outdir!r}{context})).synth()"
+)
+BARE = (
+    "import aws_cdk as cdk; from aws_cdk.cloudformation_include import CfnInclude; app = cdk.App(outdir={outdir!r});"
+    " CfnInclude(cdk.Stack(app, 'BookingPlatform'), 'Template', template_file={template!r}); app.synth()"
+)
+JS_APP = ROOT / "bench" / "js-synth"
+
+
+def timed_process(command: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"{command[:2]} failed:\n{done.stderr[-3000:]}")
+    return elapsed
+
+
+def synth(runs: int = int(os.environ.get("BENCH_SYNTH_RUNS", "3"))) -> dict[str, Any]:
+    """Fresh-process synth wall times of the example (bundle cache cold, then warm; no bundling) and of the same
+    resources as a bare aws-cdk-lib app in Python and in JavaScript (CfnInclude of the example's template)."""
+    env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+    cache_dir = tempfile.mkdtemp(prefix="bench-bundles-")
+    env[bundling_env()] = cache_dir
+    examples = str(ROOT / "examples" / "booking_platform")
+
+    def example(context: str = "") -> tuple[float, str]:
+        outdir = tempfile.mkdtemp(prefix="bench-synth-")
+        script = EXAMPLE.format(examples=examples, outdir=outdir, context=context)
+        return timed_process([sys.executable, "-c", script], env), outdir
+
+    first, outdir = example()  # builds the bundle into the (empty) cache: what every synth did before the cache
+    template = json.loads((Path(outdir) / "BookingPlatform.template.json").read_text())
+    template.get("Parameters", {}).pop("BootstrapVersion", None)
+    template.get("Rules", {}).pop("CheckBootstrapVersion", None)
+    included = Path(tempfile.mkdtemp(prefix="bench-include-")) / "BookingPlatform.template.json"
+    included.write_text(json.dumps(template))
+    js = (JS_APP / "node_modules" / "aws-cdk-lib").is_dir()
+    samples: dict[str, list[float]] = {"example_cached_s": [], "example_no_bundling_s": [], "bare_python_s": []}
+    if js:
+        samples["js_s"] = []
+    for _ in range(runs):  # interleaved, so that the load of a shared machine falls on each alike
+        samples["example_cached_s"].append(example()[0])
+        samples["example_no_bundling_s"].append(example(", context={'aws:cdk:bundling-stacks': []}")[0])
+        bare = BARE.format(outdir=tempfile.mkdtemp(prefix="bench-bare-"), template=str(included))
+        samples["bare_python_s"].append(timed_process([sys.executable, "-c", bare], env))
+        if js:
+            command = ["node", str(JS_APP / "app.js"), str(included), tempfile.mkdtemp(prefix="bench-js-")]
+            samples["js_s"].append(timed_process(command, env))
+    result: dict[str, Any] = {k: round(statistics.median(v), 2) for k, v in samples.items()}
+    result["example_first_s"] = round(first, 2)
+    result["runs"] = runs
+    result["template"] = str(Path(outdir) / "BookingPlatform.template.json")
+    result["js_cdk"] = (
+        json.loads((JS_APP / "node_modules" / "aws-cdk-lib" / "package.json").read_text())["version"] if js else None
+    )
+    return result
+
+
+def bundling_env() -> str:
+    """``cached_booking_api.bundling.BUNDLE_CACHE_ENV`` (not imported: it would start jsii in this process)."""
+    return "CACHED_BOOKING_API_BUNDLE_CACHE"
+
+
+def synth_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    baseline = r.get("js_s") or r["bare_python_s"]
+    name = f"JS aws-cdk-lib {r['js_cdk']} app, same resources" if r.get("js_s") else "bare Python aws-cdk-lib app"
+    rows = [
+        ("example synth s (bundle cached)", f"{r['example_cached_s']:.2f} ({r['example_cached_s'] / baseline:.2f}x)",
+         f"{name} {baseline:.2f}", "<= 1.0x"),
+        ("    vs a bare Python aws-cdk-lib app, same resources", f"{r['example_cached_s'] / r['bare_python_s']:.2f}x",
+         f"bare Python {r['bare_python_s']:.2f}", "context"),
+        ("example synth s, first (builds the bundle)", f"{r['example_first_s']:.2f}", "what every synth cost before",
+         "context"),
+        ("example synth s, bundling skipped (tests)", f"{r['example_no_bundling_s']:.2f}", "-", "context"),
+        (f"    (synth: medians of {r['runs']} interleaved fresh processes)", "", "", ""),
+    ]  # fmt: skip
+    return rows
+
+
+def cost_rows(template: str | None) -> tuple[dict[str, Any], list[tuple[str, str, str, str]]]:
+    from cached_booking_api import cost
+
+    deployment = cost.Deployment.from_template(Path(template)) if template else cost.Deployment()
+    design, idle = cost.estimate(50_000, 1_000, deployment=deployment), cost.estimate(0, 0, deployment=deployment)
+    free = cost.estimate(50_000, 1_000, deployment=deployment, free_tier=True)
+    free_idle = cost.estimate(0, 0, deployment=deployment, free_tier=True)
+    replaced = cost.nat_design(50_000, 1_000)
+    source = "example template" if template else "construct defaults"
+    rows = [
+        (f"monthly cost $, 50k searches + 1k bookings/day ({source})", f"{design.total:.2f}",
+         f"replaced NAT design {replaced.total:.2f}", "<= 25"),
+        ("monthly cost $, idle", f"{idle.total:.2f}", "-", "<= 10"),
+        ("    the same with the always-free tiers (design / idle)", f"{free.total:.2f} / {free_idle.total:.2f}", "-",
+         "context"),
+    ]  # fmt: skip
+    return {"design": design.lines, "idle": idle.lines, "design_total": design.total, "idle_total": idle.total,
+            "free_tier": [free.total, free_idle.total], "source": source}, rows  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("parts", nargs="*", default=["cold", "cost", "synth"], choices=["cold", "cost", "synth"])
@@ -219,6 +322,12 @@ def main() -> None:
     if "cold" in args.parts:
         results["cold"] = cold(args.src.resolve())
         rows += cold_rows(results["cold"])
+    if "synth" in args.parts:
+        results["synth"] = synth()
+        rows += synth_rows(results["synth"])
+    if "cost" in args.parts:
+        results["cost"], more = cost_rows(results.get("synth", {}).get("template"))
+        rows += more
     print(table(rows))
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "perf.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -20,6 +20,7 @@ SECTIONS = [
     ("options.py", "CacheOptions"),
     ("options.py", "ThrottleOptions"),
     ("options.py", "AlarmOptions"),
+    ("observability.py", "ObservabilityOptions"),
     ("cache.py", "Cache"),
 ]
 

@@ -1,4 +1,4 @@
-"""The cost estimate: its arithmetic on the shipped prices, the idle floor, the comparison, and bad input."""
+"""The cost estimate: arithmetic on the shipped prices, idle floor, sampling, scale, template input, bad input."""
 
 from __future__ import annotations
 
@@ -14,27 +14,74 @@ def test_idle_floor_is_only_the_fixed_costs() -> None:
     prices = cost.load_prices()
     idle = cost.estimate(0, 0)
     minimum_cache = 0.1 * prices["elasticache_serverless_valkey_gb_hour"] * cost.HOURS_PER_MONTH
-    assert idle.lines["ElastiCache (serverless valkey)"] == pytest.approx(minimum_cache)
-    assert idle.lines["API Gateway (REST)"] == 0 and idle.lines["X-Ray"] == 0
-    assert 5 < idle.total < 20  # cache minimum, dashboard, alarms, table storage
+    assert idle.lines["ElastiCache"] == pytest.approx(minimum_cache)
+    assert idle.lines["API Gateway (REST requests)"] == 0 and idle.lines["X-Ray (traces recorded)"] == 0
+    assert idle.lines["CloudWatch custom metrics (EMF)"] == 0  # EMF metrics cost only in hours they are published
+    fixed = minimum_cache + cost.Deployment().alarm_metrics * 0.10 + 3.00 + 0.45
+    assert idle.total == pytest.approx(fixed)
+
+
+def test_the_hit_ratio_default_is_the_measured_one_and_misses_drive_dynamodb() -> None:
+    """Issue 10.4: the model assumed 80 % hits where the project's benchmark (bench P4) measures 44 %."""
+    assert cost.Assumptions().hit_ratio == 0.44
+    low, high = (cost.estimate(50_000, 1_000, assumptions=cost.Assumptions(hit_ratio=r)) for r in (0.44, 0.8))
+    reads = "DynamoDB reads (cache misses, bookings)"
+    misses = 50_000 * 30 * 0.56
+    expected = (misses * cost.Assumptions().miss_read_units + 30_000 * 2) / 1e6 * 0.125
+    assert low.lines[reads] == pytest.approx(expected)
+    assert low.lines[reads] > 2 * high.lines[reads]
+
+
+def test_xray_is_charged_for_sampled_traces_only() -> None:
+    """Issue 10.4: X-Ray was charged for every request although traces are sampled."""
+    requests = 51_000 * 30
+    assert cost.traced_requests(requests, 0.05, 0) == pytest.approx(0.05 * requests)
+    reservoir = cost.SECONDS_PER_MONTH  # X-Ray's default rule: 1/s first, then 5 %: at 0.6 req/s that is all of them
+    assert cost.traced_requests(requests, 0.05, 1) == pytest.approx(requests)
+    assert cost.traced_requests(10 * reservoir, 0.05, 1) == pytest.approx(reservoir + 0.05 * 9 * reservoir)
+    cheap = cost.estimate(50_000, 1_000).lines["X-Ray (traces recorded)"]
+    default_rule = cost.Deployment(trace_reservoir_per_second=1)
+    assert cost.estimate(50_000, 1_000, deployment=default_rule).lines["X-Ray (traces recorded)"] > 8 * cheap
+
+
+def test_free_tier_is_applied_only_when_asked() -> None:
+    paid, free = cost.estimate(50_000, 1_000), cost.estimate(50_000, 1_000, free_tier=True)
+    assert paid.lines["CloudWatch dashboards"] == 3.0 and free.lines["CloudWatch dashboards"] == 0.0
+    assert free.total < paid.total
 
 
 def test_costs_grow_with_traffic_and_beat_the_nat_design() -> None:
     small, large = cost.estimate(50_000, 1_000), cost.estimate(5_000_000, 100_000)
     assert all(large.lines[name] >= small.lines[name] for name in small.lines)
-    assert small.lines["API Gateway (REST)"] == pytest.approx(51_000 * 30 / 1e6 * 3.50)
+    assert small.lines["API Gateway (REST requests)"] == pytest.approx(51_000 * 30 / 1e6 * 3.50)
     nat = cost.nat_design(50_000, 1_000)
     assert nat.total - small.total > 60  # NAT hours and two nodes
-    assert cost.estimate(0, 0, cache_mode="provisioned").lines["ElastiCache (provisioned valkey)"] == pytest.approx(
-        2 * 0.0256 * 730
-    )
+    assert cost.estimate(0, 0, cache_mode="provisioned").lines["ElastiCache"] == pytest.approx(2 * 0.0256 * 730)
 
 
 def test_cost_command_prints_the_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["cost", "--searches-per-day", "50000", "--bookings-per-day", "1000"]) == 0
     out = capsys.readouterr().out
-    assert "ElastiCache (serverless valkey)" in out and "NAT gateway" in out and "total" in out
+    assert "hit ratio 44% (measured, bench P4)" in out
+    assert "ElastiCache" in out and "NAT gateway" in out and "total" in out
     assert "as of 2026-11-01" in out
+
+
+def test_scale_prints_the_bill_at_10x_and_100x_line_by_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["cost", "--scale"]) == 0
+    out = capsys.readouterr().out
+    scaled = out[out.rindex("USD / month") :]
+    header = scaled.splitlines()[0]
+    assert header.split()[-6:] == ["1x", "load", "10x", "load", "100x", "load"]
+    api = next(line for line in scaled.splitlines() if line.startswith("API Gateway (REST requests)"))
+    assert [float(v) for v in api.split()[-3:]] == [5.36, 53.55, 535.5]
+
+
+def test_price_file_is_dated_and_names_its_sources() -> None:
+    prices = cost.load_prices()
+    assert prices["as_of"] == "2026-11-01"
+    assert {"api_gateway", "lambda", "dynamodb", "elasticache", "cloudwatch", "xray"} <= set(prices["sources"])
+    assert all(url.startswith("https://aws.amazon.com/") for url in prices["sources"].values())
 
 
 def test_bad_input_is_refused_with_a_reason(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -48,3 +95,10 @@ def test_bad_input_is_refused_with_a_reason(capsys: pytest.CaptureFixture[str], 
     broken.write_text("{\n oops")
     assert cli.main(["cost", "--prices", str(broken)]) == 2
     assert "line 2" in capsys.readouterr().err
+    assert cli.main(["cost", "--template", str(broken)]) == 2
+    assert "broken.json: not valid JSON (line 2" in capsys.readouterr().err
+    assert cli.main(["cost", "--template", str(tmp_path / "none.json")]) == 2
+    assert "no such template" in capsys.readouterr().err
+    partial.write_text("[]")
+    assert cli.main(["cost", "--template", str(partial)]) == 2
+    assert "not a CloudFormation template" in capsys.readouterr().err

@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .construct import CachedSearchApi
+    from .observability import ObservabilityOptions
     from .options import AlarmOptions, CacheOptions, ThrottleOptions
 
-__all__ = ["AlarmOptions", "CacheOptions", "CachedSearchApi", "ThrottleOptions"]
+__all__ = ["AlarmOptions", "CacheOptions", "CachedSearchApi", "ObservabilityOptions", "ThrottleOptions"]
 __version__ = "0.1.0"
 
 _EXPORTS = {
@@ -22,6 +23,7 @@ _EXPORTS = {
     "AlarmOptions": "options",
     "CacheOptions": "options",
     "ThrottleOptions": "options",
+    "ObservabilityOptions": "observability",
 }
 
 

@@ -37,8 +37,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     cost.add_argument("--bookings-per-day", type=float, default=1_000, help="default 1000")
     cost.add_argument("--cache-mode", choices=["serverless", "provisioned"], default="serverless")
     cost.add_argument("--engine", choices=["valkey", "redis"], default="valkey")
-    cost.add_argument("--hit-ratio", type=float, default=0.8, help="cache hit ratio of searches (default 0.8)")
+    cost.add_argument(
+        "--hit-ratio", type=float, help="cache hit ratio of searches (default 0.44, measured: see README)"
+    )
     cost.add_argument("--prices", type=Path, help="price file (default: the shipped, dated us-east-1 list prices)")
+    cost.add_argument(
+        "--template",
+        type=Path,
+        help="price this synthesized template (cdk.out/<Stack>.template.json): its cache, memory, "
+        "sampling rule, log levels, alarms and dashboards instead of the construct's defaults",
+    )
+    cost.add_argument("--scale", action="store_true", help="also print the bill at 10x and 100x the load, line by line")
+    cost.add_argument("--free-tier", action="store_true",
+                      help="apply the always-free X-Ray and CloudWatch tiers (only if nothing else in the account "
+                           "uses them)")  # fmt: skip
 
     args = parser.parse_args(argv)
     if args.command == "load":
@@ -51,25 +63,43 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _cost(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from . import cost
 
-    if args.searches_per_day < 0 or args.bookings_per_day < 0 or not 0 <= args.hit_ratio <= 1:
+    hit_ratio = cost.Assumptions().hit_ratio if args.hit_ratio is None else args.hit_ratio
+    if args.searches_per_day < 0 or args.bookings_per_day < 0 or not 0 <= hit_ratio <= 1:
         print("error: --searches-per-day and --bookings-per-day must be >= 0, --hit-ratio within 0..1", file=sys.stderr)
         return 2
     try:
         prices = cost.load_prices(args.prices) if args.prices else cost.load_prices()
+        deployment = cost.Deployment.from_template(args.template) if args.template else cost.Deployment()
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    assumptions = cost.Assumptions(hit_ratio=args.hit_ratio)
+    if args.template is None:
+        deployment = replace(deployment, cache_mode=args.cache_mode, engine=args.engine)
+    assumptions = cost.Assumptions(hit_ratio=hit_ratio)
+    common = {"prices": prices, "assumptions": assumptions, "deployment": deployment, "free_tier": args.free_tier}
     workload = (args.searches_per_day, args.bookings_per_day)
-    ours = cost.estimate(*workload, cache_mode=args.cache_mode, engine=args.engine, prices=prices,
-                         assumptions=assumptions)  # fmt: skip
-    idle = cost.estimate(0, 0, cache_mode=args.cache_mode, engine=args.engine, prices=prices, assumptions=assumptions)
-    idle.design = "the same, idle"
     print(f"{args.searches_per_day:,.0f} searches/day, {args.bookings_per_day:,.0f} bookings/day, "
-          f"hit ratio {args.hit_ratio:.0%}")  # fmt: skip
+          f"hit ratio {hit_ratio:.0%}{' (measured, bench P4)' if args.hit_ratio is None else ''}; "
+          f"{deployment.source}: {deployment.cache_mode} {deployment.engine}, X-Ray rule "
+          f"{deployment.trace_reservoir_per_second:g}/s + {deployment.trace_sampling_rate:.0%}, platform logs "
+          f"{deployment.system_log_level}, {deployment.alarm_metrics} alarm metrics, {deployment.dashboards} "
+          f"dashboard(s); free tiers {'applied' if args.free_tier else 'not applied'}")  # fmt: skip
+    ours = cost.estimate(*workload, **common)
+    idle = cost.estimate(0, 0, **common)
+    idle.design = "the same, idle"
     print(cost.render([ours, idle, cost.nat_design(*workload, prices, assumptions)], prices))
+    if args.scale:
+        scaled = []
+        for factor in cost.SCALES:
+            estimate = cost.estimate(workload[0] * factor, workload[1] * factor, **common)
+            estimate.design = f"{factor}x load"
+            scaled.append(estimate)
+        print()
+        print(cost.render(scaled, prices))
     return 0
 
 

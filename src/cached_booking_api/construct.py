@@ -19,6 +19,7 @@ from aws_cdk import aws_pipes as pipes
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_xray as xray
 from constructs import Construct
 
 from .analytics import Analytics
@@ -30,6 +31,7 @@ from .functions import PythonFunction
 from .invalidation import Invalidation
 from .monitoring import Monitoring
 from .network import Network
+from .observability import ObservabilityOptions, apply_log_levels, sampling_rule
 from .options import AlarmOptions, CacheOptions, ThrottleOptions
 from .outbox import Outbox
 from .runtime import config
@@ -117,6 +119,8 @@ class CachedSearchApi(Construct):
     ``<Name>DeadLetters`` per dead-letter queue (Outbox, Forwarder, Invalidation, Analytics)."""
     dashboard: cloudwatch.Dashboard
     """The CloudWatch dashboard (API, Lambda, cache outcomes and hit ratio, DynamoDB, alarms)."""
+    trace_sampling_rule: xray.CfnSamplingRule
+    """The X-Ray sampling rule of the API's stage (``observability`` prop)."""
 
     def __init__(
         self,
@@ -149,6 +153,7 @@ class CachedSearchApi(Construct):
         booking_memory_size: int = 512,
         table_removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         metrics_namespace: str = "CachedBookingApi",
+        observability: ObservabilityOptions | None = None,
     ) -> None:
         """Build the API.
 
@@ -190,6 +195,8 @@ class CachedSearchApi(Construct):
             table_removal_policy: What happens to the table when the stack is deleted. Default: RETAIN (with
                 deletion protection).
             metrics_namespace: CloudWatch namespace of the EMF metrics. Default: ``CachedBookingApi``.
+            observability: X-Ray sampling rule of the API and log levels of the functions (the X-Ray and CloudWatch
+                bill). Default: ``ObservabilityOptions()`` (5 % of requests traced, no reservoir; INFO; platform WARN).
 
         Raises:
             ValueError: an invalid prop or combination; the message names the prop and the fix.
@@ -198,6 +205,8 @@ class CachedSearchApi(Construct):
         cache = cache or CacheOptions()
         throttle = throttle or ThrottleOptions()
         alarms = alarms or AlarmOptions()
+        observability = observability or ObservabilityOptions()
+        observability.validate()
         _validate(cache, throttle, alarms, authorizer, iam_authorization, search_reserved_concurrency,
                   stage_name, event_source, cors_allowed_origins)  # fmt: skip
         for prop, size in (("search_memory_size", search_memory_size), ("booking_memory_size", booking_memory_size)):
@@ -372,6 +381,12 @@ class CachedSearchApi(Construct):
         )
         self.alarms = monitoring.alarms
         self.dashboard = monitoring.dashboard
+        self.trace_sampling_rule = sampling_rule(
+            self, observability, rest_api_name=self.rest_api.rest_api_name, stage_name=stage_name
+        )
+        for child in self.node.find_all():
+            if isinstance(child, PythonFunction):
+                apply_log_levels(child.function, observability, search=child.function is self.search_function)
 
     @property
     def url(self) -> str:

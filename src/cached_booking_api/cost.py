@@ -1,46 +1,150 @@
 """A monthly cost estimate of what the construct deploys, from a dated list-price file (``data/prices-*.json``).
 
-It is a model, not a bill: per-request figures (Lambda duration, request units, bytes per log line) are stated in
-``Assumptions`` so they can be checked and changed. The comparison is the same workload on the design this replaces:
-a NAT gateway and two provisioned Redis nodes.
+It is a model, not a bill. Its inputs are the workload, ``Assumptions`` (per-request figures, each saying where it
+comes from) and ``Deployment`` (what is deployed: cache, memory, sampling rule, log levels, alarm metrics, dashboards),
+which is either the construct's defaults or read from a synthesized template (``Deployment.from_template``), so a user
+prices their actual configuration. The comparison is the same workload on the design this replaces: a NAT gateway and
+two provisioned Redis nodes.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 PRICES = Path(__file__).resolve().parent / "data" / "prices-us-east-1.json"
 HOURS_PER_MONTH = 730
 DAYS_PER_MONTH = 30
+SECONDS_PER_MONTH = DAYS_PER_MONTH * 86_400
+SCALES = (1, 10, 100)
 
 
 @dataclass(frozen=True)
 class Assumptions:
-    """Per-request figures of the model (measured locally where possible; see the README)."""
+    """Per-request figures of the model and where each comes from."""
 
-    hit_ratio: float = 0.8
+    hit_ratio: float = 0.44
+    """Measured: bench/local_bench.py P4 - the real handler on a Zipf(1.1) trace over 20k distinct queries at 50k
+    searches/day, TTL 300 s: 44.2 % of searches answered from the cache (an ideal TTL cache: 44.3 %)."""
+    listings_per_search: int = 50
+    """Listings of the searched destination (bench P2's destination)."""
+    nights_per_search: float = 3.4
+    """Mean stay of the P4 trace (1, 2, 3, 4 or 7 nights)."""
     search_hit_seconds: float = 0.010
     search_miss_seconds: float = 0.060
     booking_seconds: float = 0.150
-    function_gb: float = 0.5
-    miss_read_units: float = 180.0  # 1 Query + 350 eventually consistent keys (50 listings x 7 nights) at 0.5 RRU
     booking_write_units: float = 14.0  # transaction (x2) of 3 nights + booking + outbox + check, idempotency put/update
     booking_read_units: float = 2.0
-    ecpu_per_hit: float = 8.0  # one MGET of a ~7 KB entry
+    ecpu_per_hit: float = 8.0  # one GET of a ~7 KB entry (1 ECPU per KB)
     ecpu_per_miss: float = 20.0
-    log_bytes_per_request: float = 2500.0  # handler JSON lines + EMF + API access log
+    app_log_bytes_per_search: float = 900.0  # the search.completed line + one EMF document
+    app_log_bytes_per_booking: float = 1200.0
+    platform_log_bytes_per_invocation: float = 350.0  # START/END/REPORT (JSON), dropped at system log level WARN
+    access_log_bytes_per_request: float = 450.0  # API Gateway JSON access log line
+    flow_log_bytes_per_request: float = 60.0
     event_bytes: float = 5120.0  # Firehose bills each record rounded up to 5 KB
-    alarm_metrics: int = 30
+    data_gb: float = 1.0  # listings, inventory and bookings in the table
     cache_gb: float = 0.1
     nat_gb_per_request: float = 0.00002  # ~20 KB through NAT per request in the NAT design
+
+    @property
+    def miss_read_units(self) -> float:
+        """Read units of one cache-miss search: one Query of the destination's listings, then one eventually
+        consistent BatchGetItem read (0.5 RRU per item under 4 KB) per listing-night."""
+        query = math.ceil(self.listings_per_search * 0.3 / 4) * 0.5  # ~0.3 KB per listing item
+        return query + self.listings_per_search * self.nights_per_search * 0.5
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """What is deployed, as far as the bill is concerned. Defaults: the construct's defaults."""
+
+    cache_mode: str = "serverless"
+    engine: str = "valkey"
+    node_type: str = "cache.t4g.small"
+    cache_nodes: int = 2
+    search_gb: float = 0.5
+    booking_gb: float = 0.5
+    trace_sampling_rate: float = 0.05
+    trace_reservoir_per_second: float = 0.0
+    system_log_level: str = "WARN"
+    alarm_metrics: int = 19
+    """Metrics watched by the construct's alarms (a metric-math alarm counts each metric it reads), counted from the
+    example's template (test_cost.py checks it against the template)."""
+    dashboards: int = 1
+    custom_metrics: int = 9
+    """EMF metric names the handlers emit with one dimension set (service) each: SearchRequest, CacheHit, CacheMiss,
+    CacheStale, CacheBypass, CacheError, SearchLatency, CircuitOpen, BookingRequest, BookingConfirmed, BookingRead,
+    CacheInvalidations; the rare ones are published in few hours, so ~9 full metrics."""
+    kms_keys: int = 0
+    interface_endpoints: int = 0
+    nat_gateways: int = 0
+    source: str = "construct defaults"
+
+    @classmethod
+    def from_template(cls, path: Path) -> Deployment:
+        """Read a synthesized CloudFormation template (``cdk.out/<Stack>.template.json``)."""
+        try:
+            template = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ValueError(f"{path}: no such template (synthesize first: cdk synth)") from None
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+        resources = template.get("Resources") if isinstance(template, dict) else None
+        if not isinstance(resources, dict):
+            raise ValueError(f"{path}: not a CloudFormation template (no Resources)")
+        by_type: dict[str, list[dict[str, Any]]] = {}
+        for resource in resources.values():
+            by_type.setdefault(resource.get("Type", ""), []).append(resource.get("Properties") or {})
+        found: dict[str, Any] = {"source": str(path)}
+        if by_type.get("AWS::ElastiCache::ServerlessCache"):
+            found.update(cache_mode="serverless", engine=str(by_type["AWS::ElastiCache::ServerlessCache"][0]
+                                                             .get("Engine", "valkey")).lower())  # fmt: skip
+        elif by_type.get("AWS::ElastiCache::ReplicationGroup"):
+            group = by_type["AWS::ElastiCache::ReplicationGroup"][0]
+            nodes = group.get("NumCacheClusters") or (1 + int(group.get("ReplicasPerNodeGroup", 1)))
+            found.update(cache_mode="provisioned", engine=str(group.get("Engine", "valkey")).lower(),
+                         node_type=group.get("CacheNodeType", "cache.t4g.small"), cache_nodes=int(nodes))  # fmt: skip
+        for function in by_type.get("AWS::Lambda::Function", []):
+            handler = str(function.get("Handler", ""))
+            gb = float(function.get("MemorySize", 128)) / 1024
+            if handler.endswith("handlers.search.handler"):
+                found["search_gb"] = gb
+                found["system_log_level"] = (function.get("LoggingConfig") or {}).get("SystemLogLevel", "INFO")
+            elif handler.endswith("handlers.bookings.handler"):
+                found["booking_gb"] = gb
+        rules = by_type.get("AWS::XRay::SamplingRule", [])
+        if rules:
+            rule = rules[0].get("SamplingRule") or {}
+            found.update(trace_sampling_rate=float(rule.get("FixedRate", 0.05)),
+                         trace_reservoir_per_second=float(rule.get("ReservoirSize", 1)))  # fmt: skip
+        else:  # X-Ray's default rule: the first request each second and 5 % of any additional requests
+            found.update(trace_sampling_rate=0.05, trace_reservoir_per_second=1.0)
+        found["alarm_metrics"] = sum(_alarm_metrics(alarm) for alarm in by_type.get("AWS::CloudWatch::Alarm", []))
+        found["dashboards"] = len(by_type.get("AWS::CloudWatch::Dashboard", []))
+        found["kms_keys"] = len(by_type.get("AWS::KMS::Key", []))
+        found["nat_gateways"] = len(by_type.get("AWS::EC2::NatGateway", []))
+        found["interface_endpoints"] = sum(
+            len(e.get("SubnetIds") or [1]) for e in by_type.get("AWS::EC2::VPCEndpoint", [])
+            if e.get("VpcEndpointType") == "Interface"
+        )  # fmt: skip
+        return replace(cls(), **found)
+
+
+def _alarm_metrics(alarm: dict[str, Any]) -> int:
+    """Billed metrics of one alarm: 1 for a plain alarm, each queried metric of a metric-math alarm."""
+    queries = alarm.get("Metrics")
+    if queries:
+        return sum(1 for query in queries if "MetricStat" in query)
+    return 1
 
 
 @dataclass
 class Estimate:
-    """Monthly USD by service, for one design."""
+    """Monthly USD by line, for one design."""
 
     design: str
     lines: dict[str, float] = field(default_factory=dict)
@@ -65,65 +169,103 @@ def load_prices(path: Path = PRICES) -> dict[str, Any]:
     return prices
 
 
+def traced_requests(requests: float, rate: float, reservoir_per_second: float) -> float:
+    """Requests an X-Ray sampling rule records in a month: the reservoir each second, then ``rate`` of the rest
+    (requests assumed evenly spread over the month)."""
+    reservoir = min(requests, reservoir_per_second * SECONDS_PER_MONTH)
+    return reservoir + rate * (requests - reservoir)
+
+
 def estimate(
     searches_per_day: float,
     bookings_per_day: float,
     *,
-    cache_mode: str = "serverless",
-    engine: str = "valkey",
+    cache_mode: str | None = None,
+    engine: str | None = None,
     prices: dict[str, Any] | None = None,
     assumptions: Assumptions | None = None,
+    deployment: Deployment | None = None,
+    free_tier: bool = False,
 ) -> Estimate:
-    """The construct's monthly cost for a workload."""
-    p, a = prices or load_prices(), assumptions or Assumptions()
+    """The construct's monthly cost for a workload. ``free_tier`` applies the always-free X-Ray and CloudWatch tiers
+    (only true if nothing else in the account uses them)."""
+    p, a, d = prices or load_prices(), assumptions or Assumptions(), deployment or Deployment()
+    d = replace(d, cache_mode=cache_mode or d.cache_mode, engine=engine or d.engine)
     searches, bookings = searches_per_day * DAYS_PER_MONTH, bookings_per_day * DAYS_PER_MONTH
     requests = searches + bookings
     hits, misses = searches * a.hit_ratio, searches * (1 - a.hit_ratio)
-    estimate_ = Estimate(f"CachedSearchApi, {cache_mode} {engine}")
+    estimate_ = Estimate(f"CachedSearchApi ({d.cache_mode} {d.engine})")
     lines = estimate_.lines
-    lines["API Gateway (REST)"] = requests / 1e6 * p["api_gateway_rest_per_million"]
-    seconds = hits * a.search_hit_seconds + misses * a.search_miss_seconds + bookings * a.booking_seconds
-    invocations = requests + searches / 50 + bookings  # + forwarder batches + stream consumer batches
-    lines["Lambda (arm64)"] = (seconds * a.function_gb * p["lambda_arm_gb_second"]
-                               + invocations / 1e6 * p["lambda_requests_per_million"])  # fmt: skip
+    lines["API Gateway (REST requests)"] = requests / 1e6 * p["api_gateway_rest_per_million"]
+    gb_seconds = ((hits * a.search_hit_seconds + misses * a.search_miss_seconds) * d.search_gb
+                  + bookings * a.booking_seconds * d.booking_gb)  # fmt: skip
+    async_invocations = searches / 50 + bookings  # forwarder batches of search events, stream consumer batches
+    invocations = requests + async_invocations
+    lines["Lambda (arm64 duration, requests)"] = (gb_seconds * p["lambda_arm_gb_second"]
+                                                  + invocations / 1e6 * p["lambda_requests_per_million"])  # fmt: skip
     read_units = misses * a.miss_read_units + bookings * a.booking_read_units
-    lines["DynamoDB (on-demand, PITR)"] = (
-        read_units / 1e6 * p["dynamodb_read_request_units_per_million"]
-        + bookings * a.booking_write_units / 1e6 * p["dynamodb_write_request_units_per_million"]
-        + 1.0 * (p["dynamodb_storage_gb_month"] + p["dynamodb_pitr_gb_month"])  # ~1 GB of listings and bookings
+    lines["DynamoDB reads (cache misses, bookings)"] = read_units / 1e6 * p["dynamodb_read_request_units_per_million"]
+    lines["DynamoDB writes, storage, PITR"] = bookings * a.booking_write_units / 1e6 * p[
+        "dynamodb_write_request_units_per_million"
+    ] + a.data_gb * (p["dynamodb_storage_gb_month"] + p["dynamodb_pitr_gb_month"])
+    lines["ElastiCache"] = cache_cost(p, a, d, hits, misses)
+    platform = a.platform_log_bytes_per_invocation if d.system_log_level != "WARN" else 0.0
+    log_gb = (searches * a.app_log_bytes_per_search + bookings * a.app_log_bytes_per_booking
+              + invocations * platform
+              + requests * (a.access_log_bytes_per_request + a.flow_log_bytes_per_request)) / 1e9  # fmt: skip
+    free_logs = p["cloudwatch_free_logs_gb"] if free_tier else 0
+    lines["CloudWatch Logs (ingestion, storage)"] = (max(0.0, log_gb - free_logs) * p["cloudwatch_logs_ingest_gb"]
+                                                     + log_gb * p["cloudwatch_logs_storage_gb_month"])  # fmt: skip
+    metrics = d.custom_metrics if requests else 0  # EMF metrics are billed for the hours they are published
+    lines["CloudWatch custom metrics (EMF)"] = (
+        max(0, metrics - (p["cloudwatch_free_custom_metrics"] if free_tier else 0))
+        * p["cloudwatch_custom_metric_month"]
     )
-    lines[f"ElastiCache ({cache_mode} {engine})"] = cache_cost(p, a, cache_mode, engine, hits, misses)
-    log_gb = requests * a.log_bytes_per_request / 1e9
-    lines["CloudWatch (logs, alarms, dashboard)"] = (
-        log_gb * (p["cloudwatch_logs_ingest_gb"] + p["cloudwatch_logs_storage_gb_month"])
-        + a.alarm_metrics * p["cloudwatch_alarm_metric_month"]
-        + p["cloudwatch_dashboard_month"]
+    lines["CloudWatch alarms (per alarm metric)"] = (
+        max(0, d.alarm_metrics - (p["cloudwatch_free_alarm_metrics"] if free_tier else 0))
+        * p["cloudwatch_alarm_metric_month"]
+    )
+    lines["CloudWatch dashboards"] = (
+        max(0, d.dashboards - (p["cloudwatch_free_dashboards"] if free_tier else 0)) * p["cloudwatch_dashboard_month"]
     )
     lines["EventBridge (events, Pipe)"] = (requests / 1e6 * p["eventbridge_events_per_million"]
                                            + bookings / 1e6 * p["pipes_requests_per_million"])  # fmt: skip
     lines["Firehose + S3 (analytics)"] = (requests * a.event_bytes / 1e9 * p["firehose_gb"]
                                           + requests * 1000 / 1e9 * p["s3_standard_gb_month"]
-                                          + DAYS_PER_MONTH * 288 / 1000 * p["s3_put_per_thousand"])  # fmt: skip
-    lines["X-Ray"] = max(0.0, requests - p["xray_free_traces_month"]) / 1e6 * p["xray_traces_per_million"]
+                                          + (DAYS_PER_MONTH * 288 / 1000 * p["s3_put_per_thousand"]
+                                             if requests else 0))  # fmt: skip
+    # API requests follow the API stage's rule; asynchronous invocations Lambda's own (1/s + 5 %).
+    traces = (traced_requests(requests, d.trace_sampling_rate, d.trace_reservoir_per_second)
+              + traced_requests(async_invocations, 0.05, 1.0))  # fmt: skip
+    free_traces = p["xray_free_traces_month"] if free_tier else 0
+    lines["X-Ray (traces recorded)"] = max(0.0, traces - free_traces) / 1e6 * p["xray_traces_per_million"]
+    if d.kms_keys:
+        lines["KMS keys"] = d.kms_keys * p["kms_key_month"]
+    if d.interface_endpoints:
+        lines["VPC interface endpoints"] = d.interface_endpoints * p["vpc_interface_endpoint_hour"] * HOURS_PER_MONTH
+    if d.nat_gateways:
+        lines["NAT gateway"] = d.nat_gateways * p["nat_gateway_hour"] * HOURS_PER_MONTH
     return estimate_
 
 
-def cache_cost(p: dict[str, Any], a: Assumptions, mode: str, engine: str, hits: float, misses: float) -> float:
+def cache_cost(p: dict[str, Any], a: Assumptions, d: Deployment, hits: float, misses: float) -> float:
     """Monthly cost of the cache."""
-    if mode == "provisioned":
-        return float(2 * p["elasticache_node_hour"]["cache.t4g.small"][engine] * HOURS_PER_MONTH)
-    gb = max(a.cache_gb, p[f"elasticache_serverless_{engine}_min_gb"])
+    if d.cache_mode == "provisioned":
+        return float(d.cache_nodes * p["elasticache_node_hour"][d.node_type][d.engine] * HOURS_PER_MONTH)
+    gb = max(a.cache_gb, p[f"elasticache_serverless_{d.engine}_min_gb"])
     ecpus = hits * a.ecpu_per_hit + misses * a.ecpu_per_miss
-    return float(gb * p[f"elasticache_serverless_{engine}_gb_hour"] * HOURS_PER_MONTH
-                 + ecpus / 1e6 * p[f"elasticache_serverless_{engine}_ecpu_per_million"])  # fmt: skip
+    return float(gb * p[f"elasticache_serverless_{d.engine}_gb_hour"] * HOURS_PER_MONTH
+                 + ecpus / 1e6 * p[f"elasticache_serverless_{d.engine}_ecpu_per_million"])  # fmt: skip
 
 
 def nat_design(searches_per_day: float, bookings_per_day: float, prices: dict[str, Any] | None = None,
                assumptions: Assumptions | None = None) -> Estimate:  # fmt: skip
-    """The same workload on the replaced design: one NAT gateway and two cache.t4g.small Redis nodes."""
+    """The same workload on the replaced design: one NAT gateway, two cache.t4g.small Redis nodes, X-Ray's default
+    sampling rule and platform logs kept."""
     p, a = prices or load_prices(), assumptions or Assumptions()
-    base = estimate(searches_per_day, bookings_per_day, cache_mode="provisioned", engine="redis", prices=p,
-                    assumptions=a)  # fmt: skip
+    replaced = Deployment(cache_mode="provisioned", engine="redis", trace_reservoir_per_second=1.0,
+                          system_log_level="INFO")  # fmt: skip
+    base = estimate(searches_per_day, bookings_per_day, prices=p, assumptions=a, deployment=replaced)
     requests = (searches_per_day + bookings_per_day) * DAYS_PER_MONTH
     base.design = "replaced: NAT + 2 Redis nodes"
     base.lines["NAT gateway"] = (p["nat_gateway_hour"] * HOURS_PER_MONTH
@@ -135,11 +277,13 @@ def render(estimates: list[Estimate], prices: dict[str, Any]) -> str:
     """A side-by-side monthly table."""
     services = list(dict.fromkeys(name for e in estimates for name in e.lines))
     width = max(len(s) for s in services) + 2
-    header = f"{'USD / month':{width}}" + "".join(f"{e.design[:34]:>36}" for e in estimates)
+    columns = [max(12, len(e.design) + 2) for e in estimates]
+    header = f"{'USD / month':{width}}" + "".join(f"{e.design:>{c}}" for e, c in zip(estimates, columns, strict=True))
     rows = [header, "-" * len(header)]
     for service in services:
-        rows.append(f"{service:{width}}" + "".join(f"{e.lines.get(service, 0.0):>36.2f}" for e in estimates))
+        rows.append(f"{service:{width}}" + "".join(f"{e.lines.get(service, 0.0):>{c}.2f}"
+                                                   for e, c in zip(estimates, columns, strict=True)))  # fmt: skip
     rows.append("-" * len(header))
-    rows.append(f"{'total':{width}}" + "".join(f"{e.total:>36.2f}" for e in estimates))
+    rows.append(f"{'total':{width}}" + "".join(f"{e.total:>{c}.2f}" for e, c in zip(estimates, columns, strict=True)))
     rows.append(f"(list prices {prices['region']} as of {prices['as_of']}; a model, not a bill: see cost.Assumptions)")
     return "\n".join(rows)

@@ -85,3 +85,51 @@ def test_bundled_asset_imports_its_handlers_without_cdk(bundled_asset: Path, tmp
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "pk"
+
+
+def test_a_second_bundle_of_the_same_hash_is_copied_from_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bundle once per content hash: the cache outside cdk.out serves a second synth without running pip."""
+    monkeypatch.setenv(bundling.BUNDLE_CACHE_ENV, str(tmp_path / "cache"))
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    assert bundling.LocalPipBundling().try_bundle(str(first), image=None)  # type: ignore[arg-type]
+    assert (tmp_path / "cache" / bundling.asset_hash() / ".complete").is_file()
+
+    def no_pip(output_dir: Path) -> bool:
+        raise AssertionError("pip ran for a hash that is already bundled")
+
+    monkeypatch.setattr(bundling, "build_bundle", no_pip)
+    assert bundling.LocalPipBundling().try_bundle(str(second), image=None)  # type: ignore[arg-type]
+    files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(second) for p in second.rglob("*") if p.is_file())
+    assert Path("pydantic_core") in {f.parents[-2] for f in files if len(f.parts) > 1}
+    assert all((first / f).read_bytes() == (second / f).read_bytes() for f in files if f.suffix == ".py")
+
+
+def test_the_bundle_hash_changes_with_any_handler_file_or_pin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    runtime = tmp_path / "runtime"
+    shutil.copytree(bundling.RUNTIME_DIR, runtime, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(bundling, "RUNTIME_DIR", runtime)
+    monkeypatch.setattr(bundling, "REQUIREMENTS", runtime / "requirements.txt")
+    seen = set()
+    for change in (None, "handlers/search.py", "openapi.json", "requirements.txt"):
+        if change:
+            with (runtime / change).open("a") as file:
+                file.write("\n")
+        bundling.asset_hash.cache_clear()
+        seen.add(bundling.asset_hash())
+    bundling.asset_hash.cache_clear()
+    assert len(seen) == 4
+
+
+def test_the_bundle_cache_can_be_moved_or_disabled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(bundling.BUNDLE_CACHE_ENV, "off")
+    assert bundling.bundle_cache_dir() is None
+    monkeypatch.delenv(bundling.BUNDLE_CACHE_ENV)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert bundling.bundle_cache_dir() == tmp_path / "cached-booking-api" / "bundles"

@@ -1,0 +1,100 @@
+"""Cost levers of observability: the X-Ray sampling rule of the API and the log levels of every function.
+
+Tracing stays on (API Gateway stage tracing, Lambda active tracing); what is recorded is set by an X-Ray sampling rule
+for the API's stage: by default no reservoir and 5 % of requests, which at the design load (51k requests/day) records
+~77k traces a month - inside X-Ray's free 100k - where X-Ray's default rule (1 request/s + 5 %) would record nearly
+every request (~$7/month). Handlers load the X-Ray SDK only for sampled requests (``runtime/tracing.py``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Literal
+
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_xray as xray
+from constructs import Construct
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+SystemLogLevel = Literal["DEBUG", "INFO", "WARN"]
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+_SYSTEM_LOG_LEVELS = ("DEBUG", "INFO", "WARN")
+#: The search function writes each search.completed event as an INFO line: it never logs above INFO.
+SEARCH_MAX_LOG_LEVEL: LogLevel = "INFO"
+
+
+@dataclass(frozen=True)
+class ObservabilityOptions:
+    """What is traced and logged (and so what CloudWatch and X-Ray bill)."""
+
+    trace_sampling_rate: float = 0.05
+    """Share of API requests traced after the reservoir (0..1). Default 5 %."""
+    trace_reservoir_per_second: int = 0
+    """Requests traced per second before the rate applies (X-Ray's own default rule has 1). Default 0."""
+    trace_sampling_priority: int = 1000
+    """Priority of the sampling rule among the account's rules (1..9999; X-Ray's default rule is 10000)."""
+    log_level: LogLevel = "INFO"
+    """Application log level of the functions (Powertools). The search function never goes above INFO, the level
+    of its search.completed event lines."""
+    system_log_level: SystemLogLevel = "WARN"
+    """Lambda platform log level: WARN drops the START/END/REPORT lines of every invocation (~0.3 KB each); the same
+    figures are in Lambda's own CloudWatch metrics. Use INFO to keep them."""
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the prop and the fix."""
+        if not 0 <= self.trace_sampling_rate <= 1:
+            raise ValueError(
+                f"observability.trace_sampling_rate must be within 0..1 (a share, 0.05 = 5 %), "
+                f"got {self.trace_sampling_rate}"
+            )
+        if self.trace_reservoir_per_second < 0:
+            raise ValueError(
+                f"observability.trace_reservoir_per_second must be >= 0, got {self.trace_reservoir_per_second}"
+            )
+        if not 1 <= self.trace_sampling_priority <= 9999:
+            raise ValueError(
+                f"observability.trace_sampling_priority must be within 1..9999, got {self.trace_sampling_priority}"
+            )
+        if self.log_level not in _LOG_LEVELS:
+            raise ValueError(f"observability.log_level must be one of {', '.join(_LOG_LEVELS)}, got {self.log_level!r}")
+        if self.system_log_level not in _SYSTEM_LOG_LEVELS:
+            raise ValueError(
+                f"observability.system_log_level must be one of {', '.join(_SYSTEM_LOG_LEVELS)}, "
+                f"got {self.system_log_level!r}"
+            )
+
+
+def sampling_rule(
+    scope: Construct, options: ObservabilityOptions, *, rest_api_name: str, stage_name: str
+) -> xray.CfnSamplingRule:
+    """The X-Ray sampling rule of the API's stage (service name ``{api-name}/{stage-name}``)."""
+    digest = hashlib.sha256(scope.node.path.encode()).hexdigest()[:16]
+    return xray.CfnSamplingRule(
+        scope,
+        "TraceSampling",
+        sampling_rule=xray.CfnSamplingRule.SamplingRuleProperty(
+            rule_name=f"cba-{digest}",  # at most 32 characters, unique per construct path
+            priority=options.trace_sampling_priority,
+            fixed_rate=options.trace_sampling_rate,
+            reservoir_size=options.trace_reservoir_per_second,
+            service_name=f"{rest_api_name}/{stage_name}",
+            service_type="AWS::ApiGateway::Stage",
+            host="*",
+            http_method="*",
+            url_path="*",
+            resource_arn="*",
+            version=1,
+        ),
+    )
+
+
+def apply_log_levels(function: lambda_.Function, options: ObservabilityOptions, *, search: bool = False) -> None:
+    """Set the application (Powertools) and platform log levels of one function."""
+    level: str = options.log_level
+    if search and _LOG_LEVELS.index(level) > _LOG_LEVELS.index(SEARCH_MAX_LOG_LEVEL):
+        level = SEARCH_MAX_LOG_LEVEL
+    function.add_environment("POWERTOOLS_LOG_LEVEL", level)
+    cfn = function.node.default_child
+    assert isinstance(cfn, lambda_.CfnFunction)
+    cfn.add_property_override("LoggingConfig.SystemLogLevel", options.system_log_level)
