@@ -230,13 +230,13 @@ def timed_process(command: list[str], env: dict[str, str]) -> float:
     return elapsed
 
 
-def synth(runs: int = int(os.environ.get("BENCH_SYNTH_RUNS", "3"))) -> dict[str, Any]:
+def synth(src: Path, runs: int = int(os.environ.get("BENCH_SYNTH_RUNS", "3"))) -> dict[str, Any]:
     """Fresh-process synth wall times of the example (bundle cache cold, then warm; no bundling) and of the same
     resources as a bare aws-cdk-lib app in Python and in JavaScript (CfnInclude of the example's template)."""
-    env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+    env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "PYTHONPATH": str(src)}
     cache_dir = tempfile.mkdtemp(prefix="bench-bundles-")
     env[bundling_env()] = cache_dir
-    examples = str(ROOT / "examples" / "booking_platform")
+    examples = str(src.parent / "examples" / "booking_platform")
 
     def example(context: str = "") -> tuple[float, str]:
         outdir = tempfile.mkdtemp(prefix="bench-synth-")
@@ -316,6 +316,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("parts", nargs="*", default=["cold", "cost", "synth"], choices=["cold", "cost", "synth"])
     parser.add_argument("--src", type=Path, default=ROOT / "src", help="the src directory whose handlers to measure")
+    parser.add_argument("--out", default="perf.json", help="file name of the JSON figures in bench/out/")
     args = parser.parse_args()
     results: dict[str, Any] = {}
     rows: list[tuple[str, str, str, str]] = []
@@ -323,14 +324,14 @@ def main() -> None:
         results["cold"] = cold(args.src.resolve())
         rows += cold_rows(results["cold"])
     if "synth" in args.parts:
-        results["synth"] = synth()
+        results["synth"] = synth(args.src.resolve())
         rows += synth_rows(results["synth"])
     if "cost" in args.parts:
         results["cost"], more = cost_rows(results.get("synth", {}).get("template"))
         rows += more
     print(table(rows))
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "perf.json").write_text(json.dumps(results, indent=2) + "\n")
+    (OUT / args.out).write_text(json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -38,8 +38,8 @@ class Assumptions:
     booking_seconds: float = 0.150
     booking_write_units: float = 14.0  # transaction (x2) of 3 nights + booking + outbox + check, idempotency put/update
     booking_read_units: float = 2.0
-    ecpu_per_hit: float = 8.0  # one GET of a ~7 KB entry (1 ECPU per KB)
-    ecpu_per_miss: float = 20.0
+    ecpu_per_hit: float = 2.0  # one GET of a compressed entry (~2.2 KB; 1 ECPU per KB), README "Scaling"
+    ecpu_per_miss: float = 12.0  # README "Scaling": 9 commands, the entry written and read back
     app_log_bytes_per_search: float = 900.0  # the search.completed line + one EMF document
     app_log_bytes_per_booking: float = 1200.0
     platform_log_bytes_per_invocation: float = 350.0  # START/END/REPORT (JSON), dropped at system log level WARN
@@ -71,7 +71,7 @@ class Deployment:
     trace_sampling_rate: float = 0.05
     trace_reservoir_per_second: float = 0.0
     system_log_level: str = "WARN"
-    alarm_metrics: int = 19
+    alarm_metrics: int = 27
     """Metrics watched by the construct's alarms (a metric-math alarm counts each metric it reads), counted from the
     example's template (test_cost.py checks it against the template)."""
     dashboards: int = 1
