@@ -12,7 +12,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: setup start test lint typecheck generated-check unit chaos bench projen docgen clean
+.PHONY: setup start test lint typecheck generated-check unit chaos bench projen docgen clean dist floors
 
 setup: $(VENV)/.installed node_modules/.installed system-packages
 
@@ -74,6 +74,27 @@ bench/js-synth/node_modules/.installed: bench/js-synth/package.json bench/js-syn
 	npm ci --prefix bench/js-synth --no-audit --no-fund --loglevel=error
 	touch $@
 
+# What the CI "package" job and the release workflow run: the sdist, the wheel built from it, twine check --strict,
+# their contents (LICENSE, NOTICE, handler sources), then the wheel with each extra in a clean venv + the CLI.
+dist: setup
+	$(BIN)/python scripts/release.py build
+	$(BIN)/python scripts/release.py check
+	$(BIN)/python scripts/release.py smoke
+
+# The declared lower bounds (.ci/floors-constraints.txt, generated from .projenrc.py) in a venv of their own, then the
+# runtime and construct tests against them, and a build with the setuptools floor. Not part of `make test` (minutes).
+FLOORS := .venv-floors
+floors: setup
+	rm -rf $(FLOORS)
+	$(PYTHON) -m venv $(FLOORS)
+	$(FLOORS)/bin/python -m pip install --quiet --upgrade pip
+	$(FLOORS)/bin/python -m pip install --quiet -c .ci/floors-constraints.txt -r .ci/floors-test-requirements.txt \
+	  -e '.[local]'
+	$(FLOORS)/bin/python scripts/release.py floors-installed .ci/floors-constraints.txt
+	$(FLOORS)/bin/python -m pytest -n 2 --dist loadfile -p no:cacheprovider test/runtime test/construct
+	$(FLOORS)/bin/python scripts/release.py build --no-isolation --outdir $(FLOORS)/dist
+	$(BIN)/python scripts/release.py check --outdir $(FLOORS)/dist
+
 projen: setup
 	PROJEN_DISABLE_POST=1 $(BIN)/python .projenrc.py
 
@@ -81,4 +102,4 @@ docgen: setup
 	$(BIN)/python scripts/docgen.py
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out dist build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(FLOORS) node_modules cdk.out dist build .pytest_cache .mypy_cache .ruff_cache

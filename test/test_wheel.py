@@ -42,12 +42,13 @@ def test_wheel_ships_handlers_data_and_type_marker(wheel: Path) -> None:
         "cached_booking_api/runtime/handlers/forwarder.py",
         "cached_booking_api/runtime/requirements.txt",
         "cached_booking_api/runtime/openapi.json",
-        "cached_booking_api/data/sample-listings.jsonl",
+        "cached_booking_api/sample.py",
+        "cached_booking_api/data/prices-us-east-1.json",
     ):
         assert required in names, required
     metadata = next(n for n in names if n.endswith("METADATA"))
     text = zipfile.ZipFile(wheel).read(metadata).decode()
-    assert "Requires-Dist: aws-cdk-lib<3,>=2.222.0" in text and "Requires-Dist: constructs<11,>=10.0.0" in text
+    assert "Requires-Dist: aws-cdk-lib<3,>=2.269.0" in text and "Requires-Dist: constructs<11,>=10.5.1" in text
     assert "Requires-Python: >=3.11" in text
 
 

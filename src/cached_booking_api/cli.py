@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
 _RUNTIME_HINT = "this command needs the runtime extras: pip install 'cached-booking-api[runtime]'"
@@ -26,11 +27,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     local.add_argument("--port", type=int, default=8080, help="HTTP port on 127.0.0.1 (default 8080)")
     local.add_argument("--api-key", help="the API key clients must send as x-api-key (default: generated)")
-    local.add_argument("--data", type=Path, help="listing file, JSON Lines (default: the shipped sample)")
+    local.add_argument(
+        "--data", type=Path, help="listing file, JSON Lines (default: the sample, inventory from today for a year)"
+    )
     local.add_argument("--redis-url", help="use this running Redis instead of starting redis-server")
     local.add_argument("--dynamodb-endpoint", help="use this running DynamoDB Local instead of starting one")
     local.add_argument("--throttle-rps", type=float, default=100.0, help="usage plan rate (default 100/s, burst 2x)")
     local.add_argument("--events-file", type=Path, help="append every delivered event here (default: a temp file)")
+
+    sample = commands.add_parser(
+        "sample", help="write the sample listings (JSON Lines) with inventory from today (UTC) for a year"
+    )
+    sample.add_argument("--output", "-o", type=Path, help="file to write (default: standard output)")
+    sample.add_argument("--start", type=_iso_date, help="first night, YYYY-MM-DD (default: today, UTC)")
+    sample.add_argument("--nights", type=int, default=365, help="nights of inventory per listing (default 365)")
 
     cost = commands.add_parser("cost", help="monthly cost estimate of the deployed construct for a workload")
     cost.add_argument("--searches-per-day", type=float, default=50_000, help="default 50000")
@@ -59,7 +69,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _local(args)
     if args.command == "cost":
         return _cost(args)
+    if args.command == "sample":
+        return _sample(args)
     return 2  # pragma: no cover - argparse rejects unknown commands
+
+
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from .sample import sample_lines, write_sample
+
+    if args.nights < 1:
+        print(f"error: --nights must be at least 1 (got {args.nights})", file=sys.stderr)
+        return 2
+    if args.output is None:
+        sys.stdout.writelines(sample_lines(args.start, args.nights))
+    else:
+        write_sample(args.output, args.start, args.nights)
+    return 0
 
 
 def _cost(args: argparse.Namespace) -> int:

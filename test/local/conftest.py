@@ -39,13 +39,16 @@ class Local:
 
 @contextlib.contextmanager
 def running_local(
-    folder: Path, listings: list[dict[str, Any]], poll_seconds: float = 3600, **environment: str
+    folder: Path, listings: list[dict[str, Any]] | None, poll_seconds: float = 3600, **environment: str
 ) -> Iterator[Local]:
-    """Start the platform (its own servers) and the HTTP server; stop everything and restore the process after."""
+    """Start the platform (its own servers) and the HTTP server; stop everything and restore the process after.
+
+    ``listings=None`` loads what the command loads without ``--data``: the sample, generated at start."""
     saved = dict(os.environ)
     os.environ.update(environment)
-    data = folder / "listings.jsonl"
-    data.write_text("\n".join(json.dumps(item) for item in listings) + "\n")
+    data = None if listings is None else folder / "listings.jsonl"
+    if data is not None and listings is not None:
+        data.write_text("\n".join(json.dumps(item) for item in listings) + "\n")
     for cached in SERVICE_CACHES:
         cached.cache_clear()
     options = LocalOptions(

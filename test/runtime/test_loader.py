@@ -11,9 +11,10 @@ import pytest
 from cached_booking_api import cli
 from cached_booking_api.runtime import schema
 from cached_booking_api.runtime.loader import load_listings, parse_listings
+from cached_booking_api.sample import sample_lines
 from test.conftest import create_table, listing
 
-SAMPLE = Path(__file__).resolve().parents[2] / "src" / "cached_booking_api" / "data" / "sample-listings.jsonl"
+SAMPLE_LINES = list(sample_lines())  # the sample the local mode loads, inventory from today (test/test_sample.py)
 
 
 def _get(dynamodb: Any, table: str, key: dict[str, str]) -> dict[str, Any] | None:
@@ -87,7 +88,7 @@ def test_load_command_exit_codes_and_messages(
 
 
 def test_the_shipped_sample_file_is_valid() -> None:
-    records, errors = parse_listings(SAMPLE.read_text(encoding="utf-8").splitlines())
+    records, errors = parse_listings(SAMPLE_LINES)
     assert errors == []
     assert len(records) >= 24
     assert len({record.destination for record in records}) >= 3

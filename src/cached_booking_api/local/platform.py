@@ -23,7 +23,6 @@ from typing import Any, TypeVar
 from .servers import DynamoDBLocal, ManagedProcess, RedisServer, ServerError, free_port
 
 Child = TypeVar("Child", bound=ManagedProcess)
-SAMPLE_DATA = Path(__file__).resolve().parent.parent / "data" / "sample-listings.jsonl"
 EVENT_SOURCE = "booking.platform"
 LINES_PER_ROUND = 500
 
@@ -32,7 +31,7 @@ LINES_PER_ROUND = 500
 class LocalOptions:
     """What the ``local`` command was asked for."""
 
-    data: Path = SAMPLE_DATA
+    data: Path | None = None  # None: the sample listings, inventory generated at start from today (UTC) for a year
     redis_url: str | None = None
     dynamodb_endpoint: str | None = None
     events_file: Path | None = None
@@ -86,6 +85,7 @@ class LocalPlatform:
         self._worker: threading.Thread | None = None
         self.loaded = 0
         self._stopped: dict[type[ManagedProcess], int] = {}
+        self._sample_dir: Path | None = None
 
     # -- start-up ---------------------------------------------------------------------------------------------
     def start(self) -> LocalPlatform:
@@ -99,6 +99,7 @@ class LocalPlatform:
             moto_endpoint = self._start_moto()
             self._configure(redis_url, endpoint, moto_endpoint)
             self._create_tables()
+            self._sample_data()
             self._load()
             self._wire_bus()
         except BaseException:
@@ -164,9 +165,18 @@ class LocalPlatform:
 
         self.stream = StreamReader(boto3.client("dynamodbstreams", endpoint_url=self.dynamodb_endpoint), stream_arn)
 
+    def _sample_data(self) -> None:
+        """Without a listing file, write the sample with inventory from today, so it is never out of date."""
+        if self.options.data is None:
+            from ..sample import write_sample
+
+            self._sample_dir = Path(tempfile.mkdtemp(prefix="cached-booking-api-sample-"))
+            self.options.data = write_sample(self._sample_dir / "sample-listings.jsonl")
+
     def _load(self) -> None:
         from ..runtime.loader import load_listings
 
+        assert self.options.data is not None, "_sample_data() runs first"
         with self.options.data.open(encoding="utf-8") as lines:
             report = load_listings(self.dynamodb, self.table, lines)
         if not report.ok:
@@ -272,6 +282,10 @@ class LocalPlatform:
             self.moto = None  # stop() may run twice (a failed start, then the command's own clean-up)
         for child in reversed(self.children):
             child.stop()
+        if self._sample_dir is not None:
+            import shutil
+
+            shutil.rmtree(self._sample_dir, ignore_errors=True)
 
 
 def subscription_payload(lines: list[str]) -> dict[str, Any]:
