@@ -39,15 +39,22 @@ def generated_pins(root: Path = ROOT) -> list[tuple[re.Pattern[str], str]]:
 
 
 def sync(root: Path = ROOT) -> list[str]:
-    """Rewrite .projenrc.py so its pins equal the generated files'; returns the literals that changed."""
+    """Rewrite .projenrc.py so its pins equal the generated files'; returns the literals that changed.
+
+    A literal may appear in several generated files (an action in two workflows); Dependabot may have bumped only one,
+    so the value that differs from .projenrc.py wins."""
     projenrc = root / ".projenrc.py"
     text = original = projenrc.read_text(encoding="utf-8")
-    changed = []
+    wanted: dict[str, tuple[re.Pattern[str], list[str]]] = {}
     for pattern, replacement in generated_pins(root):
-        for match in set(pattern.findall(text)):
-            if match != replacement:
-                changed.append(f"{match} -> {replacement}")
-        text = pattern.sub(replacement, text)
+        wanted.setdefault(pattern.pattern, (pattern, []))[1].append(replacement)
+    changed = []
+    for pattern, replacements in wanted.values():
+        new = [r for r in replacements if r not in original] or replacements
+        for match in sorted(set(pattern.findall(text))):
+            if match != new[0]:
+                changed.append(f"{match} -> {new[0]}")
+        text = pattern.sub(new[0], text)
     if text != original:
         projenrc.write_text(text, encoding="utf-8")
     return sorted(changed)
