@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .construct import CachedSearchApi
     from .observability import ObservabilityOptions
-    from .options import AlarmOptions, CacheOptions, ThrottleOptions
+    from .options import AlarmOptions, CacheOptions, Partner, ThrottleOptions
 
-__all__ = ["AlarmOptions", "CacheOptions", "CachedSearchApi", "ObservabilityOptions", "ThrottleOptions"]
+__all__ = ["AlarmOptions", "CacheOptions", "CachedSearchApi", "ObservabilityOptions", "Partner", "ThrottleOptions"]
 __version__ = "0.1.0"
 
 _EXPORTS = {
@@ -24,6 +24,7 @@ _EXPORTS = {
     "CacheOptions": "options",
     "ThrottleOptions": "options",
     "ObservabilityOptions": "observability",
+    "Partner": "options",
 }
 
 

@@ -8,7 +8,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Names, RemovalPolicy
+from aws_cdk import Annotations, Names, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -16,9 +16,10 @@ from constructs import Construct
 
 from .nag import acknowledge
 from .options import ThrottleOptions
+from .runtime import config
 
 OPENAPI_DOCUMENT = Path(__file__).resolve().parent / "runtime" / "openapi.json"
-CORS_HEADERS = ["Content-Type", "x-api-key", "Idempotency-Key", "Authorization", "X-Amz-Date", "X-Amz-Security-Token"]
+CORS_HEADERS = list(config.CORS_ALLOW_HEADERS)
 
 
 @cache
@@ -67,7 +68,8 @@ def gateway_model_schema(name: str) -> apigw.JsonSchema:
 
 
 class Api(Construct):
-    """Attributes: ``rest_api``, ``stage``, ``api_key``, ``usage_plan``, ``access_log_group``, ``request_validator``."""
+    """Attributes: ``rest_api``, ``stage``, ``api_keys`` and ``usage_plans`` (by partner name; ``api_key`` and
+    ``usage_plan`` are the first), ``booking_method``, ``access_log_group``, ``request_validator``."""
 
     def __init__(
         self,
@@ -124,8 +126,15 @@ class Api(Construct):
                 data_trace_enabled=False,
                 tracing_enabled=True,
                 metrics_enabled=True,
-                throttling_rate_limit=throttle.rate_limit,
-                throttling_burst_limit=throttle.burst_limit,
+                # Stage limits apply to all clients together: sized from the expected total load, above every plan.
+                throttling_rate_limit=throttle.stage_rate_limit,
+                throttling_burst_limit=throttle.stage_burst_limit,
+                method_options={
+                    "/bookings/POST": apigw.MethodDeploymentOptions(
+                        throttling_rate_limit=throttle.booking_method_rate_limit,
+                        throttling_burst_limit=max(1, int(throttle.booking_method_rate_limit * 2)),
+                    )
+                },
             ),
             default_method_options=method_auth,
             default_cors_preflight_options=apigw.CorsOptions(
@@ -151,7 +160,7 @@ class Api(Construct):
             "BookingRequestModel", content_type="application/json", schema=gateway_model_schema("BookingRequest")
         )
         bookings = self.rest_api.root.add_resource("bookings")
-        bookings.add_method(
+        self.booking_method = bookings.add_method(
             "POST",
             apigw.LambdaIntegration(booking_function, proxy=True),
             request_parameters=request_parameters("/bookings", "post"),
@@ -164,19 +173,44 @@ class Api(Construct):
             request_parameters={"method.request.path.bookingId": True},
             request_validator=self.request_validator,
         )
-        self._error_responses()
+        self._error_responses(cors_allowed_origins)
 
-        self.api_key = self.rest_api.add_api_key("ApiKey", description="cached-booking-api client key")
-        self.usage_plan = self.rest_api.add_usage_plan(
-            "UsagePlan",
-            description="cached-booking-api clients",
-            throttle=apigw.ThrottleSettings(rate_limit=throttle.rate_limit, burst_limit=throttle.burst_limit),
-            quota=apigw.QuotaSettings(limit=throttle.quota_limit, period=apigw.Period[throttle.quota_period])
-            if throttle.quota_limit
-            else None,
-            api_stages=[apigw.UsagePlanPerApiStage(api=self.rest_api, stage=self.stage)],
-        )
-        self.usage_plan.add_api_key(self.api_key)
+        # One API key and usage plan per partner (usage-plan limits apply per key), each below the stage limit.
+        self.api_keys: dict[str, apigw.IApiKey] = {}
+        self.usage_plans: dict[str, apigw.UsagePlan] = {}
+        for partner in throttle.effective_partners:
+            suffix = "" if partner.name == "default" and not throttle.partners else partner.name
+            key = self.rest_api.add_api_key(f"ApiKey{suffix}", description=f"cached-booking-api key: {partner.name}")
+            booking_rate = min(partner.rate_limit, throttle.booking_method_rate_limit)
+            plan = self.rest_api.add_usage_plan(
+                f"UsagePlan{suffix}",
+                description=f"cached-booking-api partner {partner.name}",
+                throttle=apigw.ThrottleSettings(rate_limit=partner.rate_limit, burst_limit=partner.burst_limit),
+                quota=apigw.QuotaSettings(limit=partner.quota_limit, period=apigw.Period[partner.quota_period])
+                if partner.quota_limit
+                else None,
+                api_stages=[
+                    apigw.UsagePlanPerApiStage(
+                        api=self.rest_api,
+                        stage=self.stage,
+                        throttle=[
+                            apigw.ThrottlingPerMethod(
+                                method=self.booking_method,
+                                throttle=apigw.ThrottleSettings(
+                                    rate_limit=booking_rate, burst_limit=max(1, min(partner.burst_limit,
+                                                                                   int(booking_rate * 2)))
+                                ),
+                            )
+                        ],
+                    )
+                ],
+            )  # fmt: skip
+            plan.add_api_key(key)
+            self.api_keys[partner.name] = key
+            self.usage_plans[partner.name] = plan
+        first = throttle.effective_partners[0].name
+        self.api_key = self.api_keys[first]
+        self.usage_plan = self.usage_plans[first]
 
         if web_acl_arn:
             from aws_cdk import aws_wafv2 as wafv2
@@ -214,12 +248,25 @@ class Api(Construct):
                     "authorizer is opt-in (props authorizer / iam_authorization). CORS preflight must stay open.",
                 )
 
-    def _error_responses(self) -> None:
-        """Answers API Gateway gives itself (validation, missing key, throttling) in the contract's error format."""
+    def _error_responses(self, cors_allowed_origins: Sequence[str]) -> None:
+        """Answers API Gateway gives itself (validation, missing key, throttling) in the contract's error format,
+        readable by the first allowed CORS origin (gateway responses map static headers only: no per-request choice)."""
+        headers: dict[str, str] = {}
+        if cors_allowed_origins:
+            headers = {"Access-Control-Allow-Origin": f"'{cors_allowed_origins[0]}'", "Vary": "'Origin'"}
+            if len(cors_allowed_origins) > 1:
+                Annotations.of(self).add_warning_v2(
+                    "cached-booking-api:cors-gateway-responses",
+                    "cors_allowed_origins lists several origins: API Gateway's own error answers (400 from request "
+                    f"validation, 403, 429, 5xx) carry Access-Control-Allow-Origin {cors_allowed_origins[0]!r} "
+                    "only, because gateway responses can map static headers only. The Lambda answers and the "
+                    "preflight serve every listed origin.",
+                )
         for name, response_type, code, message in GATEWAY_RESPONSES:
             self.rest_api.add_gateway_response(
-                name, type=response_type, templates={"application/json": gateway_response_template(code, message)}
-            )
+                name, type=response_type, templates={"application/json": gateway_response_template(code, message)},
+                response_headers=headers or None,
+            )  # fmt: skip
 
 
 #: ``$context.error.messageString`` is "the quoted value of $context.error.message": it may stand in place of a JSON

@@ -34,6 +34,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     local.add_argument("--dynamodb-endpoint", help="use this running DynamoDB Local instead of starting one")
     local.add_argument("--throttle-rps", type=float, default=100.0, help="usage plan rate (default 100/s, burst 2x)")
     local.add_argument("--events-file", type=Path, help="append every delivered event here (default: a temp file)")
+    local.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                       help="an exact origin CORS allows, as cors_allowed_origins (repeatable)")  # fmt: skip
 
     sample = commands.add_parser(
         "sample", help="write the sample listings (JSON Lines) with inventory from today (UTC) for a year"
@@ -62,7 +64,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                       help="apply the always-free X-Ray and CloudWatch tiers (only if nothing else in the account "
                            "uses them)")  # fmt: skip
 
+    smoke = commands.add_parser("smoke", help="check a deployed API (or the local mode): one pass/fail line per step")
+    smoke.add_argument("--url", required=True, help="the stage URL (the stack's ApiUrl output)")
+    key = smoke.add_mutually_exclusive_group(required=True)
+    key.add_argument("--api-key", help="the API key value")
+    key.add_argument("--api-key-id", help="the API key id (ApiKeyId output): its value is read from API Gateway")
+    smoke.add_argument("--region", help="AWS region of --api-key-id (default: from the AWS configuration)")
+    smoke.add_argument("--destination", default="Lisbon", help="destination to search (default Lisbon)")
+    smoke.add_argument("--check-in", type=_iso_date, help="YYYY-MM-DD (default: 30 days from today)")
+    smoke.add_argument("--nights", type=int, default=2, help="stay length (default 2)")
+    smoke.add_argument("--listing", help="book this listing for real (default: a dry run that books nothing)")
+    smoke.add_argument("--origin", help="also check CORS headers for this origin")
+    smoke.add_argument("--timeout", type=float, default=15.0, help="seconds per request (default 15)")
+
     args = parser.parse_args(argv)
+    if args.command == "smoke":
+        return _smoke(args)
     if args.command == "load":
         return _load(args)
     if args.command == "local":
@@ -92,6 +109,29 @@ def _sample(args: argparse.Namespace) -> int:
     else:
         write_sample(args.output, args.start, args.nights)
     return 0
+
+
+def _smoke(args: argparse.Namespace) -> int:
+    from . import smoke
+
+    if not 1 <= args.nights <= 30:
+        print("error: --nights must be 1 to 30", file=sys.stderr)
+        return 2
+    api_key = args.api_key
+    if api_key is None:
+        try:
+            api_key = smoke.api_key_value(args.api_key_id, args.region)
+        except ImportError:
+            print(f"error: --api-key-id: {_RUNTIME_HINT}", file=sys.stderr)
+            return 2
+        except Exception as exc:  # no credentials, no such key, access denied
+            print(f"error: --api-key-id {args.api_key_id}: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 2
+    options = smoke.SmokeOptions(url=args.url, api_key=api_key, destination=args.destination, nights=args.nights,
+                                 listing_id=args.listing, origin=args.origin, timeout=args.timeout)  # fmt: skip
+    if args.check_in is not None:
+        options.check_in = args.check_in
+    return 0 if smoke.run(options, sys.stdout) else 1
 
 
 def _cost(args: argparse.Namespace) -> int:
@@ -152,6 +192,19 @@ def _local(args: argparse.Namespace) -> int:
     if args.data is not None and not args.data.is_file():
         print(f"error: {args.data}: no such file", file=sys.stderr)
         return 2
+    for origin in args.cors_origin:
+        if origin == "*" or not origin.startswith(("https://", "http://")):
+            print(
+                f"error: --cors-origin {origin!r}: give an exact origin such as https://app.example.com",
+                file=sys.stderr,
+            )
+            return 2
+    if args.cors_origin:
+        import os
+
+        from .runtime import config
+
+        os.environ[config.CORS_ALLOWED_ORIGINS] = ",".join(args.cors_origin)  # the handlers and the gateway read it
     options = LocalOptions(redis_url=args.redis_url, dynamodb_endpoint=args.dynamodb_endpoint,
                            events_file=args.events_file, search_from=[Path.cwd()])  # fmt: skip
     if args.data is not None:

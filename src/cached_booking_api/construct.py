@@ -98,9 +98,13 @@ class CachedSearchApi(Construct):
     stage: apigw.Stage
     """The API's stage (access logs, tracing, throttling, usage plan)."""
     api_key: apigw.IApiKey
-    """The API key (its value is in API Gateway; the key id is ``api_key.key_id``)."""
+    """The first partner's API key (its value is in API Gateway; the key id is ``api_key.key_id``)."""
     usage_plan: apigw.UsagePlan
     """The usage plan, linked to ``stage``, holding ``api_key``."""
+    api_keys: dict[str, apigw.IApiKey]
+    """One API key per partner (``throttle.partners``; ``default`` when none is listed)."""
+    usage_plans: dict[str, apigw.UsagePlan]
+    """One usage plan per partner, linked to ``stage`` (its throttle, quota and ``POST /bookings`` limit)."""
     access_log_group: logs.LogGroup
     """The API's JSON access logs."""
     event_bus: events.IEventBus
@@ -115,7 +119,7 @@ class CachedSearchApi(Construct):
     """Routes search.completed to ``search_event_targets`` (None when no targets are given)."""
     alarms: dict[str, cloudwatch.Alarm]
     """Alarms by name: Api5xxRate, ApiLatencyP99, SearchErrorRate, SearchThrottles, BookingErrorRate,
-    InvalidationErrors, ForwarderErrors, DynamoDbThrottles, CacheCircuitOpen, CacheErrors, and one
+    InvalidationErrors, ForwarderErrors, DynamoDbThrottles, CacheCircuitOpen, CacheErrors, ApiThrottled, and one
     ``<Name>DeadLetters`` per dead-letter queue (Outbox, Forwarder, Invalidation, Analytics)."""
     dashboard: cloudwatch.Dashboard
     """The CloudWatch dashboard (API, Lambda, cache outcomes and hit ratio, DynamoDB, alarms)."""
@@ -167,7 +171,9 @@ class CachedSearchApi(Construct):
             vpc_has_dynamodb_endpoint: Your ``vpc`` already routes the functions' subnets to DynamoDB through a
                 gateway endpoint: add none. Default: False.
             cache: Cache mode, engine and timings. Default: ``CacheOptions()`` (serverless Valkey, TTL 5 min).
-            throttle: Usage plan and stage throttling. Default: ``ThrottleOptions()`` (100 rps, burst 200, no quota).
+            throttle: Stage limits from the expected load (default peak 250 rps → stage 500 rps / burst 1000,
+                ``POST /bookings`` 50 rps), and one key + usage plan per partner (default: one key, 100 rps, burst
+                200, no quota). Default: ``ThrottleOptions()``.
             alarms: Alarm thresholds. Default: ``AlarmOptions()``.
             alarm_topic: SNS topic notified when an alarm fires or recovers. Default: none (alarms only).
             event_bus: Bring your own EventBridge bus. Default: a created bus with an archive.
@@ -238,6 +244,8 @@ class CachedSearchApi(Construct):
         self.cache.allow_from(self.search_security_group)
         network.allow_dynamodb(self.search_security_group)  # HTTPS to DynamoDB's prefix list (the gateway endpoint)
         cache_environment = _search_environment(self.cache, cache, self.table.table_name)
+        # One list of origins: the preflight (Api), the gateway responses (Api) and every Lambda answer (this).
+        cors_environment = {config.CORS_ALLOWED_ORIGINS: ",".join(cors_allowed_origins)} if cors_allowed_origins else {}
         search = PythonFunction(
             self,
             "Search",
@@ -245,7 +253,7 @@ class CachedSearchApi(Construct):
             description="cached-booking-api GET /search",
             service_name=search_service_name,
             metrics_namespace=metrics_namespace,
-            environment=cache_environment,
+            environment={**cache_environment, **cors_environment},
             log_retention=log_retention,
             timeout=SEARCH_TIMEOUT,
             memory_size=search_memory_size,
@@ -270,6 +278,7 @@ class CachedSearchApi(Construct):
             environment={
                 config.TABLE_NAME: self.table.table_name,
                 config.IDEMPOTENCY_TABLE_NAME: self.idempotency_table.table_name,
+                **cors_environment,
             },
             log_retention=log_retention,
             timeout=BOOKING_TIMEOUT,
@@ -297,6 +306,8 @@ class CachedSearchApi(Construct):
         self.stage = api.stage
         self.api_key = api.api_key
         self.usage_plan = api.usage_plan
+        self.api_keys = api.api_keys
+        self.usage_plans = api.usage_plans
         self.access_log_group = api.access_log_group
 
         fan_out = Events(
@@ -364,6 +375,7 @@ class CachedSearchApi(Construct):
             options=alarms,
             alarm_topic=alarm_topic,
             stage=self.stage,
+            access_log_group=self.access_log_group,
             search_function=self.search_function,
             booking_function=self.booking_function,
             forwarder_function=self.forwarder_function,

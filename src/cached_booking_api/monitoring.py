@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Duration
+from aws_cdk import Annotations, Duration, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -32,6 +34,7 @@ class Monitoring(Construct):
         options: AlarmOptions,
         alarm_topic: sns.ITopic | None,
         stage: apigw.Stage,
+        access_log_group: logs.ILogGroup,
         search_function: lambda_.Function,
         booking_function: lambda_.Function,
         forwarder_function: lambda_.Function,
@@ -130,12 +133,31 @@ class Monitoring(Construct):
         )
         if cache is not None and cache.serverless_cache is not None:
             definitions.update(_serverless_cache_alarms(cache))
+        # API Gateway has no 429 metric of its own: the JSON access log's status feeds one (all keys together).
+        throttled = logs.MetricFilter(
+            self, "Throttled429", log_group=access_log_group,
+            filter_pattern=logs.FilterPattern.literal('{ $.status = "429" }'),
+            metric_namespace=metrics_namespace, metric_name=f"{search_service_name}-api-429", metric_value="1",
+            default_value=0,
+        ).metric(statistic="Sum", period=PERIOD)  # fmt: skip
+        definitions["ApiThrottled"] = (
+            rate(
+                "IF(requests > 0, 100 * throttled / requests, 0)",
+                "API 429 %",
+                throttled=throttled,
+                requests=stage.metric_count(**sum_),
+            ),  # fmt: skip
+            options.api_throttled_rate_percent,
+            "API 429 answers (usage plan or stage throttling) above the allowed percentage of requests",
+        )
         for name, queue in dead_letter_queues.items():
             definitions[f"{name}DeadLetters"] = (
                 queue.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum"),
                 1,
                 f"Messages waiting in the {name} dead-letter queue: something was not delivered",
             )
+        if alarm_topic is not None:
+            _let_cloudwatch_use_the_topic_key(self, alarm_topic)
         self.alarms: dict[str, cloudwatch.Alarm] = {}
         for name, (metric, threshold, description) in definitions.items():
             alarm = cloudwatch.Alarm(
@@ -214,3 +236,30 @@ def _serverless_cache_alarms(cache: Cache) -> dict[str, tuple[cloudwatch.IMetric
             "ElastiCache throttled cache commands (cap reached, or load rising faster than the cache scales)",
         ),
     }
+
+
+def _let_cloudwatch_use_the_topic_key(scope: Construct, topic: sns.ITopic) -> None:
+    """CloudWatch publishes to a KMS-encrypted topic only when the key policy lets ``cloudwatch.amazonaws.com`` use the
+    key: grant it on a key of this app (scoped to this account's alarms), else warn at synth naming the statement."""
+    key = topic.master_key
+    if key is None:
+        return
+    stack = Stack.of(scope)
+    statement = iam.PolicyStatement(
+        sid="AllowCloudWatchAlarmsToUseTheKey",
+        principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+        actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+        resources=["*"],
+        conditions={
+            "StringEquals": {"aws:SourceAccount": stack.account},
+            "ArnLike": {"aws:SourceArn": f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}:alarm:*"},
+        },
+    )
+    if not key.add_to_resource_policy(statement, allow_no_op=True).statement_added:
+        Annotations.of(scope).add_warning_v2(
+            "cached-booking-api:alarm-topic-key",
+            "alarm_topic is encrypted with a KMS key this app cannot change: CloudWatch alarms will not be delivered "
+            "unless its key policy allows principal cloudwatch.amazonaws.com the actions kms:Decrypt and "
+            "kms:GenerateDataKey* (Resource *, conditions aws:SourceAccount = this account and aws:SourceArn like "
+            "arn:aws:cloudwatch:<region>:<account>:alarm:*). Add that statement to the key policy.",
+        )

@@ -87,17 +87,69 @@ class CacheOptions:
 
 
 @dataclass(frozen=True)
-class ThrottleOptions:
-    """The usage plan's limits for API key holders, applied to the stage."""
+class Partner:
+    """A client system: its own API key and usage plan (throttle and quota apply to its key only)."""
 
+    name: str
+    """A short name (letters, digits, '-', '_'): names the key and the plan."""
     rate_limit: float = 100
-    """Steady-state requests per second (default 100)."""
+    """Steady-state requests per second of this partner's key (default 100)."""
     burst_limit: int = 200
-    """Burst capacity (default 200)."""
+    """Burst capacity of this partner's key (default 200)."""
     quota_limit: int | None = None
-    """Optional number of requests per ``quota_period`` per API key."""
+    """Optional number of requests per ``quota_period``."""
     quota_period: Literal["DAY", "WEEK", "MONTH"] = "DAY"
     """Period of the quota (default DAY)."""
+
+
+@dataclass(frozen=True)
+class ThrottleOptions:
+    """Throttling: stage and per-method limits from the expected total load, and one usage plan per partner key.
+
+    API Gateway applies stage and method limits to all clients together, usage-plan limits to each API key: the stage
+    limit is sized from ``expected_peak_rps`` (with headroom), every partner's plan stays below it, and ``POST
+    /bookings`` gets its own lower method limit.
+    """
+
+    rate_limit: float = 100
+    """Steady-state requests per second of the default key's usage plan (when ``partners`` is empty; default 100)."""
+    burst_limit: int = 200
+    """Burst capacity of the default key's usage plan (default 200)."""
+    quota_limit: int | None = None
+    """Optional number of requests per ``quota_period`` for the default key."""
+    quota_period: Literal["DAY", "WEEK", "MONTH"] = "DAY"
+    """Period of the quota (default DAY)."""
+    expected_peak_rps: float = 250
+    """The expected peak load of all clients together, in requests per second (default 250: ~50k searches/day
+    averages under 1 rps; 250 is the design's 100x with a peak factor). The stage limit is twice this, its burst twice
+    that (default 500 rps / burst 1000)."""
+    booking_rate_limit: float | None = None
+    """Stage-wide method limit of ``POST /bookings`` in requests per second (default: a tenth of the stage limit)."""
+    partners: tuple[Partner, ...] = ()
+    """Partner systems, each with its own API key and usage plan. Default: one key with ``rate_limit``,
+    ``burst_limit`` and the quota above."""
+
+    @property
+    def stage_rate_limit(self) -> float:
+        """The stage-wide rate: twice the expected peak."""
+        return self.expected_peak_rps * 2
+
+    @property
+    def stage_burst_limit(self) -> int:
+        """The stage-wide burst: twice the stage rate."""
+        return max(1, int(self.stage_rate_limit * 2))
+
+    @property
+    def booking_method_rate_limit(self) -> float:
+        """The ``POST /bookings`` method rate (stage-wide)."""
+        return self.booking_rate_limit if self.booking_rate_limit is not None else max(1.0, self.stage_rate_limit / 10)
+
+    @property
+    def effective_partners(self) -> tuple[Partner, ...]:
+        """The partners, or the one default key when none is listed."""
+        if self.partners:
+            return self.partners
+        return (Partner("default", self.rate_limit, self.burst_limit, self.quota_limit, self.quota_period),)
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the prop and the fix when a value is invalid."""
@@ -111,6 +163,32 @@ class ThrottleOptions:
             raise _fail("throttle.quota_limit", "must be at least 1", "Leave it None for no quota.")
         if self.quota_period not in ("DAY", "WEEK", "MONTH"):
             raise _fail("throttle.quota_period", f"{self.quota_period!r} is not a period", "Use DAY, WEEK or MONTH.")
+        if self.expected_peak_rps <= 0:
+            raise _fail("throttle.expected_peak_rps", "must be positive", "E.g. 250 (requests/s, all clients).")
+        if self.booking_rate_limit is not None and not 0 < self.booking_rate_limit <= self.stage_rate_limit:
+            raise _fail("throttle.booking_rate_limit", f"must be above 0 and at most the stage limit "
+                        f"({self.stage_rate_limit:g} rps)", "Lower it, or raise expected_peak_rps.")  # fmt: skip
+        names: set[str] = set()
+        for index, partner in enumerate(self.effective_partners):
+            prop = f"throttle.partners[{index}]" if self.partners else "throttle"
+            if not partner.name or not partner.name.replace("-", "").replace("_", "").isalnum():
+                raise _fail(f"{prop}.name", f"{partner.name!r} is not a valid name", "Use letters, digits, - and _.")
+            if partner.name in names:
+                raise _fail(f"{prop}.name", f"{partner.name!r} is listed twice", "Give each partner its own name.")
+            names.add(partner.name)
+            if partner.rate_limit <= 0 or partner.burst_limit < max(1, partner.rate_limit):
+                raise _fail(f"{prop}.burst_limit", "rate must be positive and burst at least the rate",
+                            "E.g. rate_limit=100, burst_limit=200.")  # fmt: skip
+            if partner.rate_limit > self.stage_rate_limit or partner.burst_limit > self.stage_burst_limit:
+                raise _fail(f"{prop}.rate_limit", f"{partner.rate_limit:g} rps / burst {partner.burst_limit} is above "
+                            f"the stage limit ({self.stage_rate_limit:g} rps / burst {self.stage_burst_limit}), which "
+                            "all clients share", "Lower it, or raise throttle.expected_peak_rps.")  # fmt: skip
+            if partner.quota_limit is not None and partner.quota_limit < 1:
+                raise _fail(f"{prop}.quota_limit", "must be at least 1", "Leave it None for no quota.")
+            if partner.quota_period not in ("DAY", "WEEK", "MONTH"):
+                raise _fail(
+                    f"{prop}.quota_period", f"{partner.quota_period!r} is not a period", "Use DAY, WEEK or MONTH."
+                )
 
 
 @dataclass(frozen=True)
@@ -123,6 +201,8 @@ class AlarmOptions:
     """API p99 latency (default 2 seconds)."""
     search_error_rate_percent: float = 1.0
     """Search function errors as a percentage of invocations (default 1 %)."""
+    api_throttled_rate_percent: float = 1.0
+    """API 429 answers (throttled by a usage plan or the stage) as a percentage of requests (default 1 %)."""
     cache_errors_per_5_minutes: int = 50
     """Cache call failures per 5 minutes (EMF ``CacheError``, default 50)."""
     evaluation_periods: int = 3
@@ -132,7 +212,7 @@ class AlarmOptions:
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the prop and the fix when a value is invalid."""
-        for name in ("api_5xx_rate_percent", "search_error_rate_percent"):
+        for name in ("api_5xx_rate_percent", "search_error_rate_percent", "api_throttled_rate_percent"):
             value = getattr(self, name)
             if not 0 < value <= 100:
                 raise _fail(f"alarms.{name}", f"{value} is not a percentage", "Use a value in (0, 100].")

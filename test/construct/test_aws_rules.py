@@ -298,3 +298,118 @@ def test_byo_vpc_without_route_tables_fails_with_what_to_do() -> None:
     stack2 = cdk.Stack(cdk.App(context={"aws:cdk:bundling-stacks": []}), "S2")
     with pytest.raises(ValueError, match="vpc_has_dynamodb_endpoint: applies to your own vpc only"):
         CachedSearchApi(stack2, "Api", vpc_has_dynamodb_endpoint=True, api_cloud_watch_role=False)
+
+
+def test_alarm_topic_key_lets_cloudwatch_use_it(example: Synthesized) -> None:
+    """Amazon SNS developer guide, "Enable compatibility between event sources from AWS services and encrypted topics"
+    (sns-key-management.html#compatibility-with-aws-services), paraphrased: an AWS service that publishes to an
+    encrypted topic (CloudWatch alarms: principal cloudwatch.amazonaws.com) needs kms:Decrypt and
+    kms:GenerateDataKey* on the topic's key in the key policy; without them alarms fire and nothing arrives. The
+    example's topic key is a key of the same app, so the construct grants it, scoped to this account's alarms."""
+    [key] = example.resources("AWS::KMS::Key").values()
+    statements = key["Properties"]["KeyPolicy"]["Statement"]
+    [grant] = [s for s in statements if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}]
+    assert set(as_list(grant["Action"])) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    assert grant["Condition"]["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
+    assert "alarm:" in json.dumps(grant["Condition"]["ArnLike"]["aws:SourceArn"])
+
+
+def test_alarm_topic_with_a_key_of_another_app_gets_a_synth_warning() -> None:
+    """Same rule: a key the construct cannot change (imported) gets an Annotations warning naming the statement."""
+    import aws_cdk as cdk
+    from aws_cdk import aws_kms as kms
+    from aws_cdk import aws_sns as sns
+    from aws_cdk.assertions import Annotations, Match
+
+    from cached_booking_api import CachedSearchApi
+
+    stack = cdk.Stack(cdk.App(context={"aws:cdk:bundling-stacks": []}), "S")
+    key = kms.Key.from_key_arn(stack, "Key", "arn:aws:kms:us-east-1:111111111111:key/abc")
+    topic = sns.Topic(stack, "Topic", master_key=key, enforce_ssl=True)
+    CachedSearchApi(stack, "Api", alarm_topic=topic, api_cloud_watch_role=False)
+    Annotations.from_stack(stack).has_warning(
+        "*", Match.string_like_regexp("cloudwatch.amazonaws.com.*kms:Decrypt.*kms:GenerateDataKey")
+    )
+
+
+@pytest.mark.parametrize("variant", ALL)
+def test_cors_origins_reach_lambda_responses_and_gateway_responses(
+    variants: dict[str, Synthesized], variant: str
+) -> None:
+    """Amazon API Gateway developer guide, "CORS for REST APIs" (how-to-cors.html), paraphrased: for a Lambda proxy
+    integration the function must return Access-Control-Allow-Origin itself, and API Gateway's own error answers
+    (gateway responses: 4xx/5xx) need the header set on them too; the OPTIONS mock alone covers only preflight.
+    One list (prop ``cors_allowed_origins``) feeds all three; without it, none has a CORS header."""
+    synth = variants[variant]
+    cors_on = variant in ("serverless-valkey", "provisioned", "redis-engine")  # the example's https://booking...
+    api_functions = [
+        f["Properties"] for f in synth.resources("AWS::Lambda::Function").values()
+        if f["Properties"].get("Handler", "").endswith(("handlers.search.handler", "handlers.bookings.handler"))
+    ]  # fmt: skip
+    assert api_functions
+    for function in api_functions:
+        value = function["Environment"]["Variables"].get("CORS_ALLOWED_ORIGINS")
+        assert value == ("https://booking.example.com" if cors_on else None), value
+    for response in synth.resources("AWS::ApiGateway::GatewayResponse").values():
+        parameters = response["Properties"].get("ResponseParameters", {})
+        origin = parameters.get("gatewayresponse.header.Access-Control-Allow-Origin")
+        assert origin == ("'https://booking.example.com'" if cors_on else None), response
+        if cors_on:
+            assert parameters["gatewayresponse.header.Vary"] == "'Origin'"
+
+
+def test_stage_limits_come_from_the_expected_load_and_every_plan_is_below_them(example: Synthesized) -> None:
+    """Amazon API Gateway developer guide, "Throttle requests to your REST APIs for better throughput in API Gateway"
+    (api-gateway-request-throttling.html): "As an API developer, you can set the target limits for individual API
+    stages or methods to improve overall performance across all APIs in your account. Alternatively, you can enable
+    usage plans to set throttles on client request submissions based on specified requests rates and quotas."
+    Stage and method limits count all clients together, usage-plan limits one key: the stage limit is sized from
+    the expected total load (default 250 rps peak → 500 rps / burst 1000), POST /bookings has its own lower method
+    limit, and every plan sits below the stage."""
+    [stage] = example.resources("AWS::ApiGateway::Stage").values()
+    settings = {s["HttpMethod"] + " " + s["ResourcePath"]: s for s in stage["Properties"]["MethodSettings"]}
+    everything = settings["* /*"]
+    assert (everything["ThrottlingRateLimit"], everything["ThrottlingBurstLimit"]) == (500, 1000)
+    booking = settings["POST /~1bookings"]
+    assert booking["ThrottlingRateLimit"] == 50 and booking["ThrottlingRateLimit"] < everything["ThrottlingRateLimit"]
+    for plan in example.resources("AWS::ApiGateway::UsagePlan").values():
+        throttle = plan["Properties"]["Throttle"]
+        assert throttle["RateLimit"] < everything["ThrottlingRateLimit"]
+        assert throttle["BurstLimit"] <= everything["ThrottlingBurstLimit"]
+        [linked] = plan["Properties"]["ApiStages"]
+        [(method, method_throttle)] = linked["Throttle"].items()
+        assert method == "/bookings/POST" and method_throttle["RateLimit"] <= booking["ThrottlingRateLimit"]
+
+
+def test_each_partner_gets_its_own_key_and_plan() -> None:
+    """Amazon API Gateway developer guide, "Usage plans and API keys for REST APIs" (api-gateway-api-usage-plans.html):
+    "A usage plan specifies who can access one or more deployed API stages and methods—and optionally sets the target
+    request rate to start throttling requests. The plan uses API keys to identify API clients"."""
+    import aws_cdk as cdk
+    from aws_cdk.assertions import Template
+
+    from cached_booking_api import CachedSearchApi, Partner, ThrottleOptions
+
+    stack = cdk.Stack(cdk.App(context={"aws:cdk:bundling-stacks": []}), "S")
+    partners = (Partner("acme", rate_limit=50, burst_limit=100, quota_limit=100_000, quota_period="MONTH"),
+                Partner("globex", rate_limit=20, burst_limit=40))  # fmt: skip
+    api = CachedSearchApi(stack, "Api", api_cloud_watch_role=False, throttle=ThrottleOptions(partners=partners))
+    template = Template.from_stack(stack)
+    plans = template.find_resources("AWS::ApiGateway::UsagePlan")
+    keys = template.find_resources("AWS::ApiGateway::UsagePlanKey")
+    assert len(plans) == 2 and len(keys) == 2 and set(api.usage_plans) == {"acme", "globex"}
+    by_rate = {p["Properties"]["Throttle"]["RateLimit"]: p["Properties"] for p in plans.values()}
+    assert by_rate[50]["Quota"] == {"Limit": 100_000, "Period": "MONTH"} and "Quota" not in by_rate[20]
+    assert {k["Properties"]["UsagePlanId"]["Ref"] for k in keys.values()} == set(plans)
+
+
+def test_throttled_requests_are_alarmed(example: Synthesized) -> None:
+    """A 429 means a client was refused: the access log's status feeds a metric filter and an alarm on its rate."""
+    [log_filter] = [f["Properties"] for f in example.resources("AWS::Logs::MetricFilter").values()
+                    if "429" in f["Properties"]["FilterPattern"]]  # fmt: skip
+    assert log_filter["FilterPattern"] == '{ $.status = "429" }'
+    access_logs = [k for k in example.resources("AWS::Logs::LogGroup") if "AccessLogs" in k]
+    assert log_filter["LogGroupName"] == {"Ref": access_logs[0]}
+    metric = log_filter["MetricTransformations"][0]["MetricName"]
+    alarms = [a for k, a in example.resources("AWS::CloudWatch::Alarm").items() if "ApiThrottled" in k]
+    assert len(alarms) == 1 and metric in json.dumps(alarms[0])

@@ -67,9 +67,10 @@ def test_stage_logs_without_data_trace_and_traces(example: Synthesized) -> None:
     assert stage["TracingEnabled"] is True
     assert "DestinationArn" in stage["AccessLogSetting"]
     assert json.loads(stage["AccessLogSetting"]["Format"])["status"] == "$context.status"
-    [settings] = stage["MethodSettings"]
+    [settings] = [s for s in stage["MethodSettings"] if (s["HttpMethod"], s["ResourcePath"]) == ("*", "/*")]
     assert settings["DataTraceEnabled"] is False
     assert settings["LoggingLevel"] == "ERROR"
+    assert all(s.get("DataTraceEnabled") is not True for s in stage["MethodSettings"])
     api = example.one("AWS::ApiGateway::RestApi")["Properties"]
     assert api["EndpointConfiguration"] == {"Types": ["REGIONAL"]}
 

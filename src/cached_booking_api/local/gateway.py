@@ -1,11 +1,14 @@
-"""API Gateway REST proxy events, built the way API Gateway builds them, for the local mode and the tests."""
+"""API Gateway REST proxy events, built the way API Gateway builds them, and the CORS headers the deployed API adds,
+for the local mode and the tests."""
 
 from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+from ..runtime.config import CORS_ALLOW_HEADERS
 
 
 def proxy_event(
@@ -45,3 +48,20 @@ def proxy_event(
         "body": encoded,
         "isBase64Encoded": is_binary,
     }
+
+
+def cors_headers(origin: str | None, allowed_origins: Sequence[str]) -> dict[str, str]:
+    """The CORS headers the deployed API puts on an answer to ``origin``: the origin echoed (with ``Vary: Origin``)
+    when it is one of ``allowed_origins`` (the construct's ``cors_allowed_origins``), nothing otherwise."""
+    if not origin or origin not in allowed_origins:
+        return {}
+    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+
+
+def preflight_headers(origin: str | None, allowed_origins: Sequence[str], methods: Sequence[str]) -> dict[str, str]:
+    """The OPTIONS (preflight) answer's headers, as the construct's CORS mock integration gives them."""
+    headers = cors_headers(origin, allowed_origins)
+    if headers:
+        headers["Access-Control-Allow-Methods"] = ",".join([*methods, "OPTIONS"])
+        headers["Access-Control-Allow-Headers"] = ",".join(CORS_ALLOW_HEADERS)
+    return headers

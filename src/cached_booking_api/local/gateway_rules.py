@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from .gateway import proxy_event
+from ..runtime import config
+from .gateway import cors_headers, preflight_headers, proxy_event
 
 OPENAPI = Path(__file__).resolve().parent.parent / "runtime" / "openapi.json"
 
@@ -156,7 +157,20 @@ class Gateway:
 
     def answer(self, method: str, path: str, query_string: str, headers: Mapping[str, str], body: bytes) -> Answer:
         """API Gateway's answer to one request. ``path`` as on the wire (percent-encoded: a path parameter may hold an
-        encoded ``/``), ``headers`` as received (the last value of a repeated name)."""
+        encoded ``/``), ``headers`` as received (the last value of a repeated name). CORS as the construct sets it up
+        from ``cors_allowed_origins`` (here ``CORS_ALLOWED_ORIGINS``): with origins, a route's OPTIONS preflight needs no key,
+        and every answer, the gateway's own errors included, carries the headers for an allowed ``Origin`` only."""
+        origin = next((value for name, value in headers.items() if name.lower() == "origin"), None)
+        allowed = config.cors_allowed_origins()
+        routes = [route for route in ROUTES if route.match(route.method, path) is not None]
+        if method == "OPTIONS" and routes and allowed:  # the construct adds OPTIONS methods only with CORS origins
+            methods = sorted({route.method for route in routes})
+            return Answer(204, preflight_headers(origin, allowed, methods), "")
+        answer = self._answer(method, path, query_string, headers, body)
+        answer.headers.update(cors_headers(origin, allowed))
+        return answer
+
+    def _answer(self, method: str, path: str, query_string: str, headers: Mapping[str, str], body: bytes) -> Answer:
         query = dict(parse_qsl(query_string, keep_blank_values=True))
         for route in ROUTES:
             parameters = route.match(method, path)

@@ -35,6 +35,18 @@ CIRCUIT_COOLDOWN_SECONDS = "CIRCUIT_COOLDOWN_SECONDS"
 EVENT_BUS_NAME = "EVENT_BUS_NAME"
 EVENT_SOURCE = "EVENT_SOURCE"
 DEAD_LETTER_QUEUE_URL = "DEAD_LETTER_QUEUE_URL"
+#: Comma-separated exact origins allowed by CORS (the construct's ``cors_allowed_origins``; empty: no CORS headers).
+CORS_ALLOWED_ORIGINS = "CORS_ALLOWED_ORIGINS"
+#: Request headers a browser may send (preflight, Lambda responses and gateway responses list the same).
+CORS_ALLOW_HEADERS = (
+    "Content-Type", "x-api-key", "Idempotency-Key", "Authorization", "X-Amz-Date", "X-Amz-Security-Token",
+)  # fmt: skip
+
+
+def cors_allowed_origins(env: Mapping[str, str] = os.environ) -> list[str]:
+    """The exact origins CORS allows (none when unset)."""
+    return [origin.strip() for origin in env.get(CORS_ALLOWED_ORIGINS, "").split(",") if origin.strip()]
+
 
 #: The message of the structured log line that carries a search.completed event (the subscription filter matches it).
 SEARCH_COMPLETED_MESSAGE = "search.completed"

@@ -8,6 +8,7 @@ generated from ``BOOKING_CONFIRMED_FIELDS``, so they cannot drift apart.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from . import schema
@@ -39,8 +40,22 @@ def outbox_item(detail: dict[str, Any], now_epoch: int) -> dict[str, Any]:
     return item
 
 
+#: The booking.confirmed detail as JSON Schema: what consumers may rely on (numbers are JSON integers).
+BOOKING_CONFIRMED_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": [name for name, _ in BOOKING_CONFIRMED_FIELDS],
+    "properties": {
+        name: {"type": "integer"} if kind == "N" else {"type": "string", "minLength": 1}
+        for name, kind in BOOKING_CONFIRMED_FIELDS
+    },  # fmt: skip
+}
+
+
 def pipe_input_template() -> str:
-    """The Pipe's input template: strings quoted, numbers inserted raw (Pipes substitutes values as text)."""
+    """The Pipe's input template: string fields quoted, number fields not. EventBridge Pipes inserts a JSON path's
+    scalar value as its (JSON-escaped) text, so ``"guests": <$...guests.N>`` with the stream's ``{"N": "2"}`` renders
+    ``"guests": 2``, a JSON number, while quoted placeholders render strings."""
     parts = []
     for name, kind in BOOKING_CONFIRMED_FIELDS:
         path = f"<$.dynamodb.NewImage.{name}.{kind}>"
@@ -54,11 +69,23 @@ def matches_pipe_filter(record: dict[str, Any]) -> bool:
     return record.get("eventName") == "INSERT" and image.get(schema.ENTITY_ATTRIBUTE) == {"S": schema.OUTBOX_ENTITY}
 
 
+def render_input_template(template: str, record: dict[str, Any]) -> str:
+    """Render a Pipes input template for one source record as EventBridge Pipes documents it: each ``<$.path>`` is
+    replaced by the value at that path — an object or array as JSON, a scalar as its text, JSON-escaped (so inside
+    quotes it is a valid string, outside them a number stays a number)."""
+
+    def value(match: re.Match[str]) -> str:
+        found: Any = record
+        for part in match.group(1).split("."):
+            found = found[part]
+        if isinstance(found, dict | list):
+            return json.dumps(found)
+        return json.dumps(str(found))[1:-1]
+
+    return re.sub(r"<\$\.([A-Za-z0-9_.-]+)>", value, template)
+
+
 def event_detail_from_record(record: dict[str, Any]) -> dict[str, Any]:
     """The event detail the Pipe's input template produces from a stream record."""
-    rendered = pipe_input_template()
-    image = record["dynamodb"]["NewImage"]
-    for name, kind in BOOKING_CONFIRMED_FIELDS:
-        rendered = rendered.replace(f"<$.dynamodb.NewImage.{name}.{kind}>", image[name][kind])
-    detail: dict[str, Any] = json.loads(rendered)
+    detail: dict[str, Any] = json.loads(render_input_template(pipe_input_template(), record))
     return detail
