@@ -158,8 +158,8 @@ class Gateway:
     def answer(self, method: str, path: str, query_string: str, headers: Mapping[str, str], body: bytes) -> Answer:
         """API Gateway's answer to one request. ``path`` as on the wire (percent-encoded: a path parameter may hold an
         encoded ``/``), ``headers`` as received (the last value of a repeated name). CORS as the construct sets it up
-        from ``cors_allowed_origins`` (here ``CORS_ALLOWED_ORIGINS``): with origins, a route's OPTIONS preflight needs no key,
-        and every answer, the gateway's own errors included, carries the headers for an allowed ``Origin`` only."""
+        from ``cors_allowed_origins`` (here ``CORS_ALLOWED_ORIGINS``): with origins, a route's OPTIONS preflight needs
+        no key, and every answer, the gateway's own errors included, carries the headers for an allowed origin only."""
         origin = next((value for name, value in headers.items() if name.lower() == "origin"), None)
         allowed = config.cors_allowed_origins()
         routes = [route for route in ROUTES if route.match(route.method, path) is not None]
