@@ -71,7 +71,7 @@ class Deployment:
     trace_sampling_rate: float = 0.05
     trace_reservoir_per_second: float = 0.0
     system_log_level: str = "WARN"
-    alarm_metrics: int = 27
+    alarm_metrics: int = 29
     """Metrics watched by the construct's alarms (a metric-math alarm counts each metric it reads), counted from the
     example's template (test_cost.py checks it against the template)."""
     dashboards: int = 1
