@@ -139,7 +139,7 @@ class Api(Construct):
             default_method_options=method_auth,
             default_cors_preflight_options=apigw.CorsOptions(
                 allow_origins=list(cors_allowed_origins),
-                allow_methods=["GET", "POST", "OPTIONS"],
+                allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
                 allow_headers=CORS_HEADERS,
             )
             if cors_allowed_origins
@@ -167,12 +167,14 @@ class Api(Construct):
             request_models={"application/json": self.booking_request_model},
             request_validator=self.request_validator,
         )
-        bookings.add_resource("{bookingId}").add_method(
-            "GET",
-            apigw.LambdaIntegration(booking_function, proxy=True),
-            request_parameters={"method.request.path.bookingId": True},
-            request_validator=self.request_validator,
-        )
+        booking = bookings.add_resource("{bookingId}")
+        for verb in ("GET", "DELETE"):  # read and cancel: both scoped to the API key that made the booking
+            booking.add_method(
+                verb,
+                apigw.LambdaIntegration(booking_function, proxy=True),
+                request_parameters={"method.request.path.bookingId": True},
+                request_validator=self.request_validator,
+            )
         self._error_responses(cors_allowed_origins)
 
         # One API key and usage plan per partner (usage-plan limits apply per key), each below the stage limit.

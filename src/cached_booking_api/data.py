@@ -52,8 +52,10 @@ class Data(Construct):
                 index_name=index.name,
                 partition_key=dynamodb.Attribute(name=index.partition_key, type=string),
                 sort_key=dynamodb.Attribute(name=index.sort_key, type=string),
-                projection_type=dynamodb.ProjectionType.INCLUDE,
-                non_key_attributes=list(index.projected_attributes),
+                projection_type=dynamodb.ProjectionType.ALL
+                if index.projected_attributes is None
+                else dynamodb.ProjectionType.INCLUDE,
+                non_key_attributes=None if index.projected_attributes is None else list(index.projected_attributes),
             )
 
     def grant_search_reads(self, grantee: iam.IGrantable) -> iam.Grant:

@@ -30,8 +30,9 @@ def test_booking_routes_validate_body_and_idempotency_header(example: Synthesize
     assert set(model["required"]) == {"listingId", "checkIn", "checkOut", "guests", "customer"}
     assert model["properties"]["customer"]["properties"]["email"]["pattern"]
     assert model["additionalProperties"] is False
-    [get_booking] = [m for m in methods if m.get("RequestParameters") == {"method.request.path.bookingId": True}]
-    assert get_booking["ApiKeyRequired"] is True
+    by_id = [m for m in methods if m.get("RequestParameters") == {"method.request.path.bookingId": True}]
+    assert sorted(m["HttpMethod"] for m in by_id) == ["DELETE", "GET"]  # read and cancel
+    assert all(m["ApiKeyRequired"] is True for m in by_id)
 
 
 def test_gateway_errors_use_the_contract_format(example: Synthesized) -> None:

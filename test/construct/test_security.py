@@ -167,9 +167,21 @@ def test_table_is_on_demand_recoverable_encrypted_and_streams(example: Synthesiz
     assert props["SSESpecification"]["SSEEnabled"] is True
     assert props["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
-    [index] = props["GlobalSecondaryIndexes"]
-    assert index["Projection"]["ProjectionType"] == "INCLUDE"
+    indexes = {index["IndexName"]: index for index in props["GlobalSecondaryIndexes"]}
+    assert set(indexes) == {"byDestination", "inventoryByDestination"}
+    assert indexes["byDestination"]["Projection"]["ProjectionType"] == "INCLUDE"
+    assert indexes["inventoryByDestination"]["Projection"] == {"ProjectionType": "ALL"}
     assert table["DeletionPolicy"] == "Retain"
+
+
+def test_projected_attributes_stay_within_dynamodbs_limits(example: Synthesized) -> None:
+    """AWS (DynamoDB API Reference, Projection.NonKeyAttributes): "For global and local secondary indexes, the total
+    count of NonKeyAttributes summed across all of the secondary indexes, must not exceed 100." and "Array Members:
+    Minimum number of 1 item. Maximum number of 20 items." So the inventory index (62 day attributes) projects ALL."""
+    table = example.template["Resources"][logical_id(example, "AWS::DynamoDB::Table", "DataTable")]
+    indexes = table["Properties"]["GlobalSecondaryIndexes"]
+    lists = [index["Projection"].get("NonKeyAttributes", []) for index in indexes]
+    assert sum(len(names) for names in lists) <= 100 and all(len(names) <= 20 for names in lists)
 
 
 def test_search_role_reads_only_and_uses_star_only_where_aws_requires(example: Synthesized) -> None:

@@ -41,7 +41,9 @@ def test_schemathesis_finds_no_failure(local: Local, tmp_path: Path) -> None:
     command = [
         str(Path(sys.executable).parent / "schemathesis"), "run", str(openapi.DOCUMENT),
         "--url", local.url, "--header", f"x-api-key: {KEY}",
-        "--checks", "all", "--phases", "examples,coverage,fuzzing,stateful",
+        # use_after_free expects 404 after DELETE; the contract (BRIEF §3, issue 9.3) keeps a cancelled booking
+        # readable: GET answers 200 with "status": "CANCELLED". Every other check runs.
+        "--checks", "all", "--exclude-checks", "use_after_free", "--phases", "examples,coverage,fuzzing,stateful",
         "--max-examples", MAX_EXAMPLES, "--seed", SEED, "--workers", "2",
         "--generation-database", "none", "--no-color", "--request-timeout", "30",
     ]  # fmt: skip

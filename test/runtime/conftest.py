@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 from cached_booking_api.local.gateway import proxy_event
-from cached_booking_api.runtime import config
+from cached_booking_api.runtime import config, schema
+from cached_booking_api.runtime.handlers import bookings
 from cached_booking_api.runtime.loader import load_listings
-from test.conftest import create_table
+from test.conftest import create_table, listing, stay
 
 
 class LambdaContextStub:
@@ -74,5 +75,66 @@ def call_search() -> SearchCall:
         event = proxy_event("GET", "/search", query={k: str(v) for k, v in query.items()})
         response = search.handler(event, LambdaContextStub())
         return response["statusCode"], response_headers(response), json.loads(response["body"])
+
+    return call
+
+
+# -- bookings ---------------------------------------------------------------------------------------------------
+CHECK_IN, CHECK_OUT = stay(5, 3)
+BookCall = Callable[..., tuple[int, dict[str, Any]]]
+
+
+@pytest.fixture
+def booking_env(monkeypatch: pytest.MonkeyPatch, dynamodb_local: Any, dynamodb: Any) -> Iterator[dict[str, str]]:
+    """A fresh table (listing lis-1: 5 units a night, up to 4 guests) and idempotency table."""
+    idempotency = create_table_of(dynamodb, schema.idempotency_table_definition())
+    env = {
+        config.TABLE_NAME: create_table(dynamodb),
+        config.IDEMPOTENCY_TABLE_NAME: idempotency,
+        config.DYNAMODB_ENDPOINT: dynamodb_local.endpoint,
+        # One DynamoDB Local JVM on two cores serves 200 threads here: allow it more than Lambda's 2 s.
+        config.DYNAMODB_READ_TIMEOUT_SECONDS: "30",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    bookings.booking_service.cache_clear()
+    bookings.idempotent_booking.cache_clear()
+    load(dynamodb, env[config.TABLE_NAME], listing("lis-1", units=5, price=12900), listing("lis-2", units=1))
+    yield env
+    bookings.booking_service.cache_clear()
+    bookings.idempotent_booking.cache_clear()
+
+
+def create_table_of(client: Any, definition: dict[str, Any]) -> str:
+    import uuid
+
+    name = f"idem-{uuid.uuid4().hex[:12]}"
+    client.create_table(TableName=name, **definition)
+    return name
+
+
+def body(**overrides: Any) -> dict[str, Any]:
+    return {
+        "listingId": "lis-1",
+        "checkIn": CHECK_IN,
+        "checkOut": CHECK_OUT,
+        "guests": 2,
+        "customer": {"name": "Ana Silva", "email": "ana@example.com"},
+        **overrides,
+    }
+
+
+@pytest.fixture
+def book() -> BookCall:
+    def call(
+        payload: Any, key: str | None = "key-00000001", raw: str | None = None, api_key: str = "client-a"
+    ) -> tuple[int, dict[str, Any]]:
+        headers = {"Content-Type": "application/json"}
+        if key is not None:
+            headers["Idempotency-Key"] = key
+        event = proxy_event("POST", "/bookings", headers=headers, body=raw if raw is not None else json.dumps(payload))
+        event["requestContext"]["identity"]["apiKeyId"] = api_key
+        response = bookings.handler(event, LambdaContextStub())
+        return response["statusCode"], json.loads(response["body"])
 
     return call

@@ -6,7 +6,6 @@ import json
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -14,86 +13,30 @@ import pytest
 from cached_booking_api.local.gateway import proxy_event
 from cached_booking_api.runtime import config, schema
 from cached_booking_api.runtime.handlers import bookings
-from test.conftest import create_table, listing, stay
-from test.runtime.conftest import LambdaContextStub, load
-
-CHECK_IN, CHECK_OUT = stay(5, 3)
-BookCall = Callable[..., tuple[int, dict[str, Any]]]
+from test.conftest import stay
+from test.runtime.conftest import CHECK_IN, BookCall, LambdaContextStub, body  # noqa: E402
 
 
-@pytest.fixture
-def booking_env(monkeypatch: pytest.MonkeyPatch, dynamodb_local: Any, dynamodb: Any) -> Iterator[dict[str, str]]:
-    """A fresh table (listing lis-1: 5 units a night, up to 4 guests) and idempotency table."""
-    idempotency = create_table_of(dynamodb, schema.idempotency_table_definition())
-    env = {
-        config.TABLE_NAME: create_table(dynamodb),
-        config.IDEMPOTENCY_TABLE_NAME: idempotency,
-        config.DYNAMODB_ENDPOINT: dynamodb_local.endpoint,
-        # One DynamoDB Local JVM on two cores serves 200 threads here: allow it more than Lambda's 2 s.
-        config.DYNAMODB_READ_TIMEOUT_SECONDS: "30",
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    bookings.booking_service.cache_clear()
-    bookings.idempotent_booking.cache_clear()
-    load(dynamodb, env[config.TABLE_NAME], listing("lis-1", units=5, price=12900), listing("lis-2", units=1))
-    yield env
-    bookings.booking_service.cache_clear()
-    bookings.idempotent_booking.cache_clear()
-
-
-def create_table_of(client: Any, definition: dict[str, Any]) -> str:
-    import uuid
-
-    name = f"idem-{uuid.uuid4().hex[:12]}"
-    client.create_table(TableName=name, **definition)
-    return name
-
-
-def body(**overrides: Any) -> dict[str, Any]:
-    return {
-        "listingId": "lis-1",
-        "checkIn": CHECK_IN,
-        "checkOut": CHECK_OUT,
-        "guests": 2,
-        "customer": {"name": "Ana Silva", "email": "ana@example.com"},
-        **overrides,
-    }
-
-
-@pytest.fixture
-def book() -> BookCall:
-    def call(
-        payload: Any, key: str | None = "key-00000001", raw: str | None = None, api_key: str = "client-a"
-    ) -> tuple[int, dict[str, Any]]:
-        headers = {"Content-Type": "application/json"}
-        if key is not None:
-            headers["Idempotency-Key"] = key
-        event = proxy_event("POST", "/bookings", headers=headers, body=raw if raw is not None else json.dumps(payload))
-        event["requestContext"]["identity"]["apiKeyId"] = api_key
-        response = bookings.handler(event, LambdaContextStub())
-        return response["statusCode"], json.loads(response["body"])
-
-    return call
-
-
-def get(booking_id: str) -> tuple[int, dict[str, Any]]:
+def get(booking_id: str, api_key: str = "client-a", method: str = "GET") -> tuple[int, dict[str, Any]]:
     event = proxy_event(
-        "GET", f"/bookings/{booking_id}", resource="/bookings/{bookingId}", path_parameters={"bookingId": booking_id}
+        method, f"/bookings/{booking_id}", resource="/bookings/{bookingId}", path_parameters={"bookingId": booking_id}
     )
+    event["requestContext"]["identity"]["apiKeyId"] = api_key
     response = bookings.handler(event, LambdaContextStub())
     return response["statusCode"], json.loads(response["body"])
 
 
 def available(dynamodb: Any, table: str, listing_id: str, night: str) -> int:
+    """Units left on a night: capacity - booked, read from the month item."""
     from datetime import date
 
+    day = date.fromisoformat(night)
     item = dynamodb.get_item(
         TableName=table,
-        Key={k: {"S": v} for k, v in schema.night_key(listing_id, date.fromisoformat(night)).items()},
+        Key={k: {"S": v} for k, v in schema.month_key(listing_id, schema.month_of(day)).items()},
         ConsistentRead=True,
     )["Item"]
-    return int(item["available"]["N"])
+    return int(item[schema.capacity_attribute(day)]["N"]) - int(item[schema.booked_attribute(day)]["N"])
 
 
 def outbox_items(dynamodb: Any, table: str) -> list[dict[str, Any]]:
@@ -272,3 +215,100 @@ def test_bad_requests_are_400_naming_the_field(
 def test_invalid_json_is_400(booking_env: dict[str, str], book: BookCall) -> None:
     status, answer = book(None, raw="{not json")
     assert status == 400 and answer["error"]["details"][0]["field"] == "body"
+
+
+def cancel(booking_id: str, api_key: str = "client-a") -> tuple[int, dict[str, Any]]:
+    return get(booking_id, api_key, method="DELETE")
+
+
+def test_a_booking_is_visible_only_to_the_api_key_that_made_it(booking_env: dict[str, str], book: BookCall) -> None:
+    """Issue 8.8: booking ids derive from the Idempotency-Key, so another client must not read them."""
+    status, created = book(body(), key="scoped-read-1", api_key="client-a")
+    assert status == 201
+    assert get(created["bookingId"], api_key="client-a") == (200, created)
+    status, answer = get(created["bookingId"], api_key="client-b")
+    assert (status, answer["error"]["code"]) == (404, "BOOKING_NOT_FOUND")
+
+
+def test_twenty_concurrent_cancels_give_back_one_unit_per_night_and_one_event(
+    booking_env: dict[str, str], book: BookCall, dynamodb: Any
+) -> None:
+    """Issue 9.3: repeated or concurrent cancels restore each night exactly once and write one booking.cancelled."""
+    table = booking_env[config.TABLE_NAME]
+    status, created = book(body(), key="cancel-me-01")
+    assert status == 201 and available(dynamodb, table, "lis-1", CHECK_IN) == 4
+    barrier = threading.Barrier(20)
+    answers: list[tuple[int, dict[str, Any]]] = []
+
+    def one() -> None:
+        barrier.wait()
+        answers.append(cancel(created["bookingId"]))
+
+    threads = [threading.Thread(target=one) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert {status for status, _ in answers} == {200}, answers
+    assert {answer["status"] for _, answer in answers} == {"CANCELLED"}
+    assert len({answer["cancelledAt"] for _, answer in answers}) == 1
+    for night in (CHECK_IN, stay(6, 1)[0], stay(7, 1)[0]):
+        assert available(dynamodb, table, "lis-1", night) == 5
+    assert get(created["bookingId"])[1]["status"] == "CANCELLED"
+    cancelled = [item for item in outbox_items(dynamodb, table) if item["detailType"] == {"S": "booking.cancelled"}]
+    assert len(cancelled) == 1 and set(cancelled[0]) >= {
+        "eventId", "bookingId", "listingId", "checkIn", "checkOut", "guests", "cancelledAt",
+    }  # fmt: skip
+    assert cancel(created["bookingId"]) == answers[0]  # and later: still 200, nothing given back twice
+    assert available(dynamodb, table, "lis-1", CHECK_IN) == 5
+
+
+def test_cancel_is_404_for_unknown_ids_and_other_api_keys(booking_env: dict[str, str], book: BookCall) -> None:
+    status, created = book(body(), key="cancel-scope-1", api_key="client-a")
+    assert status == 201
+    assert cancel(created["bookingId"], api_key="client-b")[1]["error"]["code"] == "BOOKING_NOT_FOUND"
+    assert cancel("bk_" + "1" * 24)[1]["error"]["code"] == "BOOKING_NOT_FOUND"
+    assert cancel("not-an-id")[0] == 404
+    assert get(created["bookingId"])[1]["status"] == "CONFIRMED"  # client-b's attempt changed nothing
+
+
+def test_cancellation_cut_off_answers_409_with_its_own_code(
+    booking_env: dict[str, str], book: BookCall, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    status, created = book(body(), key="cancel-late-1")  # check-in in 5 days
+    assert status == 201
+    monkeypatch.setenv(config.CANCELLATION_CUTOFF_SECONDS, str(6 * 24 * 3600))  # closes 6 days before check-in
+    bookings.booking_service.cache_clear()
+    status, answer = cancel(created["bookingId"])
+    assert (status, answer["error"]["code"]) == (409, "CANCELLATION_CLOSED")
+    monkeypatch.setenv(config.CANCELLATION_CUTOFF_SECONDS, str(3600))
+    bookings.booking_service.cache_clear()
+    assert cancel(created["bookingId"])[1]["status"] == "CANCELLED"
+
+
+def test_a_retried_transaction_is_byte_identical(booking_env: dict[str, str], dynamodb: Any) -> None:
+    """Issue 8.6: a ClientRequestToken reused with different parameters is IdempotentParameterMismatch, so every value
+    of the transaction (event id, TTLs, timestamps) must follow from the request, the booking id and the token."""
+    from cached_booking_api.runtime.bookings import BookingService, owner_of
+    from cached_booking_api.runtime.models import BookingRequest
+
+    service = BookingService(dynamodb, booking_env[config.TABLE_NAME])
+    request = BookingRequest.model_validate(body())
+    listing_ = {"pricePerNight": 12900, "maxGuests": 4, "currency": "EUR"}
+    first = service.plan(request, "client-a:retry-key-1", owner_of("client-a"), listing_, 1_900_000_000.2)
+    again = service.plan(request, "client-a:retry-key-1", owner_of("client-a"), listing_, 1_900_000_000.7)
+    assert json.dumps(first, sort_keys=True) == json.dumps(again, sort_keys=True)
+    later = service.plan(request, "client-a:retry-key-1", owner_of("client-a"), listing_, 1_900_000_003.0)
+    assert later[1] != first[1]  # another createdAt is another token: never a mismatch, the booking guard decides
+
+
+@pytest.mark.parametrize("field", ["name", "email"])
+def test_control_characters_in_free_text_are_a_field_error(
+    booking_env: dict[str, str], book: BookCall, field: str
+) -> None:
+    """Issue 8.9: NUL and other control characters are rejected, naming the field, never stored."""
+    customer = {"name": "Ana Silva", "email": "ana@example.com"}
+    customer[field] = customer[field][:3] + "\x00" + customer[field][3:]
+    status, answer = book(body(customer=customer), key=f"control-{field}-1")
+    assert (status, answer["error"]["code"]) == (400, "VALIDATION_ERROR")
+    assert [d["field"] for d in answer["error"]["details"]] == [f"customer.{field}"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ def test_valid_listings_are_written_with_the_shared_schema(dynamodb_local: Any, 
     table = create_table(dynamodb)
     record = listing("lis-1", nights=3, units=2)
     report = load_listings(dynamodb, table, [json.dumps(record)])
-    assert (report.ok, report.listings, report.inventory_items) == (True, 1, 3)
+    assert (report.ok, report.listings, report.nights_changed) == (True, 1, 3)
     item = _get(dynamodb, table, schema.listing_key("lis-1"))
     assert item is not None
     assert item["gsi1pk"] == {"S": "DEST#lisbon"}
@@ -36,8 +37,11 @@ def test_valid_listings_are_written_with_the_shared_schema(dynamodb_local: Any, 
     first_night = sorted(record["inventory"])[0]
     from datetime import date
 
-    night = _get(dynamodb, table, schema.night_key("lis-1", date.fromisoformat(first_night)))
-    assert night is not None and night["available"] == {"N": "2"}
+    day = date.fromisoformat(first_night)
+    month = _get(dynamodb, table, schema.month_key("lis-1", schema.month_of(day)))
+    assert month is not None
+    assert month[schema.capacity_attribute(day)] == {"N": "2"} and month[schema.booked_attribute(day)] == {"N": "0"}
+    assert month["gsi2pk"] == {"S": "DEST#lisbon"} and month["gsi2sk"] == {"S": f"{schema.month_of(day)}#lis-1"}
 
 
 BAD_LINES = [
@@ -64,7 +68,8 @@ def test_bad_lines_are_reported_by_number_and_write_nothing(dynamodb_local: Any,
     for n in range(1, 7):
         assert _get(dynamodb, table, schema.listing_key(f"bad-{n}")) is None
     scanned = dynamodb.scan(TableName=table, Select="COUNT")["Count"]
-    assert scanned == 1 + 60  # good-1 and its inventory only
+    months = {schema.month_of(date.fromisoformat(night)) for night in listing("good-1")["inventory"]}
+    assert scanned == 1 + len(months)  # good-1 and its inventory (one item per month) only
 
 
 def test_load_command_exit_codes_and_messages(

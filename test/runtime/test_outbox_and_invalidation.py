@@ -98,8 +98,8 @@ def test_n_bookings_make_n_events_and_invalidate_the_destination(platform: dict[
 def test_records_that_change_nothing_invalidate_nothing() -> None:
     from cached_booking_api.runtime.invalidation import stale_destination_tags
 
-    night = {"pk": {"S": "LISTING#a"}, "sk": {"S": "NIGHT#2027-01-01"}}
-    same = {"available": {"N": "2"}, "destinationTag": {"S": "t"}}
+    night = {"pk": {"S": "LISTING#a"}, "sk": {"S": "MONTH#2027-01"}}
+    same = {"c01": {"N": "2"}, "b01": {"N": "1"}, "destinationTag": {"S": "t"}}
     booking = {"pk": {"S": "BOOKING#b"}, "sk": {"S": "BOOKING"}}
     records = [
         {"eventName": "MODIFY", "dynamodb": {"Keys": night, "NewImage": same, "OldImage": same}},

@@ -37,8 +37,16 @@ def service(search_env: dict[str, str], dynamodb: Any, monkeypatch: pytest.Monke
     load(dynamodb, search_env["TABLE_NAME"], listing("lis-1"), listing("lis-2", price=20000))
     svc = search.search_service()
     svc.loads = []
-    svc.repository.client.meta.events.register("before-call.dynamodb.Query", lambda **_: svc.loads.append(1))
+    svc.repository.client.meta.events.register(
+        "provide-client-params.dynamodb.Query", lambda **kw: _count_load(svc, **kw)
+    )
     return svc
+
+
+def _count_load(svc: Any, params: dict[str, Any], **_: Any) -> None:
+    """A load is two Queries (the listings, then their inventory): count the first."""
+    if params.get("IndexName") == schema.BY_DESTINATION_INDEX.name:
+        svc.loads.append(1)
 
 
 def _concurrent_identical_searches(call_search: SearchCall) -> list[tuple[int, str]]:

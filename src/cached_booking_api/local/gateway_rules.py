@@ -83,6 +83,7 @@ ROUTES = (
     Route("GET", "/search", "search"),
     Route("POST", "/bookings", "bookings"),
     Route("GET", "/bookings/{bookingId}", "bookings"),
+    Route("DELETE", "/bookings/{bookingId}", "bookings"),
 )
 
 

@@ -220,16 +220,17 @@ class LocalPlatform:
 
     def _pump(self, moved: dict[str, int]) -> None:
         from ..runtime.handlers import forwarder, invalidation
-        from ..runtime.outbox import BOOKING_CONFIRMED, event_detail_from_record, matches_pipe_filter
+        from ..runtime.outbox import event_detail_from_record, event_detail_type_from_record, matches_pipe_filter
 
         try:
             records = self.stream.poll()
             if records:
                 moved["invalidated"] = len(invalidation.invalidate(records, invalidation.search_cache()))
-                details = [event_detail_from_record(r) for r in records if matches_pipe_filter(r)]
-                if details:
-                    self.publisher.publish(EVENT_SOURCE, BOOKING_CONFIRMED, details)
-                    moved["booking_events"] = len(details)
+                outbox = [r for r in records if matches_pipe_filter(r)]
+                for record in outbox:  # one record at a time, in stream order, as the Pipe does with its template
+                    detail_type = event_detail_type_from_record(record)
+                    self.publisher.publish(EVENT_SOURCE, detail_type, [event_detail_from_record(record)])
+                moved["booking_events"] = len(outbox)
             lines = self.log_tap.drain(LINES_PER_ROUND)  # bounded, so every round also delivers what is queued
             if lines:
                 moved["search_events"] = forwarder.forward(subscription_payload(lines), self.publisher).delivered

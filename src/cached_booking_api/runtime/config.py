@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from datetime import timedelta
+
     from .cache import CachePolicy
     from .redis_client import RedisSettings
 
@@ -47,6 +49,9 @@ def cors_allowed_origins(env: Mapping[str, str] = os.environ) -> list[str]:
     """The exact origins CORS allows (none when unset)."""
     return [origin.strip() for origin in env.get(CORS_ALLOWED_ORIGINS, "").split(",") if origin.strip()]
 
+
+#: Cancellation closes this many seconds before 00:00 UTC of the check-in day (unset: cancellation always open).
+CANCELLATION_CUTOFF_SECONDS = "CANCELLATION_CUTOFF_SECONDS"
 
 #: The message of the structured log line that carries a search.completed event (the subscription filter matches it).
 SEARCH_COMPLETED_MESSAGE = "search.completed"
@@ -129,6 +134,14 @@ def dynamodb_client_settings(env: Mapping[str, str] = os.environ) -> dict[str, A
         "retries": {"max_attempts": 3, "mode": "standard"},
         "max_pool_connections": 50,  # one request per process in Lambda; many threads share it in the local mode
     }
+
+
+def cancellation_cutoff(env: Mapping[str, str] = os.environ) -> timedelta | None:
+    """The cancellation cut-off before check-in, or None when cancellation is always open."""
+    from datetime import timedelta
+
+    value = env.get(CANCELLATION_CUTOFF_SECONDS)
+    return None if value in (None, "") else timedelta(seconds=float(value))
 
 
 def dynamodb_client(env: Mapping[str, str] = os.environ) -> object:

@@ -1,7 +1,8 @@
-"""Which destinations' cached searches a batch of table stream records makes stale.
+"""Which cached searches a batch of table stream records makes stale.
 
-An inventory item whose ``available`` changed, or a listing item that changed at all, invalidates its destination
-(both the old and the new one when a listing moves). Bookings, outbox items and unchanged writes invalidate nothing.
+An inventory (month) item whose capacity or booked units changed on some night invalidates its destination's month; a
+listing item that changed at all invalidates its whole destination (both the old and the new one when a listing moves).
+Bookings, outbox items and writes that change nothing invalidate nothing.
 """
 
 from __future__ import annotations
@@ -13,28 +14,37 @@ from . import schema
 
 #: Lambda event source mapping filter: only listing and inventory items reach the consumer.
 STREAM_FILTER_PATTERNS: tuple[dict[str, Any], ...] = (
-    {"dynamodb": {"Keys": {schema.SORT_KEY: {"S": [{"prefix": schema.NIGHT_PREFIX}]}}}},
+    {"dynamodb": {"Keys": {schema.SORT_KEY: {"S": [{"prefix": schema.MONTH_PREFIX}]}}}},
     {"dynamodb": {"Keys": {schema.SORT_KEY: {"S": [schema.LISTING_SORT_KEY]}}}},
 )
 
+#: The scope of a destination-wide change (a listing's name, price, guests or destination).
+ALL_MONTHS = "*"
 
-def stale_destination_tags(records: Iterable[dict[str, Any]]) -> set[str]:
-    """The destination tags whose cache generation must be bumped."""
-    tags: set[str] = set()
+
+def stale_scopes(records: Iterable[dict[str, Any]]) -> set[tuple[str, str]]:
+    """``(destination tag, month or ALL_MONTHS)`` pairs whose cache generation must be bumped."""
+    scopes: set[tuple[str, str]] = set()
     for record in records:
         change = record.get("dynamodb", {})
         sort_key = change.get("Keys", {}).get(schema.SORT_KEY, {}).get("S", "")
         new, old = change.get("NewImage", {}), change.get("OldImage", {})
-        if sort_key.startswith(schema.NIGHT_PREFIX):
-            if new.get(schema.AVAILABLE_ATTRIBUTE) == old.get(schema.AVAILABLE_ATTRIBUTE):
+        if sort_key.startswith(schema.MONTH_PREFIX):
+            if all(new.get(name) == old.get(name) for name in schema.DAY_ATTRIBUTES):
                 continue
+            month = schema.month_from_sort_key(sort_key)
             for image in (new, old):
                 tag = image.get(schema.DESTINATION_TAG_ATTRIBUTE, {}).get("S")
                 if tag:
-                    tags.add(tag)
+                    scopes.add((tag, month))
         elif sort_key == schema.LISTING_SORT_KEY and new != old:
             for image in (new, old):
                 destination = image.get("destination", {}).get("S")
                 if destination:
-                    tags.add(schema.destination_tag(destination))
-    return tags
+                    scopes.add((schema.destination_tag(destination), ALL_MONTHS))
+    return scopes
+
+
+def stale_destination_tags(records: Iterable[dict[str, Any]]) -> set[str]:
+    """The destination tags with any stale scope."""
+    return {tag for tag, _ in stale_scopes(records)}

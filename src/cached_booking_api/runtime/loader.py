@@ -1,7 +1,13 @@
-"""Loads a listing file (JSON Lines, BRIEF §3) into the table with the shared key schema.
+"""Loads a listing file (JSON Lines, BRIEF §3) into the table, safely, as often as you like.
 
 Every line is validated before anything is written; a bad line is reported with its number and nothing of that listing
-is written. Good listings are written with batched ``BatchWriteItem`` calls (25 items each).
+is written. A good listing is written as its listing item (a plain put: names, prices, guests) and one conditional
+``UpdateItem`` per month of inventory that sets each night's **capacity** only where it is not below the units already
+booked (``attribute_not_exists(bDD) OR bDD <= :cap``). Booked units are never written here, so re-running a load (or
+retrying a failed one) cannot hand a booked unit back. A night whose new capacity is below what is booked is reported
+(listing, night, capacity, booked) and left as it is; the other nights of that month are applied in a second, still
+conditional, update. ``apply_capacity`` is the one safe path: the loader and the inbound ``inventory.updated`` consumer
+both use it.
 """
 
 from __future__ import annotations
@@ -9,7 +15,9 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from pydantic import ValidationError
@@ -19,6 +27,9 @@ from .models import ListingRecord, describe_errors
 
 BATCH_WRITE_LIMIT = 25
 MAX_UNPROCESSED_ATTEMPTS = 8
+#: Conditional updates of one month are retried this often when bookings keep racing the load.
+MAX_CONDITION_ROUNDS = 5
+DEFAULT_WORKERS = 8
 
 
 @dataclass(frozen=True)
@@ -32,18 +43,45 @@ class LineError:
         return f"line {self.line}: {self.message}"
 
 
+@dataclass(frozen=True)
+class CapacityConflict:
+    """A night whose new capacity is below the units already booked: reported, not applied."""
+
+    listing_id: str
+    night: date
+    capacity: int
+    booked: int
+
+    def __str__(self) -> str:
+        return (
+            f"{self.listing_id} {self.night.isoformat()}: capacity {self.capacity} is below the {self.booked} "
+            "unit(s) already booked; not applied"
+        )
+
+
+@dataclass
+class CapacityResult:
+    """What ``apply_capacity`` did for one listing: nights whose capacity changed, nights refused."""
+
+    changed: int = 0
+    conflicts: list[CapacityConflict] = field(default_factory=list)
+
+
 @dataclass
 class LoadReport:
-    """What a load did: listings and inventory items written, lines rejected."""
+    """What a load did (or, with ``dry_run``, would do)."""
 
     listings: int = 0
     inventory_items: int = 0
+    nights_changed: int = 0
     rejected: list[LineError] = field(default_factory=list)
+    conflicts: list[CapacityConflict] = field(default_factory=list)
+    changes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        """True when no line was rejected."""
-        return not self.rejected
+        """True when no line was rejected and no capacity was refused."""
+        return not self.rejected and not self.conflicts
 
 
 def parse_listings(lines: Iterable[str]) -> tuple[list[ListingRecord], list[LineError]]:
@@ -73,9 +111,9 @@ def parse_listings(lines: Iterable[str]) -> tuple[list[ListingRecord], list[Line
     return records, errors
 
 
-def listing_items(record: ListingRecord) -> list[dict[str, Any]]:
-    """The DynamoDB items (low-level format) of one listing: the listing item and one inventory item per night."""
-    listing: dict[str, Any] = {
+def listing_item(record: ListingRecord) -> dict[str, Any]:
+    """The listing item (low-level attribute values): everything but inventory."""
+    item: dict[str, Any] = {
         **schema.listing_key(record.listingId),
         **schema.destination_index_keys(record.destination, record.pricePerNight, record.listingId),
         "listingId": record.listingId,
@@ -85,26 +123,176 @@ def listing_items(record: ListingRecord) -> list[dict[str, Any]]:
         "currency": record.currency,
         "maxGuests": record.maxGuests,
     }
-    items = [listing]
-    tag = schema.destination_tag(record.destination)  # lets the stream consumer invalidate on inventory changes
-    for night, units in sorted(record.inventory.items()):
-        items.append(
-            {
-                **schema.night_key(record.listingId, night),
-                schema.AVAILABLE_ATTRIBUTE: units,
-                schema.DESTINATION_TAG_ATTRIBUTE: tag,
-            }
-        )
-    return [_to_attribute_values(item) for item in items]
+    return _to_attribute_values(item)
+
+
+def capacity_update(
+    table_name: str, listing_id: str, destination: str, month: str, capacities: dict[date, int]
+) -> dict[str, Any]:
+    """The conditional ``UpdateItem`` request setting the capacity of some nights of one month item."""
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {":zero": {"N": "0"}}
+    sets: list[str] = []
+    conditions: list[str] = []
+    index_keys = schema.inventory_index_keys(destination, listing_id, month)
+    for i, (name, value) in enumerate(
+        [*index_keys.items(), (schema.DESTINATION_TAG_ATTRIBUTE, schema.destination_tag(destination))]
+    ):
+        names[f"#k{i}"] = name
+        values[f":k{i}"] = {"S": value}
+        sets.append(f"#k{i} = :k{i}")
+    for night, capacity in sorted(capacities.items()):
+        day = f"{night.day:02d}"
+        names[f"#c{day}"], names[f"#b{day}"] = schema.capacity_attribute(night), schema.booked_attribute(night)
+        values[f":c{day}"] = {"N": str(capacity)}
+        sets.append(f"#c{day} = :c{day}, #b{day} = if_not_exists(#b{day}, :zero)")
+        conditions.append(f"(attribute_not_exists(#b{day}) OR #b{day} <= :c{day})")
+    request: dict[str, Any] = {
+        "TableName": table_name,
+        "Key": {name: {"S": value} for name, value in schema.month_key(listing_id, month).items()},
+        "UpdateExpression": "SET " + ", ".join(sets),
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+        "ReturnValues": "UPDATED_OLD",
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    }
+    if conditions:
+        request["ConditionExpression"] = " AND ".join(conditions)
+    return request
+
+
+def apply_capacity(
+    client: Any, table_name: str, listing_id: str, destination: str, capacities: dict[date, int]
+) -> CapacityResult:
+    """Set the capacity of some nights of a listing, never below what is booked (the one safe write path).
+
+    One conditional update per month; when a night's booked units exceed its new capacity, DynamoDB returns the item
+    as it is (``ReturnValuesOnConditionCheckFailure``), those nights are reported and the rest re-applied, still
+    conditionally (a booking may land in between). No read-then-write.
+    """
+    result = CapacityResult()
+    for month, nights in schema.nights_by_month(capacities).items():
+        pending = {night: capacities[night] for night in nights}
+        for _ in range(MAX_CONDITION_ROUNDS):
+            if not pending:
+                break
+            request = capacity_update(table_name, listing_id, destination, month, pending)
+            try:
+                old = client.update_item(**request).get("Attributes", {})
+            except client.exceptions.ConditionalCheckFailedException as exc:
+                current = exc.response.get("Item", {})
+                for night in list(pending):
+                    booked = int(current.get(schema.booked_attribute(night), {}).get("N", "0"))
+                    if booked > pending[night]:
+                        result.conflicts.append(CapacityConflict(listing_id, night, pending.pop(night), booked))
+                continue
+            result.changed += sum(
+                1 for night, cap in pending.items() if old.get(schema.capacity_attribute(night)) != {"N": str(cap)}
+            )
+            pending = {}
+        else:
+            if pending:
+                raise RuntimeError(f"{listing_id} {month}: bookings kept racing the capacity update; load again")
+    return result
+
+
+def read_months(client: Any, table_name: str, listing_id: str, months: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The month items of a listing (strongly consistent), for ``--dry-run`` reporting only (never to decide a
+    write)."""
+    keys = [{n: {"S": v} for n, v in schema.month_key(listing_id, month).items()} for month in months]
+    found: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(keys, 100):
+        pending: dict[str, Any] = {table_name: {"Keys": chunk, "ConsistentRead": True}}
+        for attempt in range(MAX_UNPROCESSED_ATTEMPTS):
+            response = client.batch_get_item(RequestItems=pending)
+            for item in response.get("Responses", {}).get(table_name, []):
+                found[schema.month_from_sort_key(item[schema.SORT_KEY]["S"])] = item
+            pending = response.get("UnprocessedKeys") or {}
+            if not pending:
+                break
+            time.sleep(min(0.05 * 2**attempt, 2.0))
+    return found
+
+
+def plan_listing(client: Any, table_name: str, record: ListingRecord) -> tuple[list[str], list[CapacityConflict]]:
+    """What loading ``record`` would change (``--dry-run``): human-readable lines and the nights it would refuse."""
+    lines: list[str] = []
+    existing = client.get_item(
+        TableName=table_name,
+        Key={n: {"S": v} for n, v in schema.listing_key(record.listingId).items()},
+        ConsistentRead=True,
+    ).get("Item")
+    wanted = listing_item(record)
+    if existing is None:
+        lines.append(f"{record.listingId}: new listing")
+    else:
+        for name in schema.LISTING_ATTRIBUTES:
+            if existing.get(name) != wanted.get(name):
+                before = next(iter(existing.get(name, {"S": "-"}).values()))
+                lines.append(f"{record.listingId}: {name} {before} -> {next(iter(wanted[name].values()))}")
+    grouped = schema.nights_by_month(record.inventory)
+    months = read_months(client, table_name, record.listingId, grouped)
+    conflicts: list[CapacityConflict] = []
+    changed = 0
+    for month, nights in grouped.items():
+        item = months.get(month, {})
+        for night in nights:
+            capacity = record.inventory[night]
+            booked = int(item.get(schema.booked_attribute(night), {}).get("N", "0"))
+            if booked > capacity:
+                conflicts.append(CapacityConflict(record.listingId, night, capacity, booked))
+            elif item.get(schema.capacity_attribute(night)) != {"N": str(capacity)}:
+                changed += 1
+    if changed:
+        lines.append(f"{record.listingId}: capacity of {changed} night(s) would change")
+    return lines, conflicts
 
 
 def load_listings(
-    client: Any, table_name: str, lines: Iterable[str], *, sleep: Callable[[float], None] = time.sleep
+    client: Any,
+    table_name: str,
+    lines: Iterable[str],
+    *,
+    dry_run: bool = False,
+    workers: int = DEFAULT_WORKERS,
+    progress: Callable[[int], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> LoadReport:
-    """Validate then write a listing file; see the module docstring."""
+    """Validate then write (or with ``dry_run`` only describe) a listing file; see the module docstring.
+
+    ``progress`` is called with the number of listings just finished (for a progress bar); ``workers`` listings are
+    written in parallel (one conditional update per month each).
+    """
     records, errors = parse_listings(lines)
     report = LoadReport(rejected=errors)
-    items = [item for record in records for item in listing_items(record)]
+    if dry_run:
+        for record in records:
+            changes, conflicts = plan_listing(client, table_name, record)
+            report.changes.extend(changes)
+            report.conflicts.extend(conflicts)
+            if progress is not None:
+                progress(1)
+        report.listings = len(records)
+        return report
+    _put_listing_items(client, table_name, [listing_item(record) for record in records], sleep)
+
+    def one(record: ListingRecord) -> CapacityResult:
+        return apply_capacity(client, table_name, record.listingId, record.destination, dict(record.inventory))
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for record, result in zip(records, pool.map(one, records), strict=True):
+            report.nights_changed += result.changed
+            report.conflicts.extend(result.conflicts)
+            report.inventory_items += len(schema.nights_by_month(record.inventory))
+            if progress is not None:
+                progress(1)
+    report.listings = len(records)
+    return report
+
+
+def _put_listing_items(
+    client: Any, table_name: str, items: list[dict[str, Any]], sleep: Callable[[float], None]
+) -> None:
     for chunk in _chunks(items, BATCH_WRITE_LIMIT):
         pending: dict[str, Any] = {table_name: [{"PutRequest": {"Item": item}} for item in chunk]}
         for attempt in range(MAX_UNPROCESSED_ATTEMPTS):
@@ -113,16 +301,13 @@ def load_listings(
                 break
             sleep(min(0.05 * 2**attempt, 2.0))
         else:
-            raise RuntimeError("DynamoDB kept items unprocessed; retry the load (it is idempotent)")
-    report.listings = len(records)
-    report.inventory_items = len(items) - len(records)
-    return report
+            raise RuntimeError("DynamoDB kept items unprocessed; retry the load (it is safe to repeat)")
 
 
 def _to_attribute_values(item: dict[str, Any]) -> dict[str, Any]:
     return {name: {"N": str(value)} if isinstance(value, int) else {"S": value} for name, value in item.items()}
 
 
-def _chunks(items: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]

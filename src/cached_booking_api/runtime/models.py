@@ -190,11 +190,15 @@ class BookingRequest(StayMixin):
     customer: Customer
 
 
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
 class Booking(DeferredModel):
-    """A confirmed booking as the API returns it (201 and ``GET /bookings/{bookingId}``). No customer data."""
+    """A booking as the API returns it (201, ``GET`` and ``DELETE /bookings/{bookingId}``). No customer data."""
 
     bookingId: str
-    status: str = Field(description="CONFIRMED")
+    status: str = Field(description="CONFIRMED or CANCELLED")
     listingId: str
     checkIn: str
     checkOut: str
@@ -202,6 +206,11 @@ class Booking(DeferredModel):
     totalPrice: int = Field(description="Minor units, computed from the listing's price.")
     currency: str
     createdAt: str = Field(description="ISO 8601 UTC.")
+    cancelledAt: Annotated[str | None, WithJsonSchema({"type": "string"})] = Field(
+        default=None,
+        description="ISO 8601 UTC; only on a cancelled booking.",
+        json_schema_extra=_no_default,  # absent, never null, in the document
+    )
 
 
 class ListingRecord(DeferredModel):
@@ -210,8 +219,8 @@ class ListingRecord(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     listingId: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
-    name: str = Field(min_length=1, max_length=200)
-    destination: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=200, pattern=NO_CONTROL)
+    destination: str = Field(min_length=1, max_length=100, pattern=NO_CONTROL)
     pricePerNight: int = Field(gt=0, lt=10**12)
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     maxGuests: int = Field(ge=1, le=16)

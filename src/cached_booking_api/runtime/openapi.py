@@ -147,10 +147,22 @@ def build_document() -> dict[str, Any]:
                     "responses": {
                         "200": {"description": "The booking", "content": booking},
                         **gateway,
-                        "404": {"description": "BOOKING_NOT_FOUND", "content": error},
+                        "404": {"description": "BOOKING_NOT_FOUND (unknown, or another API key's)", "content": error},
                         "503": {"description": "SERVICE_UNAVAILABLE", "content": error},
                     },
-                }
+                },
+                "delete": {
+                    "operationId": "cancelBooking",
+                    "summary": "Cancel a booking made with this API key; repeating it changes nothing.",
+                    "parameters": [{"name": "bookingId", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "responses": {
+                        "200": {"description": "The booking, status CANCELLED", "content": booking},
+                        **gateway,
+                        "404": {"description": "BOOKING_NOT_FOUND (unknown, or another API key's)", "content": error},
+                        "409": {"description": "CANCELLATION_CLOSED (past the cancellation cut-off)", "content": error},
+                        "503": {"description": "SERVICE_UNAVAILABLE", "content": error},
+                    },
+                },
             },
         },
     }

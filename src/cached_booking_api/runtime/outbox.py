@@ -14,6 +14,7 @@ from typing import Any
 from . import schema
 
 BOOKING_CONFIRMED = "booking.confirmed"
+BOOKING_CANCELLED = "booking.cancelled"
 OUTBOX_TTL_SECONDS = 7 * 24 * 3600
 
 #: The event's fields and their DynamoDB types. No name, e-mail, API key or IP address.
@@ -22,19 +23,32 @@ BOOKING_CONFIRMED_FIELDS: tuple[tuple[str, str], ...] = (
     ("guests", "N"), ("totalPrice", "N"), ("currency", "S"), ("createdAt", "S"),
 )  # fmt: skip
 
-#: EventBridge Pipes filter: new outbox items only.
+#: The booking.cancelled event's fields (written to the outbox with the cancellation; see the README: the Pipe does not
+#: deliver it yet, as one Pipe input template can shape one detail type only).
+BOOKING_CANCELLED_FIELDS: tuple[tuple[str, str], ...] = (
+    ("eventId", "S"), ("bookingId", "S"), ("listingId", "S"), ("checkIn", "S"), ("checkOut", "S"),
+    ("guests", "N"), ("cancelledAt", "S"),
+)  # fmt: skip
+EVENT_FIELDS = {BOOKING_CONFIRMED: BOOKING_CONFIRMED_FIELDS, BOOKING_CANCELLED: BOOKING_CANCELLED_FIELDS}
+
+#: EventBridge Pipes filter: new booking.confirmed outbox items only (a cancellation must never be shaped as one).
 PIPE_FILTER_PATTERN: dict[str, Any] = {
     "eventName": ["INSERT"],
-    "dynamodb": {"NewImage": {schema.ENTITY_ATTRIBUTE: {"S": [schema.OUTBOX_ENTITY]}}},
+    "dynamodb": {
+        "NewImage": {
+            schema.ENTITY_ATTRIBUTE: {"S": [schema.OUTBOX_ENTITY]},
+            "detailType": {"S": [BOOKING_CONFIRMED]},
+        }
+    },
 }
 
 
-def outbox_item(detail: dict[str, Any], now_epoch: int) -> dict[str, Any]:
-    """The outbox item (low-level attribute values) carrying one booking.confirmed event."""
+def outbox_item(detail_type: str, detail: dict[str, Any], now_epoch: int) -> dict[str, Any]:
+    """The outbox item (low-level attribute values) carrying one event of ``detail_type``."""
     item: dict[str, Any] = {name: {"S": value} for name, value in schema.outbox_key(detail["eventId"]).items()}
     item[schema.ENTITY_ATTRIBUTE] = {"S": schema.OUTBOX_ENTITY}
-    item["detailType"] = {"S": BOOKING_CONFIRMED}
-    for name, kind in BOOKING_CONFIRMED_FIELDS:
+    item["detailType"] = {"S": detail_type}
+    for name, kind in EVENT_FIELDS[detail_type]:
         item[name] = {kind: str(detail[name])}
     item[schema.TTL_ATTRIBUTE] = {"N": str(now_epoch + OUTBOX_TTL_SECONDS)}
     return item
@@ -66,7 +80,16 @@ def pipe_input_template() -> str:
 def matches_pipe_filter(record: dict[str, Any]) -> bool:
     """Whether a stream record passes ``PIPE_FILTER_PATTERN``."""
     image = record.get("dynamodb", {}).get("NewImage", {})
-    return record.get("eventName") == "INSERT" and image.get(schema.ENTITY_ATTRIBUTE) == {"S": schema.OUTBOX_ENTITY}
+    return (
+        record.get("eventName") == "INSERT"
+        and image.get(schema.ENTITY_ATTRIBUTE) == {"S": schema.OUTBOX_ENTITY}
+        and image.get("detailType") == {"S": BOOKING_CONFIRMED}
+    )
+
+
+def event_detail_type_from_record(record: dict[str, Any]) -> str:
+    """The detail type an outbox record carries."""
+    return str(record["dynamodb"]["NewImage"]["detailType"]["S"])
 
 
 def render_input_template(template: str, record: dict[str, Any]) -> str:

@@ -1,16 +1,13 @@
-"""DynamoDB reads of the search path: one Query for a destination's listings, then BatchGetItem for availability."""
+"""DynamoDB reads of the search path: one Query for a destination's listings, one Query for their inventory."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
 from . import schema
-
-BATCH_GET_LIMIT = 100
-MAX_UNPROCESSED_ATTEMPTS = 6
 
 
 class RepositoryUnavailable(Exception):
@@ -34,16 +31,15 @@ class ListingRepository:
             listings = self._listings(destination, guests)
             if not listings or not nights:
                 return []
-            keys = [schema.night_key(listing["listingId"], night) for listing in listings for night in nights]
-            counts = self._availability(keys)
+            sellable = self._sellable(destination, nights)
         except RepositoryUnavailable:
             raise
         except Exception as exc:  # botocore ClientError, EndpointConnectionError, ...
             raise RepositoryUnavailable(str(exc)) from exc
         results = []
         for listing in listings:
-            per_night = [counts.get((listing["listingId"], night), 0) for night in nights]
-            available = min(per_night)
+            per_night = sellable.get(listing["listingId"], {})
+            available = min(per_night.get(night, 0) for night in nights)
             if available > 0:
                 results.append(
                     {**listing, "totalPrice": listing["pricePerNight"] * len(nights), "available": available}
@@ -53,15 +49,16 @@ class ListingRepository:
 
     def _listings(self, destination: str, guests: int) -> list[dict[str, Any]]:
         index = schema.BY_DESTINATION_INDEX
+        projected = schema.LISTING_ATTRIBUTES
         request: dict[str, Any] = {
             "TableName": self.table_name,
             "IndexName": index.name,
             "KeyConditionExpression": "#pk = :pk",
             "FilterExpression": "maxGuests >= :guests",
-            "ProjectionExpression": ", ".join(f"#{attr}" for attr in index.projected_attributes),
+            "ProjectionExpression": ", ".join(f"#{attr}" for attr in projected),
             "ExpressionAttributeNames": {
                 "#pk": index.partition_key,
-                **{f"#{attr}": attr for attr in index.projected_attributes},
+                **{f"#{attr}": attr for attr in projected},
             },
             "ExpressionAttributeValues": {
                 ":pk": {"S": schema.destination_partition(destination)},
@@ -76,33 +73,45 @@ class ListingRepository:
                 return listings
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def _availability(self, keys: list[dict[str, str]]) -> dict[tuple[str, date], int]:
-        counts: dict[tuple[str, date], int] = {}
-        for chunk in _chunks(keys, BATCH_GET_LIMIT):
-            pending: dict[str, Any] = {
-                self.table_name: {
-                    "Keys": [{name: {"S": value} for name, value in key.items()} for key in chunk],
-                    "ProjectionExpression": "#pk, #sk, #available",
-                    "ExpressionAttributeNames": {
-                        "#pk": schema.PARTITION_KEY,
-                        "#sk": schema.SORT_KEY,
-                        "#available": schema.AVAILABLE_ATTRIBUTE,
-                    },
-                }
-            }
-            for attempt in range(MAX_UNPROCESSED_ATTEMPTS):
-                response = self.client.batch_get_item(RequestItems=pending)
-                for item in response.get("Responses", {}).get(self.table_name, []):
-                    listing_id = schema.listing_id_from_partition_key(item[schema.PARTITION_KEY]["S"])
-                    night = schema.night_from_sort_key(item[schema.SORT_KEY]["S"])
-                    counts[(listing_id, night)] = int(item[schema.AVAILABLE_ATTRIBUTE]["N"])
-                pending = response.get("UnprocessedKeys") or {}
-                if not pending:
-                    break
-                self._sleep(min(0.025 * 2**attempt, 0.5))
-            else:
-                raise RepositoryUnavailable("DynamoDB left keys unprocessed after retries")
-        return counts
+    def _sellable(self, destination: str, nights: Sequence[date]) -> dict[str, dict[date, int]]:
+        """Units left (capacity - booked) per listing and night: one Query of the inventory index over the stay's
+        months, for every listing of the destination at once."""
+        index = schema.INVENTORY_INDEX
+        months = sorted({schema.month_of(night) for night in nights})
+        attributes = sorted({a for n in nights for a in (schema.capacity_attribute(n), schema.booked_attribute(n))})
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": index.name,
+            "KeyConditionExpression": "#pk = :pk AND #sk BETWEEN :first AND :last",
+            "ProjectionExpression": ", ".join(["#sk", *(f"#{a}" for a in attributes)]),
+            "ExpressionAttributeNames": {
+                "#pk": index.partition_key,
+                "#sk": index.sort_key,
+                **{f"#{a}": a for a in attributes},
+            },
+            "ExpressionAttributeValues": {
+                ":pk": {"S": schema.destination_partition(destination)},
+                ":first": {"S": f"{months[0]}#"},
+                ":last": {"S": f"{months[-1]}#~"},  # "~" sorts after every listing id character
+            },
+        }
+        wanted = {(schema.month_of(night), night) for night in nights}
+        sellable: dict[str, dict[date, int]] = {}
+        while True:
+            page = self.client.query(**request)
+            for item in page.get("Items", []):
+                month, listing_id = item[index.sort_key]["S"].split("#", 1)
+                per_night = sellable.setdefault(listing_id, {})
+                for m, night in wanted:
+                    if m != month:
+                        continue
+                    capacity = item.get(schema.capacity_attribute(night))
+                    if capacity is not None:
+                        booked = int(item.get(schema.booked_attribute(night), {"N": "0"})["N"])
+                        per_night[night] = int(capacity["N"]) - booked
+            if "LastEvaluatedKey" not in page:
+                return sellable
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def _listing_from_item(item: dict[str, Any]) -> dict[str, Any]:
@@ -113,8 +122,3 @@ def _listing_from_item(item: dict[str, Any]) -> dict[str, Any]:
         "pricePerNight": int(item["pricePerNight"]["N"]),
         "currency": item["currency"]["S"],
     }
-
-
-def _chunks(items: list[dict[str, str]], size: int) -> Iterator[list[dict[str, str]]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

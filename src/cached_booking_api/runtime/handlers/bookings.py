@@ -1,4 +1,5 @@
-"""``POST /bookings`` (idempotent, oversell-proof) and ``GET /bookings/{bookingId}``."""
+"""``POST /bookings`` (idempotent, oversell-proof), ``GET`` and ``DELETE /bookings/{bookingId}`` (scoped to the API key
+that made the booking)."""
 
 from __future__ import annotations
 
@@ -42,7 +43,11 @@ BOOKING_ID = re.compile(r"^bk_[0-9a-f]{24}$")
 @cache
 def booking_service() -> BookingService:
     """The process-wide service (one DynamoDB client reused across invocations)."""
-    return BookingService(config.dynamodb_client(), os.environ[config.TABLE_NAME])
+    return BookingService(
+        config.dynamodb_client(),
+        os.environ[config.TABLE_NAME],
+        cancellation_cutoff=config.cancellation_cutoff(),
+    )
 
 
 @cache
@@ -64,7 +69,7 @@ def idempotent_booking() -> tuple[Callable[..., dict[str, Any]], IdempotencyConf
     @idempotent_function(data_keyword_argument="payload", persistence_store=persistence, config=idempotency)  # type: ignore[untyped-decorator]
     def book(payload: dict[str, Any]) -> dict[str, Any]:
         request = BookingRequest.model_validate(payload["body"])
-        return booking_service().create(request, payload["key"])
+        return booking_service().create(request, payload["key"], payload["owner"])
 
     return book, idempotency
 
@@ -90,12 +95,18 @@ def create_booking() -> Response[str]:
     if problems:
         raise validation_error(problems)
     request = parse_or_400(BookingRequest, body)
-    client = event.request_context.identity.api_key_id or "anonymous"
+    client = _client(app.current_event)
     book, idempotency = idempotent_booking()
     if app.lambda_context is not None:
         idempotency.register_lambda_context(app.lambda_context)
     try:
-        booking = book(payload={"key": f"{client}:{key}", "body": request.model_dump(mode="json", by_alias=True)})
+        booking = book(
+            payload={
+                "key": f"{client}:{key}",
+                "owner": client,
+                "body": request.model_dump(mode="json", by_alias=True),
+            }
+        )
     except IdempotencyAlreadyInProgressError:
         raise ApiError(409, "REQUEST_IN_PROGRESS", "A request with this Idempotency-Key is still running.") from None
     except IdempotencyValidationError:
@@ -109,13 +120,29 @@ def create_booking() -> Response[str]:
     return json_response(201, booking)
 
 
+def _client(event: Any) -> str:
+    """The API key id API Gateway identified the caller by (bookings are scoped to it)."""
+    return str(event.request_context.identity.api_key_id or "anonymous")
+
+
 @app.get("/bookings/<booking_id>")
 def get_booking(booking_id: str) -> Response[str]:
-    """A booking by id."""
+    """A booking by id, if the caller's API key made it."""
     metrics.add_metric(name="BookingRead", unit=MetricUnit.Count, value=1)
     if not BOOKING_ID.match(booking_id):
         raise ApiError(404, "BOOKING_NOT_FOUND", f"No booking {booking_id}.")
-    return json_response(200, booking_service().get(booking_id))
+    return json_response(200, booking_service().get(booking_id, _client(app.current_event)))
+
+
+@app.delete("/bookings/<booking_id>")
+def cancel_booking(booking_id: str) -> Response[str]:
+    """Cancel a booking the caller's API key made: every night given back once, booking.cancelled sent once."""
+    metrics.add_metric(name="CancellationRequest", unit=MetricUnit.Count, value=1)
+    if not BOOKING_ID.match(booking_id):
+        raise ApiError(404, "BOOKING_NOT_FOUND", f"No booking {booking_id}.")
+    booking = booking_service().cancel(booking_id, _client(app.current_event))
+    metrics.add_metric(name="BookingCancelled", unit=MetricUnit.Count, value=1)
+    return json_response(200, booking)
 
 
 @logger.inject_lambda_context(log_event=False)
