@@ -413,3 +413,17 @@ def test_throttled_requests_are_alarmed(example: Synthesized) -> None:
     metric = log_filter["MetricTransformations"][0]["MetricName"]
     alarms = [a for k, a in example.resources("AWS::CloudWatch::Alarm").items() if "ApiThrottled" in k]
     assert len(alarms) == 1 and metric in json.dumps(alarms[0])
+
+
+def test_several_cors_origins_warn_that_gateway_errors_carry_the_first_only() -> None:
+    """Gateway responses map static header values only (no per-request choice among origins): with several origins
+    synth warns which one API Gateway's own errors carry."""
+    import aws_cdk as cdk
+    from aws_cdk.assertions import Annotations, Match
+
+    from cached_booking_api import CachedSearchApi
+
+    stack = cdk.Stack(cdk.App(context={"aws:cdk:bundling-stacks": []}), "S")
+    CachedSearchApi(stack, "Api", api_cloud_watch_role=False,
+                    cors_allowed_origins=["https://a.example.com", "https://b.example.com"])  # fmt: skip
+    Annotations.from_stack(stack).has_warning("*", Match.string_like_regexp("carry Access-Control-Allow-Origin"))
