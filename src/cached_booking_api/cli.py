@@ -21,6 +21,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     load.add_argument("--table", required=True, help="DynamoDB table name (the construct's TableName output)")
     load.add_argument("--endpoint-url", help="DynamoDB endpoint, e.g. http://127.0.0.1:8000 for DynamoDB Local")
     load.add_argument("--region", help="AWS region (default: from the AWS configuration)")
+    load.add_argument("--dry-run", action="store_true", help="print what would change; write nothing")
+    load.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="exit 0 even when some nights' capacity is below what is booked (those nights are reported, not applied)",
+    )
 
     local = commands.add_parser(
         "local", help="run the booking API on this machine: redis-server, DynamoDB Local, events (no Docker, no AWS)"
@@ -261,14 +267,21 @@ def _load(args: argparse.Namespace) -> int:
         return 2
     client = boto3.client("dynamodb", endpoint_url=args.endpoint_url, region_name=args.region)
     with args.file.open(encoding="utf-8") as lines:
-        report = load_listings(client, args.table, lines)
+        report = load_listings(client, args.table, lines, dry_run=args.dry_run)
     for error in report.rejected:
         print(f"{args.file}:{error}", file=sys.stderr)
+    for conflict in report.conflicts:
+        print(f"{args.file}: {conflict}", file=sys.stderr)
+    for change in report.changes:
+        print(f"would change: {change}")
+    verb = "would load" if args.dry_run else "loaded"
     print(
-        f"loaded {report.listings} listings ({report.inventory_items} inventory items) into {args.table}; "
-        f"rejected {len(report.rejected)} line(s)"
+        f"{verb} {report.listings} listings ({report.nights_changed} nights' capacity changed) into {args.table}; "
+        f"rejected {len(report.rejected)} line(s); {len(report.conflicts)} night(s) below what is booked, not applied"
     )
-    return 0 if report.ok else 1
+    if report.rejected or (report.conflicts and not args.allow_partial):
+        return 1
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

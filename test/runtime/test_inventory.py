@@ -56,3 +56,28 @@ def test_destinations_match_whatever_unicode_form_or_case_was_typed(
         status, headers, found = call_search(destination=form, checkIn=check_in, checkOut=check_out)
         assert status == 200 and [r["listingId"] for r in found["results"]] == ["zrh-1"], form
     assert headers["X-Cache"] == "HIT"  # one cache entry for all the forms
+
+
+def test_load_command_reports_capacity_below_booked_and_exits_non_zero_unless_partial_is_allowed(
+    booking_env: dict[str, str], book: BookCall, dynamodb_local: Any, tmp_path: Any, capsys: Any
+) -> None:
+    """Issue 9.2: a capacity below what is booked is reported per listing-night and not applied; --dry-run writes
+    nothing; --allow-partial makes the same load exit 0."""
+    from cached_booking_api import cli
+    from cached_booking_api.runtime.models import today_utc
+
+    table = booking_env[config.TABLE_NAME]
+    check_in = body()["checkIn"]
+    assert book(body(listingId="lis-2"), key="partial-1")[0] == 201  # lis-2 has 1 unit: now fully booked
+    shrunk = listing("lis-2", units=1, overrides={check_in: 0})
+    file = tmp_path / "shrink.jsonl"
+    file.write_text(json.dumps(shrunk) + "\n", encoding="utf-8")
+    base = ["load", "--table", table, "--endpoint-url", dynamodb_local.endpoint, str(file)]
+    assert cli.main([*base, "--dry-run"]) == 1
+    assert f"lis-2 {check_in}: capacity 0 is below the 1 unit(s) already booked" in capsys.readouterr().err
+    assert cli.main(base) == 1
+    assert f"lis-2 {check_in}" in capsys.readouterr().err
+    assert cli.main([*base, "--allow-partial"]) == 0
+    status, answer = book(body(listingId="lis-2"), key="partial-2")
+    assert (status, answer["error"]["code"]) == (409, "UNAVAILABLE")  # still booked, still sold out
+    assert today_utc().isoformat() in shrunk["inventory"]
