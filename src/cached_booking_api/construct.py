@@ -424,6 +424,8 @@ def _search_environment(cache: Cache, options: CacheOptions, table_name: str) ->
         config.CACHE_CLUSTER_MODE: "true" if cache.serverless else "false",
         config.CACHE_TIMEOUT_MS: str(options.timeout_ms),
         config.CACHE_CONNECT_TIMEOUT_MS: str(options.connect_timeout_ms),
+        # The DynamoDB client's retries, the single-flight lock and the waits are fitted inside this timeout.
+        config.FUNCTION_TIMEOUT_SECONDS: str(int(SEARCH_TIMEOUT.to_seconds())),
     }
     for name, value in (
         (config.CACHE_TTL_SECONDS, options.ttl),

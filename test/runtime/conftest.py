@@ -28,6 +28,23 @@ class LambdaContextStub:
         return 3_000  # also how long an idempotency record stays IN_PROGRESS
 
 
+SEARCH_TIMEOUT_MS = 10_000  # the search function's timeout (construct.SEARCH_TIMEOUT)
+
+
+class SearchContext(LambdaContextStub):
+    """A search invocation's context whose remaining time runs down from ``timeout_ms`` like Lambda's."""
+
+    def __init__(self, timeout_ms: int) -> None:
+        import time
+
+        self._deadline = time.monotonic() + timeout_ms / 1000
+
+    def get_remaining_time_in_millis(self) -> int:  # type: ignore[override]
+        import time
+
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
 @pytest.fixture
 def search_env(
     monkeypatch: pytest.MonkeyPatch, redis_server: Any, dynamodb_local: Any, dynamodb: Any
@@ -42,6 +59,7 @@ def search_env(
         config.TABLE_NAME: create_table(dynamodb),
         config.DYNAMODB_ENDPOINT: dynamodb_local.endpoint,
         config.CACHE_URL: redis_server.url,
+        config.FUNCTION_TIMEOUT_SECONDS: str(SEARCH_TIMEOUT_MS // 1000),  # as the construct sets it
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -73,7 +91,7 @@ def call_search() -> SearchCall:
 
     def call(**query: Any) -> tuple[int, dict[str, str], dict[str, Any]]:
         event = proxy_event("GET", "/search", query={k: str(v) for k, v in query.items()})
-        response = search.handler(event, LambdaContextStub())
+        response = search.handler(event, SearchContext(SEARCH_TIMEOUT_MS))
         return response["statusCode"], response_headers(response), json.loads(response["body"])
 
     return call

@@ -155,25 +155,36 @@ class SearchCache:
                 return False  # it changed hands between GET and EXEC: not ours any more
             return True
 
-    def wait_for_fill(self, keys: CacheKeys, generation: int) -> WaitOutcome:
-        """Wait for the entry the lock holder is loading, as long as its lock can live.
+    def wait_for_fill(
+        self,
+        keys: CacheKeys,
+        generation: int,
+        *,
+        max_wait_seconds: float | None = None,
+        takeover_within_seconds: float | None = None,
+    ) -> WaitOutcome:
+        """Wait for the entry the lock holder is loading, as long as its lock can live (and ``max_wait_seconds``).
 
         Each poll reads the entry and the lock in one ``MGET`` (same hash slot). When the lock is gone without a fresh
         entry (its holder failed, died, or outlived the lock), this request takes the lock over (``SET NX``: only one
-        waiter wins) and returns its token: it becomes the loader, the others keep waiting. Polls back off from
+        waiter wins) and returns its token: it becomes the loader, the others keep waiting. It only does so within
+        ``takeover_within_seconds`` (default: the whole wait), while it still has time to load. Polls back off from
         ``wait_poll_ms`` to ``wait_poll_max_ms`` so a long wait costs few cache requests.
         """
         policy = self.policy
-        deadline = self._clock() + policy.wait_ms / 1000
+        started = self._clock()
+        wait = policy.wait_ms / 1000 if max_wait_seconds is None else min(policy.wait_ms / 1000, max_wait_seconds)
+        deadline = started + wait
+        takeover_deadline = deadline if takeover_within_seconds is None else started + takeover_within_seconds
         interval = policy.wait_poll_ms / 1000
         while self._clock() < deadline:
-            self._sleep(interval)
+            self._sleep(min(interval, max(0.0, deadline - self._clock())))
             interval = min(interval * 1.5, policy.wait_poll_max_ms / 1000)
             raw, lock = self.client.get().mget([keys.entry, keys.lock])
             entry = _decode(raw)
             if entry is not None and entry.generation >= generation and self.is_fresh(entry):
                 return WaitOutcome(entry=entry)
-            if lock is None:
+            if lock is None and self._clock() < takeover_deadline:
                 token = self.try_lock(keys)
                 if token is not None:
                     return WaitOutcome(token=token)

@@ -20,6 +20,10 @@ TABLE_NAME = "TABLE_NAME"
 IDEMPOTENCY_TABLE_NAME = "IDEMPOTENCY_TABLE_NAME"
 DYNAMODB_ENDPOINT = "DYNAMODB_ENDPOINT"  # local mode and tests only
 DYNAMODB_READ_TIMEOUT_SECONDS = "DYNAMODB_READ_TIMEOUT_SECONDS"
+FUNCTION_TIMEOUT_SECONDS = "FUNCTION_TIMEOUT_SECONDS"  # the function's own timeout: the budget its clients fit in
+#: What a search keeps aside from its timeout for everything but one DynamoDB call: the cache connect (1 s) and
+#: commands, the response. The DynamoDB client's worst case is chosen to fit in the rest.
+FUNCTION_BUDGET_MARGIN_SECONDS = 2.0
 CACHE_URL = "CACHE_URL"  # local mode and tests only: redis://host:port, no IAM
 CACHE_ENDPOINT = "CACHE_ENDPOINT"
 CACHE_PORT = "CACHE_PORT"
@@ -128,12 +132,36 @@ def dynamodb_worst_case_seconds(client_config: Any) -> float:
 
 def dynamodb_client_settings(env: Mapping[str, str] = os.environ) -> dict[str, Any]:
     """The botocore ``Config`` arguments of the DynamoDB client: short timeouts, standard retries."""
-    return {
+    settings: dict[str, Any] = {
         "connect_timeout": 1,
         "read_timeout": float(env.get(DYNAMODB_READ_TIMEOUT_SECONDS, "2")),
         "retries": {"max_attempts": 3, "mode": "standard"},
         "max_pool_connections": 50,  # one request per process in Lambda; many threads share it in the local mode
     }
+    if env.get(FUNCTION_TIMEOUT_SECONDS):
+        settings["retries"]["max_attempts"] = _retries_within(float(env[FUNCTION_TIMEOUT_SECONDS]), settings)
+    return settings
+
+
+def _retries_within(function_timeout_seconds: float, settings: Mapping[str, Any]) -> int:
+    """The most retries (up to 3) whose worst case fits in the function's timeout minus the budget margin.
+
+    So the client gives up, and the search answers (stale entry or 503), before Lambda kills the invocation; and the
+    single-flight lock, which lives the client's worst case, expires before its holder's timeout.
+    """
+    from types import SimpleNamespace
+
+    budget = function_timeout_seconds - FUNCTION_BUDGET_MARGIN_SECONDS
+    for retries in range(3, -1, -1):
+        candidate = SimpleNamespace(**{**settings, "retries": {"max_attempts": retries}})
+        if dynamodb_worst_case_seconds(candidate) <= budget:
+            return retries
+    raise ValueError(
+        f"{FUNCTION_TIMEOUT_SECONDS}={function_timeout_seconds:g}: one DynamoDB attempt "
+        f"({settings['connect_timeout']} s connect + {settings['read_timeout']} s read) does not fit in the timeout"
+        f" minus a {FUNCTION_BUDGET_MARGIN_SECONDS:g} s margin; raise the timeout or lower"
+        f" {DYNAMODB_READ_TIMEOUT_SECONDS}"
+    )
 
 
 def cancellation_cutoff(env: Mapping[str, str] = os.environ) -> timedelta | None:

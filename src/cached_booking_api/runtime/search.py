@@ -23,6 +23,9 @@ from .repository import ListingRepository, RepositoryUnavailable
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+#: How long before its own timeout a waiting request stops waiting and answers (its own load or 503).
+WAIT_MARGIN_MS = 500
+
 
 class CacheStatus(StrEnum):
     """Value of the ``X-Cache`` response header."""
@@ -71,12 +74,17 @@ class SearchService:
         self.cache = cache
         self.breaker = breaker
 
-    def search(self, query: SearchQuery) -> SearchOutcome:
-        """Run a search; raises ``ApiError`` 400 for a bad cursor and 503 when no data source can answer."""
+    def search(self, query: SearchQuery, remaining_ms: Callable[[], int] | None = None) -> SearchOutcome:
+        """Run a search; raises ``ApiError`` 400 for a bad cursor and 503 when no data source can answer.
+
+        ``remaining_ms`` (the Lambda context's ``get_remaining_time_in_millis``) bounds how long this request waits
+        for another request's load: it stops ``WAIT_MARGIN_MS`` before its own timeout, and answers from its own load
+        when there is still time for one, else 503, never a Lambda timeout.
+        """
         digest = query_hash(query)
         offset = decode_cursor(query.cursor, digest)
         keys = CacheKeys.for_query(schema.destination_tag(query.destination), digest)
-        attempt = _Attempt(self, query, keys)
+        attempt = _Attempt(self, query, keys, remaining_ms)
         results, status = attempt.run()
         page = results[offset : offset + query.limit]
         next_offset = offset + len(page)
@@ -91,8 +99,11 @@ class SearchService:
 class _Attempt:
     """One search request's walk through the cache-aside decision tree."""
 
-    def __init__(self, service: SearchService, query: SearchQuery, keys: CacheKeys) -> None:
+    def __init__(
+        self, service: SearchService, query: SearchQuery, keys: CacheKeys, remaining_ms: Callable[[], int] | None
+    ) -> None:
         self.service = service
+        self.remaining_ms = remaining_ms
         self.cache = service.cache
         self.breaker = service.breaker
         self.query = query
@@ -115,11 +126,19 @@ class _Attempt:
         if held_elsewhere:
             if current is not None:
                 return current.results, CacheStatus.STALE  # stale-while-revalidate: another request refreshes it
-            waited = self._redis(lambda: self.cache.wait_for_fill(self.keys, generation))
+            max_wait, takeover_within = self._wait_budget()
+            waited = self._redis(
+                lambda: self.cache.wait_for_fill(
+                    self.keys, generation, max_wait_seconds=max_wait, takeover_within_seconds=takeover_within
+                )
+            )
             if waited is not None and waited.entry is not None:
                 return waited.entry.results, CacheStatus.HIT
             if waited is not None:
                 token = waited.token  # the lock fell free and is ours now (or time is up: load without it)
+                if token is None and not self._time_for_a_load():
+                    log.warning("gave up waiting for another request's load: no time left for one of our own")
+                    raise service_unavailable()
         try:
             if token is not None:
                 # Double-check under the lock: the previous holder may have filled the entry since our read.
@@ -138,6 +157,21 @@ class _Attempt:
             if token is not None:  # released only after the entry is written, so no late request refills it
                 held = token
                 self._redis(lambda: self.cache.unlock(self.keys, held))
+
+    def _wait_budget(self) -> tuple[float | None, float | None]:
+        """How long this request may wait (until ``WAIT_MARGIN_MS`` before its timeout) and how long it may still
+        take a freed lock over (while a whole load fits: the lock's lifetime, which is the DynamoDB client's worst
+        case); (None, None) without a Lambda context."""
+        if self.remaining_ms is None:
+            return None, None
+        left_ms = self.remaining_ms() - WAIT_MARGIN_MS
+        return max(0.0, left_ms / 1000), max(0.0, (left_ms - self.cache.policy.lock_ttl_ms) / 1000)
+
+    def _time_for_a_load(self) -> bool:
+        """Whether a DynamoDB load in its worst case still ends ``WAIT_MARGIN_MS`` before the invocation's timeout."""
+        if self.remaining_ms is None:
+            return True
+        return self.remaining_ms() - WAIT_MARGIN_MS >= self.cache.policy.lock_ttl_ms
 
     def _load(self, fallback: CachedEntry | None) -> list[CacheRecord]:
         """Results from DynamoDB; when it fails, the cached entry if any (stale-if-error), else 503."""

@@ -55,7 +55,8 @@ def search() -> Response[str]:
     started = time.perf_counter()
     metrics.add_metric(name="SearchRequest", unit=MetricUnit.Count, value=1)
     query = parse_or_400(SearchQuery, app.current_event.query_string_parameters or {})
-    outcome = search_service().search(query)
+    context = app.lambda_context
+    outcome = search_service().search(query, getattr(context, "get_remaining_time_in_millis", None))
     latency_ms = round((time.perf_counter() - started) * 1000, 2)
 
     metrics.add_metric(name=_CACHE_METRICS[outcome.cache], unit=MetricUnit.Count, value=1)

@@ -1,0 +1,45 @@
+"""The search function's time budget is consistent by construction: its DynamoDB client gives up, and the
+single-flight lock expires, before Lambda stops the function."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from cached_booking_api.runtime import config
+from test.construct.conftest import Synthesized
+
+
+def _search_function(example: Synthesized) -> dict[str, Any]:
+    functions = example.resources("AWS::Lambda::Function").values()
+    found = [f for f in functions if f["Properties"].get("Description") == "cached-booking-api GET /search"]
+    assert len(found) == 1
+    return found[0]["Properties"]
+
+
+def test_the_dynamodb_worst_case_and_the_lock_fit_in_the_search_functions_timeout(example: Synthesized) -> None:
+    """AWS::Lambda::Function Timeout: "The amount of time (in seconds) that Lambda allows a function to run before
+    stopping it." A search holding the single-flight lock, or waiting for it, must answer before then."""
+    function = _search_function(example)
+    timeout = function["Timeout"]
+    env = function["Environment"]["Variables"]
+    assert env[config.FUNCTION_TIMEOUT_SECONDS] == str(timeout)
+    settings = config.dynamodb_client_settings({k: v for k, v in env.items() if isinstance(v, str)})
+    worst_case = config.dynamodb_worst_case_seconds(SimpleNamespace(**settings))
+    assert worst_case + config.FUNCTION_BUDGET_MARGIN_SECONDS <= timeout
+    policy = config.cache_policy({}, load_worst_case_seconds=worst_case)
+    assert policy.lock_ttl_ms / 1000 + config.FUNCTION_BUDGET_MARGIN_SECONDS <= timeout
+    assert policy.wait_ms <= policy.lock_ttl_ms
+
+
+def test_a_timeout_too_short_for_one_dynamodb_attempt_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="FUNCTION_TIMEOUT_SECONDS=3: .*raise the timeout"):
+        config.dynamodb_client_settings({config.FUNCTION_TIMEOUT_SECONDS: "3"})
+
+
+def test_retries_are_the_most_that_fit() -> None:
+    settings = config.dynamodb_client_settings({config.FUNCTION_TIMEOUT_SECONDS: "10"})
+    assert settings["retries"]["max_attempts"] == 1  # 2 attempts x (1 s + 2 s) + 1 s backoff = 7 s <= 10 s - 2 s
+    assert config.dynamodb_client_settings({})["retries"]["max_attempts"] == 3  # no function timeout: unchanged

@@ -1,0 +1,69 @@
+"""The search function's time budget: a request waiting for another request's load never outlives its invocation.
+
+Real redis-server and DynamoDB Local; the holder whose load never finishes is a lock left in Redis, the invocation's
+remaining time a context whose clock runs down like Lambda's.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+import redis
+
+from cached_booking_api.local.gateway import proxy_event
+from cached_booking_api.runtime import config, schema
+from cached_booking_api.runtime.cache import CacheKeys
+from cached_booking_api.runtime.handlers import search
+from cached_booking_api.runtime.models import SearchQuery
+from cached_booking_api.runtime.search import WAIT_MARGIN_MS, query_hash
+from test.conftest import listing, stay
+from test.runtime.conftest import SearchContext, load
+
+CHECK_IN, CHECK_OUT = stay(12, 3)
+QUERY = {"destination": "Lisbon", "checkIn": CHECK_IN, "checkOut": CHECK_OUT}
+
+
+@pytest.fixture
+def loads(search_env: dict[str, str], dynamodb: Any, redis_server: Any) -> list[int]:
+    """Two Lisbon listings, a lock on the query held by a request that is still loading; the Query calls made."""
+    load(dynamodb, search_env["TABLE_NAME"], listing("lis-1"), listing("lis-2", price=20000))
+    keys = CacheKeys.for_query(schema.destination_tag("Lisbon"), query_hash(SearchQuery(**QUERY)))
+    redis.Redis.from_url(redis_server.url).set(keys.lock, "holder-still-loading", px=60_000)
+    service = search.search_service()
+    made: list[int] = []
+    service.repository.client.meta.events.register("before-call.dynamodb.Query", lambda **_: made.append(1))
+    return made
+
+
+def _search(remaining_ms: int) -> tuple[int, dict[str, Any], float]:
+    started = time.monotonic()
+    response = search.handler(proxy_event("GET", "/search", query=QUERY), SearchContext(remaining_ms))
+    return response["statusCode"], json.loads(response["body"]), time.monotonic() - started
+
+
+def test_a_waiter_with_no_time_left_for_a_load_answers_503_before_its_timeout(loads: list[int]) -> None:
+    remaining_ms = 1500  # less than the DynamoDB client's worst case: waiting is all it can do
+    status, body, elapsed = _search(remaining_ms)
+    assert (status, body["error"]["code"]) == (503, "SERVICE_UNAVAILABLE")
+    assert elapsed < remaining_ms / 1000, "the invocation would have timed out"
+    assert elapsed >= (remaining_ms - WAIT_MARGIN_MS) / 1000 - 0.1, "it gave up before its time was up"
+    assert loads == []
+
+
+def test_a_waiter_with_time_left_for_a_load_answers_from_its_own_load(
+    loads: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(config.FUNCTION_TIMEOUT_SECONDS, "6")  # 0 retries: the load's worst case is 3 s (lock 3 s)
+    search.search_service.cache_clear()
+    service = search.search_service()
+    service.repository.client.meta.events.register("before-call.dynamodb.Query", lambda **_: loads.append(1))
+    assert service.cache.policy.lock_ttl_ms == 3000
+    # The lock outlives the wait (3 s, the lock's lifetime); 7 s - 3 s leaves time for a 3 s load + the margin.
+    status, body, elapsed = _search(7000)
+    assert status == 200, body
+    assert [r["listingId"] for r in body["results"]] == ["lis-1", "lis-2"]
+    assert loads == [1]
+    assert 3.0 <= elapsed < 6.5
