@@ -188,7 +188,7 @@ class BookingService:
             {
                 "Put": {
                     "TableName": table,
-                    "Item": outbox_item(BOOKING_CANCELLED, detail, int(now)),
+                    "Item": outbox_item(detail, int(now), detail_type=BOOKING_CANCELLED),
                     "ConditionExpression": "attribute_not_exists(#pk)",
                     "ExpressionAttributeNames": {"#pk": schema.PARTITION_KEY},
                 }
@@ -340,7 +340,7 @@ class BookingService:
             "eventId": event_id_for(booking["bookingId"], BOOKING_CONFIRMED),
             **{k: v for k, v in booking.items() if k != "status"},
         }
-        items.append({"Put": {"TableName": table, "Item": outbox_item(BOOKING_CONFIRMED, detail, now)}})
+        items.append({"Put": {"TableName": table, "Item": outbox_item(detail, now, detail_type=BOOKING_CONFIRMED)}})
         return items
 
     def _cancelled(

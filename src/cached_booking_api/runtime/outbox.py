@@ -43,7 +43,7 @@ PIPE_FILTER_PATTERN: dict[str, Any] = {
 }
 
 
-def outbox_item(detail_type: str, detail: dict[str, Any], now_epoch: int) -> dict[str, Any]:
+def outbox_item(detail: dict[str, Any], now_epoch: int, detail_type: str = BOOKING_CONFIRMED) -> dict[str, Any]:
     """The outbox item (low-level attribute values) carrying one event of ``detail_type``."""
     item: dict[str, Any] = {name: {"S": value} for name, value in schema.outbox_key(detail["eventId"]).items()}
     item[schema.ENTITY_ATTRIBUTE] = {"S": schema.OUTBOX_ENTITY}
