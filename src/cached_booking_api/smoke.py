@@ -3,7 +3,8 @@
 Standard library only (urllib): runs wherever the package is installed. Steps: a request without a valid key is
 refused (403), a search answers 200 with ``X-Cache``, a booking is made for a listing the user names (or, without
 one, a dry run that books nothing: an invalid booking must answer 400 and an unknown booking 404), the booking is read
-back, and the CORS headers are checked for an origin when asked.
+back and cancelled (so a run leaves no booking and no unit taken), and the CORS headers are checked for an origin
+when asked.
 """
 
 from __future__ import annotations
@@ -126,6 +127,11 @@ def run(options: SmokeOptions, out: TextIO, http: Callable[..., Reply] = call) -
             read = request(f"/bookings/{booking_id}", headers=key)
             same = isinstance(read.body, dict) and read.body.get("bookingId") == booking_id
             step("read back", read, read.status == 200 and same, f"200 booking {booking_id}")
+            # Give the unit back: a smoke run against production must leave no booking behind.
+            cancelled = request(f"/bookings/{booking_id}", method="DELETE", headers=key)
+            status = cancelled.body.get("status") if isinstance(cancelled.body, dict) else None
+            step("cancel", cancelled, cancelled.status == 200 and status == "CANCELLED",
+                 f"200 booking {booking_id} CANCELLED, its nights given back")  # fmt: skip
     else:
         headers = {**key, "Content-Type": "application/json", "Idempotency-Key": "smoke-dry-run-0"}
         invalid = request("/bookings", method="POST", body={}, headers=headers)

@@ -40,6 +40,17 @@ def test_real_booking_is_read_back(url: str, capsys: pytest.CaptureFixture[str])
     out = capsys.readouterr().out
     assert code == 0, out
     assert "PASS  book" in out and "PASS  read back" in out and "201 booking bk_" in out
+    assert "PASS  cancel" in out and "CANCELLED" in out
+
+
+def test_a_real_booking_run_gives_its_unit_back(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """The smoke run cancels what it booked, so running it against production leaves no booking and no unit taken:
+    the listing (3 units) can be smoke-booked on the same nights more than 3 times."""
+    check_in, _ = stay(11, 2)
+    for _ in range(4):
+        code = cli.main(["smoke", "--url", url, "--api-key", KEY, "--check-in", check_in, "--listing", "lis-1"])
+        out = capsys.readouterr().out
+        assert code == 0, out
 
 
 def test_failures_exit_non_zero(url: str, capsys: pytest.CaptureFixture[str]) -> None:
