@@ -66,6 +66,7 @@ DEV_DEPS = [
     "hypercorn==0.18.0",
     "openapi-spec-validator==0.9.0",
     "schemathesis==4.32.5",
+    "jsonschema==4.26.0",  # tests validate events and gateway models against their JSON Schemas
 ]
 
 # The local mode's HTTP front: hypercorn (h11's HTTP/1.1 parser, request timeouts, chunked bodies) + moto.
