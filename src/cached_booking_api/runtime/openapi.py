@@ -51,6 +51,13 @@ def build_document() -> dict[str, Any]:
         "403": {"description": "FORBIDDEN: missing or wrong API key (also any undeclared route)", "content": error},
         "429": {"description": "TOO_MANY_REQUESTS: over the usage plan's rate or quota", "content": error},
     }
+    # What GET and DELETE /bookings/{bookingId} share: the path parameter and the answers besides their own
+    booking_id = [{"name": "bookingId", "in": "path", "required": True, "schema": {"type": "string"}}]
+    booking_lookup = {
+        **gateway,
+        "404": {"description": "BOOKING_NOT_FOUND (unknown, or another API key's)", "content": error},
+        "503": {"description": "SERVICE_UNAVAILABLE", "content": error},
+    }
     components = {
         name: model.model_json_schema(ref_template="#/components/schemas/{model}")
         for name, model in (
@@ -143,24 +150,20 @@ def build_document() -> dict[str, Any]:
                 "get": {
                     "operationId": "getBooking",
                     "summary": "A booking made with this API key.",
-                    "parameters": [{"name": "bookingId", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "parameters": booking_id,
                     "responses": {
                         "200": {"description": "The booking", "content": booking},
-                        **gateway,
-                        "404": {"description": "BOOKING_NOT_FOUND (unknown, or another API key's)", "content": error},
-                        "503": {"description": "SERVICE_UNAVAILABLE", "content": error},
+                        **booking_lookup,
                     },
                 },
                 "delete": {
                     "operationId": "cancelBooking",
                     "summary": "Cancel a booking made with this API key; repeating it changes nothing.",
-                    "parameters": [{"name": "bookingId", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "parameters": booking_id,
                     "responses": {
                         "200": {"description": "The booking, status CANCELLED", "content": booking},
-                        **gateway,
-                        "404": {"description": "BOOKING_NOT_FOUND (unknown, or another API key's)", "content": error},
+                        **booking_lookup,
                         "409": {"description": "CANCELLATION_CLOSED (past the cancellation cut-off)", "content": error},
-                        "503": {"description": "SERVICE_UNAVAILABLE", "content": error},
                     },
                 },
             },
