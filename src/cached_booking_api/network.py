@@ -93,9 +93,7 @@ class Network(Construct):
             on_update=cr.AwsSdkCall(
                 service="EC2",
                 action="describeManagedPrefixLists",
-                parameters={
-                    "Filters": [{"Name": "prefix-list-name", "Values": [f"com.amazonaws.{Aws.REGION}.dynamodb"]}]
-                },
+                parameters={"Filters": [{"Name": "prefix-list-name", "Values": dynamodb_prefix_list_names()}]},
                 physical_resource_id=cr.PhysicalResourceId.from_response("PrefixLists.0.PrefixListId"),
                 output_paths=["PrefixLists.0.PrefixListId"],
             ),
@@ -136,6 +134,18 @@ def _acknowledge_lookup_provider(stack: Stack) -> None:
         ("Serverless-LambdaTracing", "A deploy-time lookup of one prefix list id; nothing to trace."),
     ):
         acknowledge(provider, rule, f"CDK's AwsCustomResource provider (DynamoDB prefix-list lookup). {reason}")
+
+
+def dynamodb_prefix_list_names() -> list[str]:
+    """The names DynamoDB's AWS-managed prefix list may have in this stack's region (deploy-time tokens).
+
+    AWS documents ``com.amazonaws.<region>.dynamodb`` (VPC user guide, "AWS-managed prefix lists", also on the China
+    regions' site, docs.amazonaws.cn); service names in the China regions (cn-north-1, cn-northwest-1) are also seen
+    with a ``cn.`` prefix (``cn.com.amazonaws.<region>.dynamodb``). DescribeManagedPrefixLists ORs the values of one
+    filter, so the lookup names both and finds the list whichever naming the region uses, with no per-partition
+    mapping to keep up to date.
+    """
+    return [f"com.amazonaws.{Aws.REGION}.dynamodb", f"cn.com.amazonaws.{Aws.REGION}.dynamodb"]
 
 
 #: The construct id of CDK's singleton AwsCustomResource provider function in a stack.

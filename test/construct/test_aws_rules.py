@@ -205,10 +205,14 @@ def test_functions_in_the_vpc_have_explicit_egress_only(variants: dict[str, Synt
 
 
 def test_two_instances_have_distinct_api_names(variants: dict[str, Synthesized]) -> None:
-    """Amazon API Gateway developer guide, "Amazon API Gateway dimensions and metrics" (api-gateway-metrics-and-
-    dimensions.html): the stage metrics CDK alarms on carry the ``ApiName`` dimension, which filters metrics by the
-    REST API's name (paraphrased). Two APIs with one name share those metrics, so each instance's alarms would see
-    both: names derive from the construct path."""
+    """Amazon API Gateway developer guide, "Amazon API Gateway dimensions and metrics"
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-metrics-and-dimensions.html; stored
+    copy: awsdocs/amazon-api-gateway-developer-guide, doc_source/api-gateway-metrics-and-dimensions.md), "Dimensions
+    for Metrics": "You can use the dimensions in the following table to filter API Gateway metrics." -- ``ApiName``:
+    "Filters API Gateway metrics for the REST API with the specified API name." -- ``ApiName, Stage``: "Filters API
+    Gateway metrics for the API stage resource with the specified API name and stage."  The API's *name*, not its
+    id, keys the metrics CDK alarms on: two APIs with one name share them, so each instance's alarms would see both.
+    Names derive from the construct path."""
     names: list[str] = []
     for variant in ALL:
         for api in variants[variant].resources("AWS::ApiGateway::RestApi").values():
@@ -241,11 +245,16 @@ def subnet_route_tables(synth: Synthesized) -> dict[str, str]:
 def test_functions_subnets_route_to_dynamodb_through_a_gateway_endpoint(
     variants: dict[str, Synthesized], variant: str
 ) -> None:
-    """AWS CDK reference, GatewayVpcEndpointProps (aws-cdk-lib.aws_ec2.GatewayVpcEndpointProps.html): a gateway
-    endpoint is a prefix-list route added to route tables, ``subnets``: "Where to add endpoint routing."  (Amazon VPC
-    user guide, "Gateway endpoints for Amazon DynamoDB", says the same; its exact sentence was not in the stored
-    docs.) A function in isolated subnets whose route tables lack that route times out on every DynamoDB call: in
-    the created VPC and in a VPC the user brings, every subnet a function runs in routes to DynamoDB's endpoint."""
+    """AWS PrivateLink guide, "Gateway endpoints", Routing
+    (https://docs.aws.amazon.com/vpc/latest/privatelink/gateway-endpoints.html): "When you create a gateway endpoint,
+    you select the VPC route tables for the subnets that you enable. The following route is automatically added to
+    each route table that you select. The destination is a prefix list for the service owned by AWS and the target
+    is the gateway endpoint."  and "All instances in the subnets associated with a route table associated with a
+    gateway endpoint automatically use the gateway endpoint to access the service. Instances in subnets that aren't
+    associated with these route tables use the public service endpoint, not the gateway endpoint."  A function in
+    isolated subnets has no path to the public endpoint: whose route tables lack that route time out on every
+    DynamoDB call. In the created VPC and in a VPC the user brings, every subnet a function runs in routes to
+    DynamoDB's gateway endpoint."""
     synth = variants[variant]
     route_tables = subnet_route_tables(synth)
     endpoints = [
@@ -277,9 +286,12 @@ def _byo_vpc(**props: Any) -> Any:
 
 
 def test_two_instances_in_one_byo_vpc_share_one_endpoint_and_the_prop_adds_none() -> None:
-    """A route table holds one route per destination prefix list, so a second DynamoDB gateway endpoint on the same
-    route tables cannot be created (Amazon VPC user guide, gateway endpoints; paraphrased, the sentence was not in the
-    stored docs): instances in one VPC share one endpoint, and vpc_has_dynamodb_endpoint=True adds none."""
+    """AWS PrivateLink guide, "Gateway endpoints", Routing, Considerations
+    (https://docs.aws.amazon.com/vpc/latest/privatelink/gateway-endpoints.html): "You can have endpoint routes to the
+    same service (Amazon S3 or DynamoDB) in multiple route tables. You can't have multiple endpoint routes to the same
+    service (Amazon S3 or DynamoDB) in a single route table."  So a second DynamoDB gateway endpoint on the same route
+    tables cannot be created: instances in one VPC share one endpoint, and vpc_has_dynamodb_endpoint=True adds
+    none."""
     assert len(_byo_vpc()) == 1
     assert len(_byo_vpc(vpc_has_dynamodb_endpoint=True)) == 0
 
@@ -302,9 +314,12 @@ def test_byo_vpc_without_route_tables_fails_with_what_to_do() -> None:
 
 def test_alarm_topic_key_lets_cloudwatch_use_it(example: Synthesized) -> None:
     """Amazon SNS developer guide, "Enable compatibility between event sources from AWS services and encrypted topics"
-    (sns-key-management.html#compatibility-with-aws-services), paraphrased: an AWS service that publishes to an
-    encrypted topic (CloudWatch alarms: principal cloudwatch.amazonaws.com) needs kms:Decrypt and
-    kms:GenerateDataKey* on the topic's key in the key policy; without them alarms fire and nothing arrives. The
+    (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services; stored copy:
+    awsdocs/amazon-sns-developer-guide, doc_source/sns-key-management.md): "Several AWS services publish events to
+    Amazon SNS topics. To allow these event sources to work with encrypted topics, you must perform the following
+    steps."  ... "To allow the AWS service to have the `kms:GenerateDataKey*` and `kms:Decrypt` permissions, add the
+    following statement to the KMS policy." (with ``"Principal": {"Service": "service.amazonaws.com"}``; for
+    CloudWatch alarms the service is cloudwatch.amazonaws.com). Without it alarms fire and nothing arrives. The
     example's topic key is a key of the same app, so the construct grants it, scoped to this account's alarms."""
     [key] = example.resources("AWS::KMS::Key").values()
     statements = key["Properties"]["KeyPolicy"]["Statement"]
@@ -336,10 +351,15 @@ def test_alarm_topic_with_a_key_of_another_app_gets_a_synth_warning() -> None:
 def test_cors_origins_reach_lambda_responses_and_gateway_responses(
     variants: dict[str, Synthesized], variant: str
 ) -> None:
-    """Amazon API Gateway developer guide, "CORS for REST APIs" (how-to-cors.html), paraphrased: for a Lambda proxy
-    integration the function must return Access-Control-Allow-Origin itself, and API Gateway's own error answers
-    (gateway responses: 4xx/5xx) need the header set on them too; the OPTIONS mock alone covers only preflight.
-    One list (prop ``cors_allowed_origins``) feeds all three; without it, none has a CORS header."""
+    """Amazon API Gateway developer guide, "CORS for REST APIs in API Gateway", "Enabling CORS support for proxy
+    integrations" (https://docs.aws.amazon.com/apigateway/latest/developerguide/how-to-cors.html#apigateway-enable-
+    cors-proxy): "For a Lambda proxy integration or HTTP proxy integration, your backend is responsible for returning
+    the `Access-Control-Allow-Origin`, `Access-Control-Allow-Methods`, and `Access-Control-Allow-Headers` headers,
+    because a proxy integration doesn't return an integration response."  And for API Gateway's own answers,
+    "Enable CORS on a resource using the API Gateway console" (how-to-cors-console.html): "(Optional) If you created a
+    custom gateway response and want to enable CORS support for a response, select a gateway response."  The OPTIONS
+    mock alone covers only preflight. One list (prop ``cors_allowed_origins``) feeds all three; without it, none has
+    a CORS header."""
     synth = variants[variant]
     cors_on = variant in ("serverless-valkey", "provisioned", "redis-engine")  # the example's https://booking...
     api_functions = [
@@ -416,8 +436,13 @@ def test_throttled_requests_are_alarmed(example: Synthesized) -> None:
 
 
 def test_several_cors_origins_warn_that_gateway_errors_carry_the_first_only() -> None:
-    """Gateway responses map static header values only (no per-request choice among origins): with several origins
-    synth warns which one API Gateway's own errors carry."""
+    """Amazon API Gateway developer guide, "x-amazon-apigateway-gateway-responses.responseParameters object" (stored
+    copy: awsdocs/amazon-api-gateway-developer-guide, doc_source/api-gateway-swagger-extensions-gateway-responses.
+    responseParameters.md): "Defines a string-to-string map of key-value pairs to generate gateway response
+    parameters from the incoming request parameters or using literal strings."  A header is either a literal or a
+    copy of a request parameter: ``method.request.header.Origin`` would echo *any* origin (no allow-list check is
+    possible there, and gateway response templates are not VTL, so no ``#if``). Echoing would defeat the allow-list,
+    so with several origins the gateway responses carry the first and synth warns which one."""
     import aws_cdk as cdk
     from aws_cdk.assertions import Annotations, Match
 
@@ -427,3 +452,41 @@ def test_several_cors_origins_warn_that_gateway_errors_carry_the_first_only() ->
     CachedSearchApi(stack, "Api", api_cloud_watch_role=False,
                     cors_allowed_origins=["https://a.example.com", "https://b.example.com"])  # fmt: skip
     Annotations.from_stack(stack).has_warning("*", Match.string_like_regexp("carry Access-Control-Allow-Origin"))
+
+
+def _render(value: Any, pseudo: dict[str, str]) -> Any:
+    """Evaluate the intrinsics a template uses for pseudo parameters (Ref, Fn::Join) for one region."""
+    if isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] in pseudo:
+        return pseudo[value["Ref"]]
+    if isinstance(value, dict) and set(value) == {"Fn::Join"}:
+        separator, parts = value["Fn::Join"]
+        return separator.join(str(_render(part, pseudo)) for part in parts)
+    return value
+
+
+@pytest.mark.parametrize("region", ["cn-north-1", "cn-northwest-1", "us-east-1"])
+def test_dynamodb_prefix_list_lookup_finds_the_list_in_china_regions_too(region: str) -> None:
+    """Amazon VPC user guide, "AWS-managed prefix lists" (working-with-aws-managed-prefix-lists.html, also on the China
+    site docs.amazonaws.cn): Amazon DynamoDB, prefix list name ``com.amazonaws.region.dynamodb``; in the China regions
+    (aws-cn partition) service names are also written ``cn.com.amazonaws.<region>.<service>``, and the stored material
+    does not settle which one DynamoDB's list carries there. Amazon EC2 API reference, Filter (API_Filter.html):
+    "The filter values. Filter values are case-sensitive. If you specify multiple values for a filter, the values are
+    joined with an OR, and the request returns all results that match any of the specified values."  So the lookup
+    names both spellings in one filter and finds the list in every partition (a lookup that finds nothing would fail
+    the deploy at ``PrefixLists.0.PrefixListId``)."""
+    import aws_cdk as cdk
+    from aws_cdk.assertions import Template
+
+    from cached_booking_api import CachedSearchApi
+
+    stack = cdk.Stack(cdk.App(context={"aws:cdk:bundling-stacks": []}), "S",
+                      env=cdk.Environment(account="111111111111", region=region))  # fmt: skip
+    CachedSearchApi(stack, "Api", api_cloud_watch_role=False)
+    [lookup] = Template.from_stack(stack).find_resources("Custom::AWS").values()
+    pseudo = {"AWS::Region": region, "AWS::Partition": "aws-cn" if region.startswith("cn-") else "aws",
+              "AWS::URLSuffix": "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"}  # fmt: skip
+    call = json.loads(_render(lookup["Properties"]["Update"], pseudo))
+    assert call["action"] == "describeManagedPrefixLists"
+    [name_filter] = call["parameters"]["Filters"]
+    assert name_filter["Name"] == "prefix-list-name"
+    assert set(name_filter["Values"]) == {f"com.amazonaws.{region}.dynamodb", f"cn.com.amazonaws.{region}.dynamodb"}

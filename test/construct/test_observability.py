@@ -87,3 +87,16 @@ def test_cost_reads_the_synthesized_template(example: Synthesized) -> None:
 def test_the_default_alarm_count_of_the_model_matches_the_construct(example: Synthesized) -> None:
     """The model without --template must price the alarms the construct really creates."""
     assert cost.Deployment().alarm_metrics == cost.Deployment.from_template(example.template_path).alarm_metrics
+
+
+def test_the_custom_metric_count_of_the_model_includes_the_metric_filters(example: Synthesized) -> None:
+    """Amazon CloudWatch pricing counts a metric filter's metric as a custom metric, like an EMF one: the model's
+    default (9 EMF metric names, README "Observability") must add each metric filter the construct creates (the access
+    log's 429 count behind the ApiThrottled alarm)."""
+    emf_metrics = 9
+    filters = [t for f in example.resources("AWS::Logs::MetricFilter").values()
+               for t in f["Properties"]["MetricTransformations"]]  # fmt: skip
+    assert [t["MetricName"].endswith("-api-429") for t in filters] == [True]
+    assert cost.Deployment().custom_metrics == emf_metrics + len(filters)
+    priced = cost.estimate(50_000, 1_000)
+    assert priced.lines["CloudWatch custom metrics (EMF)"] == pytest.approx((emf_metrics + len(filters)) * 0.30)
