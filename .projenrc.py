@@ -108,7 +108,7 @@ PyprojectTomlFile(
         requires_python=">=3.11",
         dependencies=DEPS,
         optional_dependencies={"runtime": RUNTIME_DEPS, "local": LOCAL_DEPS},
-        scripts={"cached-booking-api": "cached_booking_api.cli:main"},
+        scripts={"cached-booking-api": "cached_booking_api.tools.cli:main"},
         urls={
             "Homepage": REPOSITORY,
             "Documentation": f"{REPOSITORY}#readme",
@@ -135,7 +135,7 @@ PyprojectTomlFile(
             "dynamic": {"version": {"attr": "cached_booking_api.__version__"}},
             "package-dir": {"": "src"},
             "packages": {"find": {"where": ["src"]}},
-            "package-data": {"cached_booking_api": ["py.typed", "runtime/*.txt", "runtime/*.json", "data/*"]},
+            "package-data": {"cached_booking_api": ["py.typed", "runtime/*.txt", "runtime/*.json", "tools/*.json"]},
         },
         "ruff": {"line-length": 120, "target-version": "py311", "lint": {"select": ["E", "F", "I", "B", "UP", "SIM"]}},
         "mypy": {"python_version": "3.11", "strict": True, "ignore_missing_imports": True, "files": ["src"]},

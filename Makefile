@@ -91,7 +91,7 @@ floors: setup
 	$(FLOORS)/bin/python -m pip install --quiet -c .ci/floors-constraints.txt -r .ci/floors-test-requirements.txt \
 	  -e '.[local]'
 	$(FLOORS)/bin/python scripts/release.py floors-installed .ci/floors-constraints.txt
-	$(FLOORS)/bin/python -m pytest -n 2 --dist loadfile -p no:cacheprovider test/runtime test/construct
+	$(FLOORS)/bin/python -m pytest -n 2 --dist loadfile -p no:cacheprovider test/runtime test/infrastructure
 	$(FLOORS)/bin/python scripts/release.py build --no-isolation --outdir $(FLOORS)/dist
 	$(BIN)/python scripts/release.py check --outdir $(FLOORS)/dist
 

@@ -25,9 +25,9 @@ from figures import table  # noqa: E402
 from search_bench import Context, percentiles  # noqa: E402  (sets the AWS/Powertools environment)
 
 from cached_booking_api.local.gateway import proxy_event  # noqa: E402
-from cached_booking_api.local.servers import DynamoDBLocal  # noqa: E402
+from cached_booking_api.local.processes import DynamoDBLocal  # noqa: E402
 from cached_booking_api.runtime import config, schema  # noqa: E402
-from cached_booking_api.runtime.bookings import BookingService  # noqa: E402
+from cached_booking_api.runtime.booking_service import BookingService  # noqa: E402
 from cached_booking_api.runtime.loader import load_listings  # noqa: E402
 from cached_booking_api.runtime.models import BookingRequest, today_utc  # noqa: E402
 

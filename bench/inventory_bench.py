@@ -12,7 +12,7 @@ from typing import Any
 
 import boto3
 
-from cached_booking_api.local.servers import DynamoDBLocal
+from cached_booking_api.local.processes import DynamoDBLocal
 from cached_booking_api.runtime import schema
 from cached_booking_api.runtime.loader import load_listings
 from cached_booking_api.runtime.repository import ListingRepository

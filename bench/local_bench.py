@@ -37,9 +37,9 @@ from figures import latency_chart, table  # noqa: E402
 from search_bench import Context, percentiles, timed  # noqa: E402  (sets the AWS/Powertools environment)
 
 from cached_booking_api.local.gateway import proxy_event  # noqa: E402
+from cached_booking_api.local.http_front import LocalApi  # noqa: E402
 from cached_booking_api.local.platform import LocalOptions, LocalPlatform  # noqa: E402
-from cached_booking_api.local.server import LocalApi  # noqa: E402
-from cached_booking_api.local.servers import free_port  # noqa: E402
+from cached_booking_api.local.processes import free_port  # noqa: E402
 from cached_booking_api.runtime.models import today_utc  # noqa: E402
 
 OUT = ROOT / "bench" / "out"

@@ -130,7 +130,7 @@ def cold(src: Path) -> dict[str, Any]:
     import redis
 
     from cached_booking_api.local.gateway import proxy_event
-    from cached_booking_api.local.servers import DynamoDBLocal, RedisServer
+    from cached_booking_api.local.processes import DynamoDBLocal, RedisServer
     from cached_booking_api.runtime import config, schema
     from cached_booking_api.runtime.loader import load_listings
     from cached_booking_api.runtime.models import today_utc
@@ -272,7 +272,7 @@ def synth(src: Path, runs: int = int(os.environ.get("BENCH_SYNTH_RUNS", "3"))) -
 
 
 def bundling_env() -> str:
-    """``cached_booking_api.bundling.BUNDLE_CACHE_ENV`` (not imported: it would start jsii in this process)."""
+    """``cached_booking_api.tools.bundling.BUNDLE_CACHE_ENV`` (not imported: it would start jsii in this process)."""
     return "CACHED_BOOKING_API_BUNDLE_CACHE"
 
 
@@ -293,7 +293,7 @@ def synth_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
 
 
 def cost_rows(template: str | None) -> tuple[dict[str, Any], list[tuple[str, str, str, str]]]:
-    from cached_booking_api import cost
+    from cached_booking_api.tools import cost
 
     deployment = cost.Deployment.from_template(Path(template)) if template else cost.Deployment()
     design, idle = cost.estimate(50_000, 1_000, deployment=deployment), cost.estimate(0, 0, deployment=deployment)

@@ -47,7 +47,7 @@ import redis  # noqa: E402
 from figures import table  # noqa: E402
 
 from cached_booking_api.local.gateway import proxy_event  # noqa: E402
-from cached_booking_api.local.servers import DynamoDBLocal, RedisServer  # noqa: E402
+from cached_booking_api.local.processes import DynamoDBLocal, RedisServer  # noqa: E402
 from cached_booking_api.runtime import config, schema  # noqa: E402
 from cached_booking_api.runtime.loader import load_listings  # noqa: E402
 from cached_booking_api.runtime.models import today_utc  # noqa: E402

@@ -16,12 +16,12 @@ PACKAGE = ROOT / "src" / "cached_booking_api"
 OUTPUT = ROOT / "API.md"
 
 SECTIONS = [
-    ("construct.py", "CachedSearchApi"),
-    ("options.py", "CacheOptions"),
-    ("options.py", "ThrottleOptions"),
-    ("options.py", "AlarmOptions"),
-    ("observability.py", "ObservabilityOptions"),
-    ("cache.py", "Cache"),
+    ("infrastructure/construct.py", "CachedSearchApi"),
+    ("infrastructure/options.py", "CacheOptions"),
+    ("infrastructure/options.py", "ThrottleOptions"),
+    ("infrastructure/options.py", "AlarmOptions"),
+    ("infrastructure/observability.py", "ObservabilityOptions"),
+    ("infrastructure/cache_cluster.py", "Cache"),
 ]
 
 
@@ -90,7 +90,12 @@ def _constructor(node: ast.ClassDef) -> list[str]:
 def _section(module: str, name: str) -> list[str]:
     node = _class(module, name)
     bases = ", ".join(ast.unparse(b) for b in node.bases)
-    lines = [f"## `{name}`" + (f" ({bases})" if bases else ""), "", f"Module `cached_booking_api.{module[:-3]}`.", ""]
+    lines = [
+        f"## `{name}`" + (f" ({bases})" if bases else ""),
+        "",
+        f"Module `cached_booking_api.{module[:-3].replace('/', '.')}`.",
+        "",
+    ]
     lines += [textwrap.dedent(ast.get_docstring(node) or ""), ""]
     is_dataclass = any("dataclass" in ast.unparse(d) for d in node.decorator_list)
     if is_dataclass:

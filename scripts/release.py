@@ -37,15 +37,15 @@ EXTRAS = ("", "runtime", "local")
 PACKAGE_FILES = (
     "__init__.py",
     "py.typed",
-    "cli.py",
-    "sample.py",
-    "construct.py",
+    "tools/cli.py",
+    "tools/sample.py",
+    "infrastructure/construct.py",
     "runtime/handlers/search.py",
     "runtime/handlers/bookings.py",
     "runtime/handlers/forwarder.py",
     "runtime/requirements.txt",
     "runtime/openapi.json",
-    "data/prices-us-east-1.json",
+    "tools/prices-us-east-1.json",
 )
 LEGAL_FILES = ("LICENSE", "NOTICE")
 

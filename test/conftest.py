@@ -23,7 +23,7 @@ os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-from cached_booking_api.local.servers import DynamoDBLocal, RedisServer  # noqa: E402
+from cached_booking_api.local.processes import DynamoDBLocal, RedisServer  # noqa: E402
 from cached_booking_api.runtime import schema  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent

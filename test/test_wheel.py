@@ -42,8 +42,8 @@ def test_wheel_ships_handlers_data_and_type_marker(wheel: Path) -> None:
         "cached_booking_api/runtime/handlers/forwarder.py",
         "cached_booking_api/runtime/requirements.txt",
         "cached_booking_api/runtime/openapi.json",
-        "cached_booking_api/sample.py",
-        "cached_booking_api/data/prices-us-east-1.json",
+        "cached_booking_api/tools/sample.py",
+        "cached_booking_api/tools/prices-us-east-1.json",
     ):
         assert required in names, required
     metadata = next(n for n in names if n.endswith("METADATA"))

@@ -11,20 +11,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .construct import CachedSearchApi
-    from .observability import ObservabilityOptions
-    from .options import AlarmOptions, CacheOptions, Partner, ThrottleOptions
+    from .infrastructure.construct import CachedSearchApi
+    from .infrastructure.observability import ObservabilityOptions
+    from .infrastructure.options import AlarmOptions, CacheOptions, Partner, ThrottleOptions
 
 __all__ = ["AlarmOptions", "CacheOptions", "CachedSearchApi", "ObservabilityOptions", "Partner", "ThrottleOptions"]
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "CachedSearchApi": "construct",
-    "AlarmOptions": "options",
-    "CacheOptions": "options",
-    "ThrottleOptions": "options",
-    "ObservabilityOptions": "observability",
-    "Partner": "options",
+    "CachedSearchApi": "infrastructure.construct",
+    "AlarmOptions": "infrastructure.options",
+    "CacheOptions": "infrastructure.options",
+    "ThrottleOptions": "infrastructure.options",
+    "ObservabilityOptions": "infrastructure.observability",
+    "Partner": "infrastructure.options",
 }
 
 

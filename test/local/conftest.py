@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cached_booking_api.local.http_front import LocalApi
 from cached_booking_api.local.platform import LocalOptions, LocalPlatform
-from cached_booking_api.local.server import LocalApi
-from cached_booking_api.local.servers import free_port
+from cached_booking_api.local.processes import free_port
 from cached_booking_api.runtime.handlers import bookings, invalidation, search
 from test.conftest import ROOT
 

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cached_booking_api.local.servers import DynamoDBLocal, RedisServer
+from cached_booking_api.local.processes import DynamoDBLocal, RedisServer
 from test.conftest import listing, stay
 from test.local.conftest import Local, request, running_local
 

@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
+from cached_booking_api.local.http_front import LocalApi
 from cached_booking_api.local.platform import LocalPlatform
-from cached_booking_api.local.server import LocalApi
-from cached_booking_api.local.servers import free_port
+from cached_booking_api.local.processes import free_port
 from test.conftest import listing, stay
 from test.local.conftest import KEY, request, running_local
 

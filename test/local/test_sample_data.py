@@ -42,7 +42,7 @@ def run_readme_line(line: str, local: Local) -> tuple[int, dict[str, object]]:
 
 
 def test_the_sample_is_generated_at_start_with_inventory_from_today(local: Local) -> None:
-    from cached_booking_api.sample import today
+    from cached_booking_api.tools.sample import today
 
     data = local.platform.options.data
     assert data is not None and data.name == "sample-listings.jsonl" and local.platform.loaded == 48

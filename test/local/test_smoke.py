@@ -8,8 +8,8 @@ from datetime import date
 
 import pytest
 
-from cached_booking_api import cli
 from cached_booking_api.runtime import config
+from cached_booking_api.tools import cli
 from test.conftest import listing, stay
 from test.local.conftest import KEY, running_local
 

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from types import TracebackType
 
-from cached_booking_api.local.servers import free_port
+from cached_booking_api.local.processes import free_port
 
 ReplyHook = Callable[[bytes, int], None]
 

@@ -289,7 +289,7 @@ def test_cancellation_cut_off_answers_409_with_its_own_code(
 def test_a_retried_transaction_is_byte_identical(booking_env: dict[str, str], dynamodb: Any) -> None:
     """Issue 8.6: a ClientRequestToken reused with different parameters is IdempotentParameterMismatch, so every value
     of the transaction (event id, TTLs, timestamps) must follow from the request, the booking id and the token."""
-    from cached_booking_api.runtime.bookings import BookingService, owner_of
+    from cached_booking_api.runtime.booking_service import BookingService, owner_of
     from cached_booking_api.runtime.models import BookingRequest
 
     service = BookingService(dynamodb, booking_env[config.TABLE_NAME])

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import redis
 
-from cached_booking_api.cache import ACCESS_STRING, DEFAULT_USER_ACCESS_STRING
+from cached_booking_api.infrastructure.cache_cluster import ACCESS_STRING, DEFAULT_USER_ACCESS_STRING
 from cached_booking_api.runtime import config
 from cached_booking_api.runtime.handlers import search
 from test.conftest import listing, stay

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from cached_booking_api.local.servers import RedisServer
+from cached_booking_api.local.processes import RedisServer
 from cached_booking_api.runtime import config
 from cached_booking_api.runtime.handlers import search
 from test.conftest import listing, stay
@@ -55,7 +55,7 @@ def test_searches_bypass_a_stopped_redis_and_resume_after_restart(
 def test_unreachable_redis_at_start_does_not_fail_searches(
     search_env: dict[str, str], dynamodb: Any, monkeypatch: pytest.MonkeyPatch, call_search: SearchCall
 ) -> None:
-    from cached_booking_api.local.servers import free_port
+    from cached_booking_api.local.processes import free_port
 
     monkeypatch.setenv(config.CACHE_URL, f"redis://127.0.0.1:{free_port()}")
     monkeypatch.setenv(config.CACHE_CLUSTER_MODE, "true")  # the cluster client contacts the cluster when built

@@ -12,13 +12,13 @@ import pytest
 from redis import Redis as RedisClient
 from redis.cluster import RedisCluster
 
-from cached_booking_api.cache import ACCESS_STRING
-from cached_booking_api.local.servers import RedisServer, wait_until
+from cached_booking_api.infrastructure.cache_cluster import ACCESS_STRING
+from cached_booking_api.local.processes import RedisServer, wait_until
 from cached_booking_api.runtime import config, schema
 from cached_booking_api.runtime.cache import CacheKeys, entry_json
 from cached_booking_api.runtime.handlers import search
 from cached_booking_api.runtime.models import SearchQuery
-from cached_booking_api.runtime.search import query_hash
+from cached_booking_api.runtime.search_service import query_hash
 from test.conftest import listing, stay
 from test.runtime.conftest import SearchCall, load
 

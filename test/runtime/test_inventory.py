@@ -63,8 +63,8 @@ def test_load_command_reports_capacity_below_booked_and_exits_non_zero_unless_pa
 ) -> None:
     """Issue 9.2: a capacity below what is booked is reported per listing-night and not applied; --dry-run writes
     nothing; --allow-partial makes the same load exit 0."""
-    from cached_booking_api import cli
     from cached_booking_api.runtime.models import today_utc
+    from cached_booking_api.tools import cli
 
     table = booking_env[config.TABLE_NAME]
     check_in = body()["checkIn"]

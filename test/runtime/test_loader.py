@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from cached_booking_api import cli
 from cached_booking_api.runtime import schema
 from cached_booking_api.runtime.loader import load_listings, parse_listings
-from cached_booking_api.sample import sample_lines
+from cached_booking_api.tools import cli
+from cached_booking_api.tools.sample import sample_lines
 from test.conftest import create_table, listing
 
 SAMPLE_LINES = list(sample_lines())  # the sample the local mode loads, inventory from today (test/test_sample.py)

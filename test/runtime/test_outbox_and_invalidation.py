@@ -96,7 +96,7 @@ def test_n_bookings_make_n_events_and_invalidate_the_destination(platform: dict[
 
 
 def test_records_that_change_nothing_invalidate_nothing() -> None:
-    from cached_booking_api.runtime.invalidation import stale_destination_tags
+    from cached_booking_api.runtime.invalidation_scopes import stale_destination_tags
 
     night = {"pk": {"S": "LISTING#a"}, "sk": {"S": "MONTH#2027-01"}}
     same = {"c01": {"N": "2"}, "b01": {"N": "1"}, "destinationTag": {"S": "t"}}

@@ -14,7 +14,7 @@ from cached_booking_api.runtime import schema
 from cached_booking_api.runtime.cache import CacheKeys, entry_json
 from cached_booking_api.runtime.handlers import search
 from cached_booking_api.runtime.models import SearchQuery
-from cached_booking_api.runtime.search import query_hash
+from cached_booking_api.runtime.search_service import query_hash
 from test.conftest import listing, stay
 from test.runtime.conftest import SearchCall, load
 
@@ -138,7 +138,7 @@ def test_dynamodb_down_and_nothing_cached_is_503_without_internals(
 
 def _break_dynamodb(monkeypatch: pytest.MonkeyPatch) -> None:
     """Point the service's repository at a port nothing listens on."""
-    from cached_booking_api.local.servers import free_port
+    from cached_booking_api.local.processes import free_port
 
     monkeypatch.setenv("DYNAMODB_ENDPOINT", f"http://127.0.0.1:{free_port()}")
     from cached_booking_api.runtime import config

@@ -18,7 +18,7 @@ from cached_booking_api.runtime import config, schema
 from cached_booking_api.runtime.cache import CacheKeys
 from cached_booking_api.runtime.handlers import search
 from cached_booking_api.runtime.models import SearchQuery
-from cached_booking_api.runtime.search import query_hash
+from cached_booking_api.runtime.search_service import query_hash
 from test.conftest import listing, stay
 from test.runtime.conftest import SearchCall, load
 

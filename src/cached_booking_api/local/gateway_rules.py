@@ -1,7 +1,7 @@
 """What API Gateway does before a handler runs, emulated for the local mode: API key, usage-plan throttle, required
 request parameters (from the same OpenAPI document the construct uses), and the routes' handlers.
 
-``Gateway.answer`` is the whole of it, free of any HTTP server: the local HTTP front (``server.py``) parses the wire
+``Gateway.answer`` is the whole of it, free of any HTTP server: the local HTTP front (``http_front.py``) parses the wire
 and hands it method, path, query, headers and body.
 """
 

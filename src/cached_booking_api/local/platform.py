@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .servers import DynamoDBLocal, ManagedProcess, RedisServer, ServerError, free_port
+from .processes import DynamoDBLocal, ManagedProcess, RedisServer, ServerError, free_port
 
 Child = TypeVar("Child", bound=ManagedProcess)
 EVENT_SOURCE = "booking.platform"
@@ -168,7 +168,7 @@ class LocalPlatform:
     def _sample_data(self) -> None:
         """Without a listing file, write the sample with inventory from today, so it is never out of date."""
         if self.options.data is None:
-            from ..sample import write_sample
+            from ..tools.sample import write_sample
 
             self._sample_dir = Path(tempfile.mkdtemp(prefix="cached-booking-api-sample-"))
             self.options.data = write_sample(self._sample_dir / "sample-listings.jsonl")

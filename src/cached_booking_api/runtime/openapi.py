@@ -3,7 +3,7 @@
 OpenAPI 3.1 because its schemas are JSON Schema 2020-12, the dialect Pydantic generates (``type: "null"``,
 ``examples``): the document validates as it is. ``python -m cached_booking_api.runtime.openapi`` rewrites
 ``openapi.json`` next to this file; the construct reads that file (it does not import Pydantic) to build API Gateway's
-request validation (draft-4 models, see ``api.py``), and a test checks it is up to date and valid.
+request validation (draft-4 models, see ``infrastructure/rest_api.py``), and a test checks it is up to date and valid.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from .. import config, tracing
-from ..bookings import BookingService
+from ..booking_service import BookingService
 from ..errors import ApiError, service_unavailable, validation_error
 from ..http import create_resolver, json_response
 from ..models import IDEMPOTENCY_KEY, BookingRequest, parse_or_400

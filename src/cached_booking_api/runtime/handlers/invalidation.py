@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from .. import config
 from ..cache import SearchCache
-from ..invalidation import stale_destination_tags
+from ..invalidation_scopes import stale_destination_tags
 from ..redis_client import LazyClient
 
 logger = Logger()

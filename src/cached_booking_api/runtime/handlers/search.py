@@ -18,7 +18,7 @@ from ..http import create_resolver, json_response
 from ..models import SearchQuery, parse_or_400
 from ..redis_client import LazyClient
 from ..repository import ListingRepository
-from ..search import CacheStatus, SearchService
+from ..search_service import CacheStatus, SearchService
 
 logger = Logger()
 metrics = Metrics()

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from cached_booking_api import cli
 from cached_booking_api.runtime.loader import parse_listings
-from cached_booking_api.sample import NIGHTS, sample_lines, sample_listings, today
+from cached_booking_api.tools import cli
+from cached_booking_api.tools.sample import NIGHTS, sample_lines, sample_listings, today
 
 
 def test_the_sample_starts_today_and_covers_a_year() -> None:

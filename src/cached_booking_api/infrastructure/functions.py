@@ -11,7 +11,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from . import bundling
+from ..tools import bundling
 from .nag import acknowledge
 
 # ENI management for functions in a VPC: these actions do not support resource-level permissions.

@@ -16,7 +16,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from .cache import ALARM_RATIO, Cache
+from .cache_cluster import ALARM_RATIO, Cache
 from .options import AlarmOptions
 
 PERIOD = Duration.minutes(5)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from cached_booking_api.runtime import config
-from test.construct.conftest import Synthesized
+from test.infrastructure.conftest import Synthesized
 
 
 def _search_function(example: Synthesized) -> dict[str, Any]:

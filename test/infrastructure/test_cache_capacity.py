@@ -9,7 +9,7 @@ import pytest
 
 from cached_booking_api import CachedSearchApi, CacheOptions
 from cached_booking_api.runtime import config
-from test.construct.conftest import Synthesized
+from test.infrastructure.conftest import Synthesized
 
 
 def _functions_with(example: Synthesized, variable: str) -> dict[str, dict[str, Any]]:
@@ -77,7 +77,7 @@ def test_serverless_caps_derive_from_the_expected_load_with_headroom(
     So the cap must follow the load (a fixed 5,000 ECPU/s throttles a growing load, every breaker opens and all
     searches land on DynamoDB), and smaller entries (compressed) cost fewer ECPUs per hit.
     """
-    from cached_booking_api.cache import ECPU_PER_SEARCH, HEADROOM, serverless_limits
+    from cached_booking_api.infrastructure.cache_cluster import ECPU_PER_SEARCH, HEADROOM, serverless_limits
 
     default = _limits(example.template)
     assert (default["ECPUPerSecond"]["Maximum"], default["DataStorage"]["Maximum"]) == serverless_limits(CacheOptions())

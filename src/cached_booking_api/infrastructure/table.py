@@ -7,7 +7,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from .runtime import schema
+from ..runtime import schema
 
 
 class Data(Construct):

@@ -10,12 +10,12 @@ from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from .cache import Cache
-from .events import encrypted_queue
+from ..runtime.invalidation_scopes import STREAM_FILTER_PATTERNS
+from .cache_cluster import Cache
+from .event_bus import encrypted_queue
 from .functions import PythonFunction
 from .nag import acknowledge
 from .network import only_explicit_egress
-from .runtime.invalidation import STREAM_FILTER_PATTERNS
 
 
 class Invalidation(Construct):

@@ -15,9 +15,9 @@ from aws_cdk import aws_logs_destinations as log_destinations
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct, IValidation
 
+from ..runtime import config
 from .functions import PythonFunction
 from .nag import acknowledge
-from .runtime import config
 
 
 def encrypted_queue(scope: Construct, construct_id: str, *, dead_letter_for: str) -> sqs.Queue:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft4Validator
 
-from test.construct.conftest import Synthesized
+from test.infrastructure.conftest import Synthesized
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,11 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
-from cached_booking_api.runtime.invalidation import STREAM_FILTER_PATTERNS
+from cached_booking_api.runtime.invalidation_scopes import STREAM_FILTER_PATTERNS
 from cached_booking_api.runtime.outbox import PIPE_FILTER_PATTERN, pipe_input_template
-from test.construct.conftest import Synthesized
-from test.construct.test_aws_rules import render_gateway_template
-from test.construct.test_security import as_list, logical_id, role_statements
+from test.infrastructure.conftest import Synthesized
+from test.infrastructure.test_aws_rules import render_gateway_template
+from test.infrastructure.test_security import as_list, logical_id, role_statements
 
 
 def actions_of(synth: Synthesized, role_part: str) -> set[str]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import aws_cdk as cdk
 import pytest
 
-from cached_booking_api import CachedSearchApi, ObservabilityOptions, cost
-from test.construct.conftest import Synthesized
+from cached_booking_api import CachedSearchApi, ObservabilityOptions
+from cached_booking_api.tools import cost
+from test.infrastructure.conftest import Synthesized
 
 
 def test_the_api_stage_has_a_cheap_xray_sampling_rule(example: Synthesized) -> None:

@@ -10,8 +10,9 @@ from pathlib import Path
 import aws_cdk as cdk
 import pytest
 
-from cached_booking_api import CachedSearchApi, bundling
-from test.construct.conftest import Synthesized
+from cached_booking_api import CachedSearchApi
+from cached_booking_api.tools import bundling
+from test.infrastructure.conftest import Synthesized
 
 MAX_ASSET_BYTES = 15 * 1024 * 1024
 

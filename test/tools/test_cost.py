@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cached_booking_api import cli, cost
+from cached_booking_api.tools import cli, cost
 
 
 def test_idle_floor_is_only_the_fixed_costs() -> None:

@@ -9,7 +9,7 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from test.construct.conftest import VARIANTS, Synthesized, cfn_lint
+from test.infrastructure.conftest import VARIANTS, Synthesized, cfn_lint
 
 ASSET_HASH = re.compile(r"(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])")
 """A CDK asset hash (SHA-256 hex): the S3 key ``<hash>.zip`` of a code asset, ``asset.<hash>`` in asset metadata,

@@ -22,19 +22,19 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_xray as xray
 from constructs import Construct
 
+from ..runtime import config
 from .analytics import Analytics
-from .api import Api
-from .cache import Cache
-from .data import Data
-from .events import Events
+from .cache_cluster import Cache
+from .event_bus import Events
 from .functions import PythonFunction
-from .invalidation import Invalidation
+from .invalidation_consumer import Invalidation
 from .monitoring import Monitoring
 from .network import Network
 from .observability import ObservabilityOptions, apply_log_levels, sampling_rule
 from .options import AlarmOptions, CacheOptions, ThrottleOptions
-from .outbox import Outbox
-from .runtime import config
+from .outbox_pipe import Outbox
+from .rest_api import Api
+from .table import Data
 
 #: API Gateway gives up after 29 s; the API functions must answer well before.
 SEARCH_TIMEOUT = Duration.seconds(10)

@@ -183,9 +183,9 @@ def _cost(args: argparse.Namespace) -> int:
 
 def _local(args: argparse.Namespace) -> int:
     try:
-        from .local.platform import LocalOptions, LocalPlatform
-        from .local.server import LocalApi, curl_examples
-        from .local.servers import ServerError, port_is_open
+        from ..local.http_front import LocalApi, curl_examples
+        from ..local.platform import LocalOptions, LocalPlatform
+        from ..local.processes import ServerError, port_is_open
     except ImportError:
         print("error: the local mode needs: pip install 'cached-booking-api[local]'", file=sys.stderr)
         return 2
@@ -208,7 +208,7 @@ def _local(args: argparse.Namespace) -> int:
     if args.cors_origin:
         import os
 
-        from .runtime import config
+        from ..runtime import config
 
         os.environ[config.CORS_ALLOWED_ORIGINS] = ",".join(args.cors_origin)  # the handlers and the gateway read it
     options = LocalOptions(redis_url=args.redis_url, dynamodb_endpoint=args.dynamodb_endpoint,
@@ -258,7 +258,7 @@ def _load(args: argparse.Namespace) -> int:
     try:
         import boto3
 
-        from .runtime.loader import load_listings
+        from ..runtime.loader import load_listings
     except ImportError:
         print(f"error: {_RUNTIME_HINT}", file=sys.stderr)
         return 2

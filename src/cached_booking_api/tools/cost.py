@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-PRICES = Path(__file__).resolve().parent / "data" / "prices-us-east-1.json"
+PRICES = Path(__file__).resolve().parent / "prices-us-east-1.json"
 HOURS_PER_MONTH = 730
 DAYS_PER_MONTH = 30
 SECONDS_PER_MONTH = DAYS_PER_MONTH * 86_400

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from test.construct.conftest import VARIANTS, Synthesized
+from test.infrastructure.conftest import VARIANTS, Synthesized
 
 ALL = sorted(VARIANTS)
 

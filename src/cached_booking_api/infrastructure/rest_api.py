@@ -14,11 +14,11 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from ..runtime import config
 from .nag import acknowledge
 from .options import ThrottleOptions
-from .runtime import config
 
-OPENAPI_DOCUMENT = Path(__file__).resolve().parent / "runtime" / "openapi.json"
+OPENAPI_DOCUMENT = Path(__file__).resolve().parent.parent / "runtime" / "openapi.json"
 CORS_HEADERS = list(config.CORS_ALLOW_HEADERS)
 
 

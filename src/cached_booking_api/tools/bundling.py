@@ -27,7 +27,7 @@ import jsii
 from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
 RUNTIME_DIR = PACKAGE_DIR / "runtime"
 REQUIREMENTS = RUNTIME_DIR / "requirements.txt"
 PYTHON_VERSION = "3.14"

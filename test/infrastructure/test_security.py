@@ -9,7 +9,7 @@ import aws_cdk as cdk
 import pytest
 
 from cached_booking_api import CachedSearchApi
-from test.construct.conftest import Synthesized, synthesize
+from test.infrastructure.conftest import Synthesized, synthesize
 
 WRITE_WORDS = ("Put", "Update", "Delete", "Write", "Create", "Batchwrite", "Transact")
 STAR_ALLOWED = {

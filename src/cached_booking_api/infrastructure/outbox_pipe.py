@@ -15,9 +15,9 @@ from aws_cdk import aws_pipes as pipes
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from .events import encrypted_queue
+from ..runtime.outbox import BOOKING_CONFIRMED, PIPE_FILTER_PATTERN, pipe_input_template
+from .event_bus import encrypted_queue
 from .nag import acknowledge
-from .runtime.outbox import BOOKING_CONFIRMED, PIPE_FILTER_PATTERN, pipe_input_template
 
 
 class Outbox(Construct):

@@ -19,7 +19,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from .events import encrypted_queue
+from .event_bus import encrypted_queue
 from .nag import acknowledge
 
 DATA_PREFIX = "events/"
