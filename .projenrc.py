@@ -145,6 +145,7 @@ PyprojectTomlFile(
                 "addopts": "-ra --strict-markers",
                 "markers": [
                     "slow: builds assets or wheels (minutes)",
+                    "fast: needs no Java, Redis or aws-cdk-lib and runs in well under a second (make test-fast)",
                     "chaos: kills servers under load in the local mode (make chaos)",
                 ],
             }
@@ -180,7 +181,16 @@ project.gitignore.add_patterns(
     ".venv-floors/",
 )
 
-project.test_task.exec("python -m pytest -n 2 --dist loadfile")
+# The fast tier first (tests marked `fast`: no Java, Redis or aws-cdk-lib; seconds), then everything else.
+FAST_TIER_ENV = {"CBA_TEST_TIER": "fast", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+test_fast = project.add_task(
+    "test:fast",
+    description="The fast test tier: no Java, Redis or aws-cdk-lib (make test-fast)",
+    env=FAST_TIER_ENV,
+    exec="python -m pytest -q -p no:cacheprovider",
+)
+project.test_task.spawn(test_fast)
+project.test_task.exec('python -m pytest -n 2 --dist loadfile -m "not fast"')
 
 
 # -- dependency floors: the lower bounds we declare, installed together and tested (make floors, CI job "floors") --

@@ -1,7 +1,8 @@
 # The two commands of the README:
 #   make start   set everything up, synthesize the booking-platform example, print what it builds, then serve the
 #                API locally (redis-server + DynamoDB Local + events; PORT=8080 by default; Ctrl-C stops everything)
-#   make test    set everything up, then lint, type-check, check generated files and run the whole test suite
+#   make test    set everything up, run the fast test tier (seconds), then lint, type-check, check generated files
+#                and run the rest of the test suite
 # Everything they need is installed here: a venv with the pinned Python deps, the npm tools, redis-server (apt).
 
 SHELL := /bin/bash
@@ -12,7 +13,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: setup start test lint typecheck generated-check unit chaos bench projen docgen clean dist floors
+.PHONY: setup start test test-fast lint typecheck generated-check unit chaos bench projen docgen clean dist floors
 
 setup: $(VENV)/.installed node_modules/.installed system-packages
 
@@ -55,10 +56,16 @@ generated-check: setup
 	$(BIN)/python scripts/docgen.py
 	git diff --exit-code -- . ':!*.lock' || { echo "generated files are stale: run 'make projen docgen' and commit"; exit 1; }
 
-unit: setup
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+# The fast tier: tests marked `fast` need no Java, Redis or aws-cdk-lib and run in seconds, in one process. The tier
+# itself refuses to import aws-cdk-lib/jsii or start a test server (test/conftest.py), so a wrongly marked test fails.
+test-fast: setup
+	CBA_TEST_TIER=fast PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 $(BIN)/python -m pytest -q -p no:cacheprovider
 
-test: lint typecheck generated-check unit
+# Everything the fast tier does not run (servers, synthesized templates, wheels), on 2 workers.
+unit: setup
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not fast"
+
+test: test-fast lint typecheck generated-check unit
 
 chaos: setup
 	$(BIN)/python -m pytest -m chaos test/local

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.abc
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -23,10 +25,61 @@ os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-from cached_booking_api.local.processes import DynamoDBLocal, RedisServer  # noqa: E402
+from cached_booking_api.local.processes import DynamoDBLocal, ManagedProcess, RedisServer  # noqa: E402
 from cached_booking_api.runtime import schema  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+
+FAST_TIER = os.environ.get("CBA_TEST_TIER") == "fast"
+"""Set by ``make test-fast``: the tests marked ``fast`` run with aws-cdk-lib, jsii and the test servers out of reach,
+so a test marked ``fast`` that needs Java (DynamoDB Local), Redis or Node (jsii) fails there instead of being slow."""
+CDK_PACKAGES = frozenset({"aws_cdk", "constructs", "jsii", "cdk_nag"})
+
+
+class _NoCdk(importlib.abc.MetaPathFinder):
+    """Refuses to import aws-cdk-lib and its kin (they start a Node process) in the fast tier."""
+
+    def find_spec(self, fullname: str, path: object, target: object = None) -> None:
+        if fullname.split(".")[0] in CDK_PACKAGES:
+            raise ImportError(f"{fullname}: the fast tier runs without aws-cdk-lib/jsii (Node); drop the 'fast' mark")
+        return None
+
+
+def _no_servers(self: ManagedProcess, timeout: float = 30.0) -> ManagedProcess:
+    raise RuntimeError(
+        f"{type(self).__name__}: the fast tier runs without Redis and Java (DynamoDB Local); drop the 'fast' mark"
+    )
+
+
+if FAST_TIER:
+    sys.meta_path.insert(0, _NoCdk())
+    ManagedProcess.start = _no_servers  # type: ignore[method-assign]
+
+
+def _marks_fast(path: Path) -> bool:
+    """Whether a test file, or any test file under a folder, marks a test ``fast`` (read, not imported)."""
+    files = [path] if path.is_file() else path.rglob("test_*.py")
+    return any("pytest.mark.fast" in file.read_text(encoding="utf-8") for file in files)
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """In the fast tier, files and folders without a ``fast`` test are not even imported (their imports may start
+    jsii); a file that is imported must not import aws-cdk-lib at module level."""
+    if not FAST_TIER or collection_path == ROOT / "test":
+        return None
+    if collection_path.is_dir() or collection_path.name.startswith("test_"):
+        return None if _marks_fast(collection_path) else True
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In the fast tier, only tests marked ``fast`` run, whatever paths or ``-m`` were given."""
+    if not FAST_TIER:
+        return
+    deselected = [item for item in items if item.get_closest_marker("fast") is None]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if item.get_closest_marker("fast") is not None]
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,7 @@ def test_chart_is_written_with_the_projects_own_dependencies(tmp_path: Path) -> 
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.fast
 def test_figures_table_prints_goal_value_and_baseline_on_every_row() -> None:
     text = table(
         [("cold start ms", "210", "boto3+redis 150", "<= 1.5x (225)"), ("synth s", "2.1", "JS 2.4", "<= 1.0x")]
@@ -30,6 +31,7 @@ def test_figures_table_prints_goal_value_and_baseline_on_every_row() -> None:
     assert rows[1].endswith("<= 1.0x")
 
 
+@pytest.mark.fast
 def test_a_row_without_a_goal_is_refused() -> None:
     with pytest.raises(ValueError, match="measure, value, baseline and goal"):
         table([("cold start ms", "210", "boto3+redis 150")])  # type: ignore[list-item]

@@ -10,6 +10,8 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+import pytest
+
 from test.conftest import ROOT
 
 PACKAGE = ROOT / "src" / "cached_booking_api"
@@ -36,11 +38,13 @@ def imported_modules(path: Path) -> set[str]:
     return found
 
 
+@pytest.mark.fast
 def test_the_package_is_split_into_its_layers() -> None:
     top = sorted(p.name for p in PACKAGE.iterdir() if p.suffix == ".py" or (p.is_dir() and p.name != "__pycache__"))
     assert top == ["__init__.py", *sorted(LAYERS)]
 
 
+@pytest.mark.fast
 def test_no_two_modules_share_a_name() -> None:
     by_name: dict[str, list[str]] = defaultdict(list)
     for path in modules():
@@ -48,6 +52,7 @@ def test_no_two_modules_share_a_name() -> None:
     assert {name: paths for name, paths in by_name.items() if len(paths) > 1} == {}
 
 
+@pytest.mark.fast
 def test_runtime_imports_nothing_from_cdk_or_the_other_layers() -> None:
     forbidden = (*CDK_MODULES, *(f"cached_booking_api.{layer}" for layer in LAYERS if layer != "runtime"))
     offending = {
@@ -57,6 +62,7 @@ def test_runtime_imports_nothing_from_cdk_or_the_other_layers() -> None:
     assert {k: v for k, v in offending.items() if v} == {}
 
 
+@pytest.mark.fast
 def test_the_package_root_the_runtime_and_the_cli_start_without_cdk() -> None:
     """Imported for real in a fresh interpreter: the public classes are lazy (PEP 562), so nothing loads aws-cdk-lib."""
     runtime = sorted(

@@ -44,6 +44,7 @@ def steps_text(job: dict[str, Any]) -> str:
 
 
 # -- one version source ------------------------------------------------------------------------------------------
+@pytest.mark.fast
 def test_the_version_has_one_source() -> None:
     """pyproject.toml reads the version from __init__.py; it is typed nowhere else."""
     assert "version" not in PYPROJECT["project"] and PYPROJECT["project"]["dynamic"] == ["version"]
@@ -73,12 +74,14 @@ def project_copy(tmp_path: Path) -> tuple[Path, Path]:
     return init, changelog
 
 
+@pytest.mark.fast
 def test_a_tag_equal_to_the_version_passes(project_copy: tuple[Path, Path]) -> None:
     init, changelog = project_copy
     assert release.check_tag("v0.2.0", init, changelog) == "0.2.0"
     assert release.changelog_section("0.2.0", changelog) == "### Added\n- the thing\n"
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("tag", ["v0.2.1", "0.2.0", "v0.2", "v0.2.0rc1", "release-0.2.0"])
 def test_a_tag_other_than_the_version_fails(project_copy: tuple[Path, Path], tag: str) -> None:
     init, changelog = project_copy
@@ -86,6 +89,7 @@ def test_a_tag_other_than_the_version_fails(project_copy: tuple[Path, Path], tag
         release.check_tag(tag, init, changelog)
 
 
+@pytest.mark.fast
 def test_a_version_without_a_dated_changelog_section_fails(project_copy: tuple[Path, Path]) -> None:
     init, changelog = project_copy
     init.write_text('__version__ = "0.3.0"\n')
@@ -104,6 +108,7 @@ def test_the_tag_check_command_exits_non_zero_on_a_mismatch() -> None:
     assert right.returncode == 0 or f"no section '## [{current}]" in right.stderr
 
 
+@pytest.mark.fast
 def test_prepare_bumps_the_version_and_dates_the_unreleased_section(tmp_path: Path) -> None:
     init, changelog = tmp_path / "__init__.py", tmp_path / "CHANGELOG.md"
     init.write_text('__all__ = []\n__version__ = "0.1.0"\n')
@@ -118,6 +123,7 @@ def test_prepare_bumps_the_version_and_dates_the_unreleased_section(tmp_path: Pa
 
 
 # -- the changelog ---------------------------------------------------------------------------------------------------
+@pytest.mark.fast
 def test_the_changelog_follows_keep_a_changelog_and_states_the_tested_cdk_range() -> None:
     text = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
     assert "https://keepachangelog.com/" in text and "## [Unreleased]" in text
@@ -130,6 +136,7 @@ def test_the_changelog_follows_keep_a_changelog_and_states_the_tested_cdk_range(
 
 
 # -- packaging metadata ----------------------------------------------------------------------------------------------
+@pytest.mark.fast
 def test_the_metadata_pypi_shows() -> None:
     project = PYPROJECT["project"]
     assert project["license"] == "Apache-2.0" and project["license-files"] == ["LICENSE", "NOTICE"]
@@ -148,6 +155,7 @@ def test_the_metadata_pypi_shows() -> None:
     assert ci == pythons, "every classified Python is installed and smoke-tested in CI"
 
 
+@pytest.mark.fast
 def test_the_readme_is_a_pypi_page() -> None:
     """PyPI renders the README without the repository: every link is absolute."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -219,6 +227,7 @@ def test_the_sdist_carries_what_a_rebuild_needs(dist: Path) -> None:
 
 
 # -- the workflows (they cannot run here: their structure is checked) ----------------------------------------------
+@pytest.mark.fast
 def test_the_release_workflow_checks_the_tag_before_publishing_with_trusted_publishing() -> None:
     document = workflow("release.yml")
     assert triggers(document) == {"push": {"tags": ["v*"]}}
@@ -242,6 +251,7 @@ def test_the_release_workflow_checks_the_tag_before_publishing_with_trusted_publ
     assert 'release.py notes "$GITHUB_REF_NAME"' in text and "gh release create" in text and "--notes-file" in text
 
 
+@pytest.mark.fast
 def test_the_pull_request_workflow_runs_the_suite_the_package_checks_and_the_floors() -> None:
     document = workflow("ci.yml")
     assert "pull_request" in triggers(document)
@@ -261,6 +271,7 @@ def test_every_release_command_a_workflow_or_the_makefile_runs_exists() -> None:
         assert run_release(command, "--help").returncode == 0, command
 
 
+@pytest.mark.fast
 def test_dependabot_updates_every_pinned_ecosystem() -> None:
     config = yaml.safe_load((ROOT / ".github" / "dependabot.yml").read_text())
     assert config["version"] == 2
@@ -268,6 +279,7 @@ def test_dependabot_updates_every_pinned_ecosystem() -> None:
 
 
 # -- the floors ------------------------------------------------------------------------------------------------------
+@pytest.mark.fast
 def test_the_floor_constraints_pin_every_declared_lower_bound() -> None:
     pins = dict(
         line.split("==")
@@ -284,6 +296,7 @@ def test_the_floor_constraints_pin_every_declared_lower_bound() -> None:
         assert pins.get(name) == lower.group(1), requirement
 
 
+@pytest.mark.fast
 def test_floors_installed_reports_a_version_other_than_the_floor(tmp_path: Path) -> None:
     import pytest as installed_pytest
 
@@ -294,6 +307,7 @@ def test_floors_installed_reports_a_version_other_than_the_floor(tmp_path: Path)
     assert shutil.which("make")
 
 
+@pytest.mark.fast
 def test_sync_pins_ports_dependabot_bumps_into_projenrc(tmp_path: Path) -> None:
     """Dependabot edits generated files; sync_pins copies each bump into .projenrc.py so projen regenerates the same."""
     from scripts import sync_pins

@@ -15,6 +15,8 @@ from moto import mock_aws
 from cached_booking_api.runtime.events import EventPublisher, sqs_dead_letter
 from cached_booking_api.runtime.handlers.forwarder import decode_log_events, forward
 
+pytestmark = pytest.mark.fast
+
 DETAIL = {
     "queryHash": "abc", "destination": "Lisbon", "checkIn": "2027-01-01", "checkOut": "2027-01-03",
     "guests": 2, "resultCount": 4, "cache": "HIT", "latencyMs": 1.2,

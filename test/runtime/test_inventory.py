@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from cached_booking_api.runtime import config
 from cached_booking_api.runtime.loader import load_listings
 from test.conftest import listing, stay
@@ -26,6 +28,7 @@ def test_reloading_the_same_file_does_not_hand_back_a_booked_unit(
     assert (status, answer["error"]["code"]) == (409, "UNAVAILABLE")
 
 
+@pytest.mark.fast
 def test_listing_file_names_with_control_characters_are_rejected_by_line() -> None:
     from cached_booking_api.runtime.loader import parse_listings
 

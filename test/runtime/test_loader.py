@@ -92,6 +92,7 @@ def test_load_command_exit_codes_and_messages(
     assert "no such file" in capsys.readouterr().err
 
 
+@pytest.mark.fast
 def test_the_shipped_sample_file_is_valid() -> None:
     records, errors = parse_listings(SAMPLE_LINES)
     assert errors == []

@@ -8,6 +8,8 @@ import pytest
 
 from cached_booking_api.runtime import openapi
 
+pytestmark = pytest.mark.fast
+
 
 def test_committed_document_matches_the_models() -> None:
     assert openapi.DOCUMENT.read_text(encoding="utf-8") == openapi.render(), (

@@ -95,6 +95,7 @@ def test_n_bookings_make_n_events_and_invalidate_the_destination(platform: dict[
     assert do_search("Porto")[0] == "HIT"  # other destinations keep their cache
 
 
+@pytest.mark.fast
 def test_records_that_change_nothing_invalidate_nothing() -> None:
     from cached_booking_api.runtime.invalidation_scopes import stale_destination_tags
 

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import jsonschema
+import pytest
 
 from cached_booking_api.runtime.outbox import (
     BOOKING_CONFIRMED_SCHEMA,
@@ -14,6 +15,8 @@ from cached_booking_api.runtime.outbox import (
     pipe_input_template,
     render_input_template,
 )
+
+pytestmark = pytest.mark.fast
 
 DETAIL = {
     "eventId": "evt-1", "bookingId": "bk_0123456789abcdef01234567", "listingId": "lis-001",

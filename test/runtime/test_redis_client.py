@@ -34,6 +34,7 @@ def provider(
     )
 
 
+@pytest.mark.fast
 def test_token_is_a_presigned_connect_request_for_the_cache_and_user() -> None:
     user, token = provider([1000.0]).get_credentials()
     assert user == "search-user"
@@ -51,11 +52,13 @@ def test_token_is_a_presigned_connect_request_for_the_cache_and_user() -> None:
     assert "X-Amz-Signature" in query
 
 
+@pytest.mark.fast
 def test_provisioned_caches_omit_the_serverless_resource_type() -> None:
     _, token = provider([0.0], serverless=False).get_credentials()
     assert "ResourceType" not in token
 
 
+@pytest.mark.fast
 def test_token_is_reused_then_re_signed_before_it_expires() -> None:
     clock, signings = [1000.0], []
     creds = provider(clock, signings=signings)
@@ -68,6 +71,7 @@ def test_token_is_reused_then_re_signed_before_it_expires() -> None:
     assert len(signings) == 2
 
 
+@pytest.mark.fast
 def test_aws_settings_build_a_tls_client_with_the_iam_provider() -> None:
     client = create_client(
         RedisSettings(host="cache.example", port=6380, user_id="u", cache_name="c", region="us-east-1", serverless=True)
@@ -124,6 +128,7 @@ def test_commands_keep_the_tight_command_timeout(redis_server: Any) -> None:
         assert time.monotonic() - started < 0.4
 
 
+@pytest.mark.fast
 def test_the_connect_timeout_comes_from_the_environment() -> None:
     from cached_booking_api.runtime import config
 

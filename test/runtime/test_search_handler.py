@@ -246,6 +246,7 @@ def test_bad_queries_are_400_naming_the_field(
     assert body["error"]["message"]
 
 
+@pytest.mark.fast
 def test_unknown_route_is_404_in_the_error_format() -> None:
     from cached_booking_api.local.gateway import proxy_event
     from test.runtime.conftest import LambdaContextStub

@@ -126,6 +126,7 @@ def test_a_cold_cache_hit_loads_neither_boto3_nor_the_xray_sdk(
         ("Root=1-a;Parent=b;Sampled=1", "true", False),
     ],
 )
+@pytest.mark.fast
 def test_sampled_reads_the_trace_header(header: str, disabled: str, expected: bool) -> None:
     env = {tracing.TRACE_HEADER_ENV: header, tracing.TRACE_DISABLED_ENV: disabled}
     assert tracing.sampled(env) is expected

@@ -9,6 +9,8 @@ import pytest
 
 from cached_booking_api.tools import cli, cost
 
+pytestmark = pytest.mark.fast
+
 
 def test_idle_floor_is_only_the_fixed_costs() -> None:
     prices = cost.load_prices()

@@ -13,6 +13,8 @@ from cached_booking_api.runtime.loader import parse_listings
 from cached_booking_api.tools import cli
 from cached_booking_api.tools.sample import NIGHTS, sample_lines, sample_listings, today
 
+pytestmark = pytest.mark.fast
+
 
 def test_the_sample_starts_today_and_covers_a_year() -> None:
     listings = list(sample_listings())
