@@ -8,12 +8,19 @@ import pytest
 import redis
 
 from cached_booking_api.infrastructure.cache_cluster import ACCESS_STRING, DEFAULT_USER_ACCESS_STRING
-from cached_booking_api.runtime import config
+from cached_booking_api.runtime import config, schema
+from cached_booking_api.runtime.cache import CacheKeys
 from cached_booking_api.runtime.handlers import search
 from test.conftest import listing, stay
 from test.runtime.conftest import SearchCall, load
 
 USER, PASSWORD = "search-user", "test-password"
+
+
+def client_sees(url: str, key: str) -> str | None:
+    """A key's value as the ACL user reads it."""
+    value = redis.Redis.from_url(url, decode_responses=True).get(key)
+    return None if value is None else str(value)
 
 
 def test_handlers_work_as_the_acl_user_and_nothing_else_is_allowed(
@@ -35,12 +42,11 @@ def test_handlers_work_as_the_acl_user_and_nothing_else_is_allowed(
         assert call_search(**query)[1]["X-Cache"] == "MISS"
         assert call_search(**query)[1]["X-Cache"] == "HIT"
         assert search.search_service().breaker.is_open is False
-        from cached_booking_api.runtime import schema
-
-        assert search.search_service().cache.bump_generation(schema.destination_tag("Lisbon")) == 1
+        token = search.search_service().cache.bump_generation(schema.destination_tag("Lisbon"))
+        assert client_sees(url, CacheKeys.for_query(schema.destination_tag("Lisbon"), "q").generation) == token
+        assert call_search(**query)[1]["X-Cache"] == "MISS"
 
         # the single-flight lock's atomic release (WATCH/MULTI/EXEC) is allowed, and refuses a lock that is not ours
-        from cached_booking_api.runtime.cache import CacheKeys
 
         lock_keys = CacheKeys.for_query(schema.destination_tag("Lisbon"), "acl")
         cache = search.search_service().cache

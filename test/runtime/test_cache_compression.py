@@ -9,7 +9,7 @@ from typing import Any
 import redis
 
 from cached_booking_api.runtime import schema
-from cached_booking_api.runtime.cache import CacheKeys
+from cached_booking_api.runtime.cache import CacheKeys, entry_json
 from cached_booking_api.runtime.handlers import search
 from cached_booking_api.runtime.models import SearchQuery
 from cached_booking_api.runtime.search_service import query_hash
@@ -38,15 +38,29 @@ def test_entries_are_stored_compressed_and_served_identically(
     assert len(raw) * 3 < len(plain), (len(raw), len(plain))  # the results alone are 3x bigger than the entry
 
 
-def test_an_uncompressed_entry_of_an_earlier_version_is_a_hit(
+def test_an_uncompressed_entry_is_a_hit(
     search_env: dict[str, str], dynamodb: Any, redis_server: Any, call_search: SearchCall
 ) -> None:
     load(dynamodb, search_env["TABLE_NAME"], listing("lis-1"))
     results = call_search(**QUERY)[2]["results"]
     client = redis.Redis.from_url(redis_server.url)
-    client.set(_entry_key(), json.dumps({"gen": 0, "fresh_until": 4e9, "results": [{**results[0], "name": "Old"}]}))
+    generation = json.loads(entry_json(client.get(_entry_key())))["gen"]
+    old = {"gen": generation, "fresh_until": 4e9, "results": [{**results[0], "name": "Old"}]}
+    client.set(_entry_key(), json.dumps(old))
     status, headers, body = call_search(**QUERY)
     assert (status, headers["X-Cache"], body["results"][0]["name"]) == (200, "HIT", "Old")
+
+
+def test_an_entry_of_the_counter_generations_of_0_1_is_a_miss(
+    search_env: dict[str, str], dynamodb: Any, redis_server: Any, call_search: SearchCall
+) -> None:
+    """Entries written by 0.1.x carry an integer generation: after an upgrade each is a miss once, never a HIT."""
+    load(dynamodb, search_env["TABLE_NAME"], listing("lis-1"))
+    results = call_search(**QUERY)[2]["results"]
+    client = redis.Redis.from_url(redis_server.url)
+    client.set(_entry_key(), json.dumps({"gen": 0, "fresh_until": 4e9, "results": [{**results[0], "name": "Old"}]}))
+    status, headers, body = call_search(**QUERY)
+    assert (status, headers["X-Cache"], body["results"][0]["name"]) == (200, "MISS", "Listing lis-1")
 
 
 def test_a_corrupt_compressed_entry_is_a_miss_not_an_error(

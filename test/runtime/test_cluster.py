@@ -75,10 +75,10 @@ def test_every_cache_path_works_in_cluster_mode(
         query = {"destination": destination, "checkIn": CHECK_IN, "checkOut": CHECK_OUT}
         assert call_search(**query)[1]["X-Cache"] == "MISS", destination
         assert call_search(**query)[1]["X-Cache"] == "HIT", destination
-        keys = CacheKeys.for_query(
-            schema.destination_tag(destination),
-            query_hash(SearchQuery(destination=destination, checkIn=CHECK_IN, checkOut=CHECK_OUT)),
-        )
+        search_query = SearchQuery(destination=destination, checkIn=CHECK_IN, checkOut=CHECK_OUT)
+        keys = CacheKeys.for_query(schema.destination_tag(destination), query_hash(search_query), search_query.nights)
+        slots = {cluster.keyslot(key) for key in (*keys.generations, keys.entry, keys.lock)}
+        assert len(keys.generations) == 1 + len(search_query.nights) and len(slots) == 1, "one MGET, one slot"
         # stale + lock held elsewhere → STALE; then the lock winner refreshes (MISS)
         entry = json.loads(entry_json(cluster.get(keys.entry)))
         cluster.set(keys.entry, json.dumps({**entry, "fresh_until": 0}), keepttl=True)
@@ -87,6 +87,11 @@ def test_every_cache_path_works_in_cluster_mode(
         cluster.delete(keys.lock)
         assert call_search(**query)[1]["X-Cache"] == "MISS", destination
         search.search_service().cache.bump_generation(schema.destination_tag(destination))
+        assert call_search(**query)[1]["X-Cache"] == "MISS", destination
+        cache = search.search_service().cache
+        cache.bump_generations([(schema.destination_tag(d), search_query.nights[0].isoformat()) for d in DESTINATIONS])
+        assert call_search(**query)[1]["X-Cache"] == "MISS", destination  # one night's bump, on every node at once
+        cluster.delete(*keys.generations)  # lost generations: SET NX GET seeds them in the entry's slot
         assert call_search(**query)[1]["X-Cache"] == "MISS", destination
 
     slots_by_node = {

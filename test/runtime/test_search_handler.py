@@ -39,7 +39,7 @@ def lisbon(search_env: dict[str, str], dynamodb: Any) -> dict[str, str]:
 
 def entry_key(destination: str, check_in: str, check_out: str, guests: int = 1) -> CacheKeys:
     query = SearchQuery(destination=destination, checkIn=check_in, checkOut=check_out, guests=guests)
-    return CacheKeys.for_query(schema.destination_tag(destination), query_hash(query))
+    return CacheKeys.for_query(schema.destination_tag(destination), query_hash(query), query.nights)
 
 
 def test_results_follow_the_contract(lisbon: dict[str, str], call_search: SearchCall) -> None:
@@ -162,7 +162,7 @@ def test_generation_bump_invalidates_a_destination(
     call_search(destination="Lisbon", checkIn=CHECK_IN, checkOut=CHECK_OUT)
     call_search(destination="Porto", checkIn=CHECK_IN, checkOut=CHECK_OUT)
     load(dynamodb, lisbon["TABLE_NAME"], listing("lis-e", price=100))
-    assert search.search_service().cache.bump_generation(schema.destination_tag("lisbon")) == 1
+    search.search_service().cache.bump_generation(schema.destination_tag("lisbon"))
     status, headers, body = call_search(destination="Lisbon", checkIn=CHECK_IN, checkOut=CHECK_OUT)
     assert headers["X-Cache"] == "MISS" and body["results"][0]["listingId"] == "lis-e"
     assert call_search(destination="Porto", checkIn=CHECK_IN, checkOut=CHECK_OUT)[1]["X-Cache"] == "HIT"

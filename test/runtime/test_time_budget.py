@@ -77,3 +77,22 @@ def test_a_waiter_with_time_left_for_a_load_answers_from_its_own_load(
     assert [r["listingId"] for r in body["results"]] == ["lis-1", "lis-2"]
     assert loads == [1]
     assert 3.0 <= elapsed < 6.5
+
+
+def test_the_lock_outlives_every_call_of_a_load(search_env: dict[str, str], dynamodb: Any) -> None:
+    """A load is all the DynamoDB calls of a miss; the single-flight lock lives as long as all of them together may
+    take, and that fits in the function's timeout with the cache's own worst case."""
+    load(dynamodb, search_env["TABLE_NAME"], listing("lis-1"))
+    service = search.search_service()
+    calls: list[str] = []
+    service.repository.client.meta.events.register(
+        "before-call.dynamodb", lambda model, **_: calls.append(model.name), unique_id="count-calls"
+    )
+    outcome = service.search(SearchQuery(**QUERY))
+    assert outcome.cache.value == "MISS" and calls == ["Query", "Query"]
+    per_call = config.dynamodb_worst_case_seconds(service.repository.client.meta.config)
+    lock_seconds = service.cache.policy.lock_ttl_ms / 1000
+    assert lock_seconds >= len(calls) * per_call
+    settings = config.redis_settings()
+    cache_seconds = settings.connect_timeout_ms / 1000 + 10 * settings.socket_timeout_ms / 1000
+    assert lock_seconds + cache_seconds <= int(search_env[config.FUNCTION_TIMEOUT_SECONDS])

@@ -3,12 +3,25 @@
 Key layout (every key of one destination shares the hash tag ``{d:<tag>}``, so multi-key commands stay in one cluster
 slot and work on ElastiCache Serverless, which is always cluster-mode):
 
-- ``gen:{d:<tag>}``            generation of the destination, bumped when its inventory changes
-- ``sr:{d:<tag>}:<query>``      a search result entry: JSON ``{"gen", "fresh_until", "results"}``
-- ``lock:{d:<tag>}:<query>``    single-flight lock held by the one request that refreshes the entry
+- ``gen:{d:<tag>}``             generation of the whole destination, bumped when a listing of it changes
+- ``gen:{d:<tag>}:<yyyy-mm-dd>`` generation of one night of the destination, bumped when a unit of it is booked,
+                                 given back or its capacity changes
+- ``sr:{d:<tag>}:<query>``       a search result entry: JSON ``{"gen", "fresh_until", "results"}``
+- ``lock:{d:<tag>}:<query>``     single-flight lock held by the one request that refreshes the entry
 
-One round trip (``MGET gen entry``) answers a hit. An entry whose generation is behind is invalidated; an entry past
-``fresh_until`` but not yet expired is stale and may be served while one request refreshes it, or when DynamoDB fails.
+A search depends on its destination's generation and on the generation of each night of its stay, and on nothing else:
+a booking invalidates only the searches whose stay overlaps its nights (issue 9.5). One round trip (``MGET`` of the
+generations and the entry) answers a hit.
+
+A generation is an opaque token, ``<bump time in ms, hex>.<random>``, never a counter: an entry is current only when
+the tokens it was computed under are exactly the current ones. A generation key that is missing (never set, evicted,
+lost in a failover) matches no entry; the request that loads sets a fresh token first (``SET NX``), so a lost key can
+never bring back an entry of an older generation (issue 8.1). The token's time is when its scope last changed: a result
+loaded within ``settle_seconds`` of it may come from an index that has not caught up with the change yet (all reads of
+a global secondary index are eventually consistent), so it is cached only until that window ends (issue 8.3).
+
+An entry past ``fresh_until`` but not yet expired is stale and may be served while one request refreshes it, or when
+DynamoDB fails.
 """
 
 from __future__ import annotations
@@ -19,8 +32,9 @@ import random
 import secrets
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from .redis_client import LazyClient
@@ -44,6 +58,14 @@ class CachePolicy:
     wait_poll_ms: int = 10
     """First poll interval while waiting; it grows by half each poll up to ``wait_poll_max_ms``."""
     wait_poll_max_ms: int = 100
+    settle_seconds: float = 2.0
+    """How long after a generation changed a loaded result may still predate the change: DynamoDB propagates a write
+    to a global secondary index asynchronously ("All reads from GSIs and streams are eventually consistent"), within a
+    second normally. A result loaded within this window after its newest generation is cached only until the window
+    ends, never as current for a whole TTL."""
+    generation_ttl_seconds: float = 7 * 86_400
+    """Generation keys expire after this long without a change (a lost generation only costs a miss), so searches over
+    ever new dates and destinations cannot fill the cache with keys that never go."""
     compress: bool = True
     """Store entries zlib-compressed (base64, behind a ``z:`` prefix) when that makes them smaller. ElastiCache
     Serverless bills ECPUs per KB transferred, so a ~6x smaller entry is a ~6x cheaper hit; reads accept both forms."""
@@ -59,26 +81,78 @@ class CachePolicy:
         return base * (1 + self.jitter_ratio * (2 * rng() - 1))
 
 
+#: The scope of a change to the whole destination (a listing's name, price, size or destination).
+ALL_NIGHTS = "*"
+
+
+def generation_key(destination_tag: str, scope: str = ALL_NIGHTS) -> str:
+    """The generation key of a destination (``ALL_NIGHTS``) or of one night of it (``yyyy-mm-dd``)."""
+    tag = f"{{d:{destination_tag}}}"
+    return f"gen:{tag}" if scope == ALL_NIGHTS else f"gen:{tag}:{scope}"
+
+
 @dataclass(frozen=True)
 class CacheKeys:
     """The Redis keys of one canonical query."""
 
-    generation: str
+    generations: tuple[str, ...]
+    """The generations the query's answer depends on: its destination's, then one per night of the stay."""
     entry: str
     lock: str
 
+    @property
+    def generation(self) -> str:
+        """The destination-wide generation key."""
+        return self.generations[0]
+
     @classmethod
-    def for_query(cls, destination_tag: str, query_hash: str) -> CacheKeys:
-        """Keys for a query of a destination (see the module docstring for the layout)."""
+    def for_query(cls, destination_tag: str, query_hash: str, nights: Sequence[date] = ()) -> CacheKeys:
+        """Keys for a query of a destination over ``nights`` (see the module docstring for the layout)."""
         tag = f"{{d:{destination_tag}}}"
-        return cls(generation=f"gen:{tag}", entry=f"sr:{tag}:{query_hash}", lock=f"lock:{tag}:{query_hash}")
+        generations = (
+            generation_key(destination_tag),
+            *(generation_key(destination_tag, n.isoformat()) for n in nights),
+        )
+        return cls(generations=generations, entry=f"sr:{tag}:{query_hash}", lock=f"lock:{tag}:{query_hash}")
+
+
+@dataclass(frozen=True)
+class Generation:
+    """The current generation of a query: the tokens of all its scopes, and when the newest of them was set."""
+
+    token: str
+    changed_at: float
+
+
+def new_generation_token(changed_at: float) -> str:
+    """A fresh generation token: the change time (ms, hex) and 48 random bits, so no two tokens are ever equal."""
+    return f"{int(changed_at * 1000):x}.{secrets.token_hex(6)}"
+
+
+def combine_generations(values: Sequence[Any]) -> Generation | None:
+    """The generation of a query from the values of its generation keys; None when one of them is missing.
+
+    Raises ``ValueError`` for a value that is not a generation token (a foreign or corrupt key is a cache failure).
+    """
+    tokens: list[str] = []
+    changed_at = 0.0
+    for value in values:
+        if value is None:
+            return None
+        token = value.decode() if isinstance(value, bytes) else str(value)
+        millis, dot, rest = token.partition(".")
+        if not (dot and rest) or not all(c in "0123456789abcdef" for c in millis + rest):
+            raise ValueError(f"malformed cache generation: {token[:40]!r}")
+        tokens.append(token)
+        changed_at = max(changed_at, int(millis, 16) / 1000)
+    return Generation("|".join(tokens), changed_at)
 
 
 @dataclass(frozen=True)
 class CachedEntry:
     """A cached search result as read back."""
 
-    generation: int
+    generation: str
     fresh_until: float
     results: list[CacheRecord]
 
@@ -109,21 +183,53 @@ class SearchCache:
         self._rng = rng
         self._sleep = sleep
 
-    def read(self, keys: CacheKeys) -> tuple[int, CachedEntry | None]:
-        """The destination's current generation and the query's entry, if any, in one round trip."""
-        generation, raw = self.client.get().mget([keys.generation, keys.entry])
-        return int(generation or 0), _decode(raw)
+    def read(self, keys: CacheKeys) -> tuple[Generation | None, CachedEntry | None]:
+        """The query's current generation (None when a generation key is missing) and its entry, if any, in one round
+        trip."""
+        *generations, raw = self.client.get().mget([*keys.generations, keys.entry])
+        return combine_generations(generations), _decode(raw)
 
-    def write(self, keys: CacheKeys, generation: int, results: list[CacheRecord]) -> None:
-        """Store results computed at ``generation``; the key outlives freshness by the stale window."""
+    def ensure_generation(self, keys: CacheKeys) -> Generation:
+        """The query's current generation, setting a fresh token on every generation key that is missing
+        (``SET NX GET``: a key set meanwhile by another request or a bump keeps its value). Called before a load, so the
+        entry it writes can never match a generation older than what it read.
+
+        A token set here records no change time: a generation key goes missing by expiring after
+        ``generation_ttl_seconds`` without a change, by eviction (least recently used: never a key just bumped) or with
+        the whole cache, so no change of its scope is recent and the result is cached for its full TTL.
+        """
+        token = new_generation_token(0.0)  # no change is known, so none is recent (see ``ensure_generation``'s note)
+        ttl_ms = int(self.policy.generation_ttl_seconds * 1000)
+        with self.client.get().pipeline(transaction=False) as pipe:
+            for key in keys.generations:
+                pipe.set(key, token, nx=True, get=True, px=ttl_ms)
+            previous = pipe.execute()
+        generation = combine_generations([token if value is None else value for value in previous])
+        assert generation is not None
+        return generation
+
+    def is_current(self, entry: CachedEntry | None, generation: Generation | None) -> bool:
+        """Whether ``entry`` was computed under exactly the current generation (never when a key is missing)."""
+        return entry is not None and generation is not None and entry.generation == generation.token
+
+    def write(self, keys: CacheKeys, generation: Generation, results: list[CacheRecord]) -> None:
+        """Store results loaded at ``generation``; the key outlives freshness by the stale window.
+
+        A result loaded within ``settle_seconds`` of the generation's last change may predate the change (the index
+        had not caught up): it is fresh only until that window ends, with no stale window, and then loaded again.
+        """
+        now = self._clock()
         fresh = self.policy.fresh_seconds(empty=not results, rng=self._rng)
         stale = self.policy.stale_seconds if results else 0.0
+        settled_at = generation.changed_at + self.policy.settle_seconds
+        if now < settled_at:
+            fresh, stale = min(fresh, settled_at - now), 0.0
         payload = json.dumps(
-            {"gen": generation, "fresh_until": self._clock() + fresh, "results": results}, separators=(",", ":")
+            {"gen": generation.token, "fresh_until": now + fresh, "results": results}, separators=(",", ":")
         )
         if self.policy.compress:
             payload = _compress(payload)
-        self.client.get().set(keys.entry, payload, px=int((fresh + stale) * 1000))
+        self.client.get().set(keys.entry, payload, px=max(1, int((fresh + stale) * 1000)))
 
     def try_lock(self, keys: CacheKeys) -> str | None:
         """Take the single-flight lock; returns its token, or None when another request holds it."""
@@ -158,14 +264,14 @@ class SearchCache:
     def wait_for_fill(
         self,
         keys: CacheKeys,
-        generation: int,
         *,
         max_wait_seconds: float | None = None,
         takeover_within_seconds: float | None = None,
     ) -> WaitOutcome:
         """Wait for the entry the lock holder is loading, as long as its lock can live (and ``max_wait_seconds``).
 
-        Each poll reads the entry and the lock in one ``MGET`` (same hash slot). When the lock is gone without a fresh
+        Each poll reads the entry, the lock and the generations in one ``MGET`` (same hash slot); an entry counts when
+        it is of the generation current at that poll and fresh. When the lock is gone without a fresh
         entry (its holder failed, died, or outlived the lock), this request takes the lock over (``SET NX``: only one
         waiter wins) and returns its token: it becomes the loader, the others keep waiting. It only does so within
         ``takeover_within_seconds`` (default: the whole wait), while it still has time to load. Polls back off from
@@ -180,9 +286,9 @@ class SearchCache:
         while self._clock() < deadline:
             self._sleep(min(interval, max(0.0, deadline - self._clock())))
             interval = min(interval * 1.5, policy.wait_poll_max_ms / 1000)
-            raw, lock = self.client.get().mget([keys.entry, keys.lock])
+            raw, lock, *generations = self.client.get().mget([keys.entry, keys.lock, *keys.generations])
             entry = _decode(raw)
-            if entry is not None and entry.generation >= generation and self.is_fresh(entry):
+            if entry is not None and self.is_current(entry, combine_generations(generations)) and self.is_fresh(entry):
                 return WaitOutcome(entry=entry)
             if lock is None and self._clock() < takeover_deadline:
                 token = self.try_lock(keys)
@@ -194,9 +300,24 @@ class SearchCache:
         """Whether the entry is within its TTL."""
         return self._clock() < entry.fresh_until
 
-    def bump_generation(self, destination_tag: str) -> int:
-        """Invalidate every cached query of a destination; returns the new generation."""
-        return int(self.client.get().incr(CacheKeys.for_query(destination_tag, "").generation))
+    def bump_generations(self, scopes: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """Invalidate every cached search that depends on one of ``scopes`` (``(destination tag, night or
+        ALL_NIGHTS)``): each gets a fresh token stamped with the change time. One round trip; returns the new tokens."""
+        ordered = sorted(set(scopes))
+        if not ordered:
+            return {}
+        now = self._clock()
+        ttl_ms = int(self.policy.generation_ttl_seconds * 1000)
+        tokens = {scope: new_generation_token(now) for scope in ordered}
+        with self.client.get().pipeline(transaction=False) as pipe:
+            for (tag, night), token in tokens.items():
+                pipe.set(generation_key(tag, night), token, px=ttl_ms)
+            pipe.execute()
+        return tokens
+
+    def bump_generation(self, destination_tag: str, scope: str = ALL_NIGHTS) -> str:
+        """Invalidate every cached search of a destination (or of one of its nights); returns the new token."""
+        return self.bump_generations([(destination_tag, scope)])[(destination_tag, scope)]
 
 
 #: Marks a compressed entry: ``z:`` + base64(zlib(JSON)). JSON never starts with ``z``, so both forms coexist.
@@ -227,6 +348,6 @@ def _decode(raw: Any) -> CachedEntry | None:
         return None
     try:
         data = json.loads(entry_json(raw))
-        return CachedEntry(int(data["gen"]), float(data["fresh_until"]), list(data["results"]))
+        return CachedEntry(str(data["gen"]), float(data["fresh_until"]), list(data["results"]))
     except (ValueError, KeyError, TypeError, zlib.error):
         return None  # a corrupt or foreign value is a miss, and gets overwritten

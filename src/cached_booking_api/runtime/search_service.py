@@ -83,7 +83,7 @@ class SearchService:
         """
         digest = query_hash(query)
         offset = decode_cursor(query.cursor, digest)
-        keys = CacheKeys.for_query(schema.destination_tag(query.destination), digest)
+        keys = CacheKeys.for_query(schema.destination_tag(query.destination), digest, query.nights)
         attempt = _Attempt(self, query, keys, remaining_ms)
         results, status = attempt.run()
         page = results[offset : offset + query.limit]
@@ -111,25 +111,26 @@ class _Attempt:
         self.cache_errors = 0
 
     def run(self) -> tuple[list[CacheRecord], CacheStatus]:
+        cache = self.cache
         with tracing.subsegment("cache.read"):
-            read = self._redis(lambda: self.cache.read(self.keys))
+            read = self._redis(lambda: cache.read(self.keys))
         if read is None:
             return self._load(fallback=None), CacheStatus.BYPASS
         generation, entry = read
-        current = entry if entry is not None and entry.generation >= generation else None
-        if current is not None and self.cache.is_fresh(current):
+        current = entry if cache.is_current(entry, generation) else None
+        if current is not None and cache.is_fresh(current):
             return current.results, CacheStatus.HIT
 
         errors_before = self.cache_errors
-        token = self._redis(lambda: self.cache.try_lock(self.keys))
+        token = self._redis(lambda: cache.try_lock(self.keys))
         held_elsewhere = token is None and self.cache_errors == errors_before and not self.breaker.is_open
         if held_elsewhere:
             if current is not None:
                 return current.results, CacheStatus.STALE  # stale-while-revalidate: another request refreshes it
             max_wait, takeover_within = self._wait_budget()
             waited = self._redis(
-                lambda: self.cache.wait_for_fill(
-                    self.keys, generation, max_wait_seconds=max_wait, takeover_within_seconds=takeover_within
+                lambda: cache.wait_for_fill(
+                    self.keys, max_wait_seconds=max_wait, takeover_within_seconds=takeover_within
                 )
             )
             if waited is not None and waited.entry is not None:
@@ -142,21 +143,25 @@ class _Attempt:
         try:
             if token is not None:
                 # Double-check under the lock: the previous holder may have filled the entry since our read.
-                reread = self._redis(lambda: self.cache.read(self.keys))
+                reread = self._redis(lambda: cache.read(self.keys))
                 if reread is not None:
                     generation, latest = reread
-                    if latest is not None and latest.generation >= generation and self.cache.is_fresh(latest):
+                    if latest is not None and cache.is_current(latest, generation) and cache.is_fresh(latest):
                         return latest.results, CacheStatus.HIT
+            if generation is None:  # a generation key is missing: set it before loading, never after
+                generation = self._redis(lambda: cache.ensure_generation(self.keys))
             try:
                 results = self._load(fallback=entry)
             except _ServeStale as stale:
                 return stale.results, CacheStatus.STALE
-            self._redis(lambda: self.cache.write(self.keys, generation, results))
+            if generation is not None:
+                loaded_at = generation
+                self._redis(lambda: cache.write(self.keys, loaded_at, results))
             return results, CacheStatus.MISS
         finally:
             if token is not None:  # released only after the entry is written, so no late request refills it
                 held = token
-                self._redis(lambda: self.cache.unlock(self.keys, held))
+                self._redis(lambda: cache.unlock(self.keys, held))
 
     def _wait_budget(self) -> tuple[float | None, float | None]:
         """How long this request may wait (until ``WAIT_MARGIN_MS`` before its timeout) and how long it may still

@@ -1,4 +1,4 @@
-"""Table stream → cache invalidation: bumps the generation of every destination whose inventory or listings changed.
+"""Table stream → cache invalidation: bumps the generation of every night (or whole destination) that changed.
 
 Runs in the VPC (it talks to the cache). A failure raises, so Lambda retries the batch (bisecting it) and finally
 sends it to the on-failure destination; searches meanwhile keep serving until the TTL ends.
@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from .. import config
 from ..cache import SearchCache
-from ..invalidation_scopes import stale_destination_tags
+from ..invalidation_scopes import stale_scopes
 from ..redis_client import LazyClient
 
 logger = Logger()
@@ -28,19 +28,23 @@ def search_cache() -> SearchCache:
     return SearchCache(LazyClient(config.redis_settings()), config.cache_policy())
 
 
-def invalidate(records: list[dict[str, Any]], cache_: SearchCache) -> set[str]:
-    """Bump the generation of every destination the records make stale; returns their tags."""
-    tags = stale_destination_tags(records)
-    for tag in sorted(tags):
-        cache_.bump_generation(tag)
-    return tags
+def invalidate(records: list[dict[str, Any]], cache_: SearchCache) -> set[tuple[str, str]]:
+    """Bump the generation of every scope the records make stale; returns the scopes, ``(destination tag, night
+    yyyy-mm-dd or ALL_NIGHTS)``. The one entry point for every path that changes inventory or listings."""
+    scopes = stale_scopes(records)
+    cache_.bump_generations(scopes)
+    return scopes
 
 
 @logger.inject_lambda_context(log_event=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     """Lambda entry point (DynamoDB stream event source mapping)."""
-    tags = invalidate(event.get("Records", []), search_cache())
-    metrics.add_metric(name="CacheInvalidations", unit=MetricUnit.Count, value=len(tags))
-    logger.info("invalidated", extra={"destinations": len(tags), "records": len(event.get("Records", []))})
-    return {"invalidated": len(tags)}
+    scopes = invalidate(event.get("Records", []), search_cache())
+    metrics.add_metric(name="CacheInvalidations", unit=MetricUnit.Count, value=len(scopes))
+    destinations = len({tag for tag, _ in scopes})
+    logger.info(
+        "invalidated",
+        extra={"scopes": len(scopes), "destinations": destinations, "records": len(event.get("Records", []))},
+    )
+    return {"invalidated": len(scopes)}
