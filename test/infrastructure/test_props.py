@@ -27,6 +27,11 @@ def build(**props: Any) -> None:
         ({"cache": CacheOptions(mode="provisioned", replicas=0)}, "cache.replicas"),
         ({"cache": CacheOptions(mode="provisioned", port=6379)}, "cache.port"),
         ({"cache": CacheOptions(timeout_ms=2)}, "cache.timeout_ms"),
+        # valid alone, but 5 s connect + 10 commands x 400 ms leave no time for a search's load within its 10 s
+        (
+            {"cache": CacheOptions(timeout_ms=400, connect_timeout_ms=5000)},
+            "cache.timeout_ms / cache.connect_timeout_ms",
+        ),
         ({"cache": CacheOptions(ttl=Duration.millis(10))}, "cache.ttl"),
         ({"cache": CacheOptions(max_data_storage_gb=0)}, "cache.max_data_storage_gb"),
         ({"throttle": ThrottleOptions(rate_limit=100, burst_limit=10)}, "throttle.burst_limit"),

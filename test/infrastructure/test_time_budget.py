@@ -38,14 +38,20 @@ def test_the_dynamodb_worst_case_and_the_lock_fit_in_the_search_functions_timeou
     assert load <= policy.lock_ttl_ms / 1000, "the lock must outlive its holder's load"
     assert policy.lock_ttl_ms / 1000 + cache <= timeout
     assert policy.wait_ms <= policy.lock_ttl_ms
+    assert config.load_worst_case_seconds(SimpleNamespace(**settings)) == load
+    assert config.cache_worst_case_seconds(strings) >= cache
 
 
-def test_a_timeout_too_short_for_one_dynamodb_attempt_is_a_clear_error() -> None:
-    with pytest.raises(ValueError, match="FUNCTION_TIMEOUT_SECONDS=3: .*raise the timeout"):
-        config.dynamodb_client_settings({config.FUNCTION_TIMEOUT_SECONDS: "3"})
+def test_a_timeout_too_short_for_one_load_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="FUNCTION_TIMEOUT_SECONDS=6: a search load .*raise the timeout"):
+        config.dynamodb_client_settings({config.FUNCTION_TIMEOUT_SECONDS: "6"})
 
 
 def test_retries_are_the_most_that_fit() -> None:
     settings = config.dynamodb_client_settings({config.FUNCTION_TIMEOUT_SECONDS: "10"})
-    assert settings["retries"]["max_attempts"] == 1  # 2 attempts x (1 s + 2 s) + 1 s backoff = 7 s <= 10 s - 2 s
+    # 10 s - 1.5 s cache (1 s connect + 10 x 50 ms) - 0.5 s = 8 s for a load of 2 calls: one 1 s + 2 s attempt each
+    # (6 s) fits, a retry each (2 x 7 s) does not.
+    assert settings["retries"]["max_attempts"] == 0
+    settings = config.dynamodb_client_settings({config.FUNCTION_TIMEOUT_SECONDS: "29"})
+    assert settings["retries"]["max_attempts"] == 2  # 2 x (3 x 3 s + 1 s + 2 s) = 24 s <= 29 s - 2 s
     assert config.dynamodb_client_settings({})["retries"]["max_attempts"] == 3  # no function timeout: unchanged

@@ -33,6 +33,8 @@ def service(search_env: dict[str, str], dynamodb: Any, monkeypatch: pytest.Monke
     # Threads share one interpreter here (in Lambda each request has its own process): a 50 ms socket timeout can
     # expire while a thread waits for the GIL, which is the timeout path, not the one under test.
     monkeypatch.setenv(config.CACHE_TIMEOUT_MS, "2000")
+    # ... and a budget that fits those cache commands (10 x 2 s) and a load (2 x 3 s): the lock lives 6 s.
+    monkeypatch.setenv(config.FUNCTION_TIMEOUT_SECONDS, "30")
     search.search_service.cache_clear()
     load(dynamodb, search_env["TABLE_NAME"], listing("lis-1"), listing("lis-2", price=20000))
     svc = search.search_service()
@@ -92,7 +94,7 @@ def test_the_lock_outlives_the_dynamodb_clients_worst_case_and_waiters_wait_that
     backoff = sum(2 ** (attempt - 1) for attempt in range(1, attempts))
     worst_case_s = attempts * (client_config.connect_timeout + client_config.read_timeout) + backoff
     policy = service.cache.policy
-    assert policy.lock_ttl_ms >= worst_case_s * 1000
+    assert policy.lock_ttl_ms >= config.SEARCH_LOAD_CALLS * worst_case_s * 1000  # every call of the load
     assert policy.wait_ms >= policy.lock_ttl_ms
 
 

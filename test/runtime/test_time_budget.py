@@ -64,19 +64,21 @@ def test_a_waiter_with_no_time_left_for_a_load_answers_503_before_its_timeout(lo
 def test_a_waiter_with_time_left_for_a_load_answers_from_its_own_load(
     loads: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(config.FUNCTION_TIMEOUT_SECONDS, "6")  # 0 retries: the load's worst case is 3 s (lock 3 s)
+    # 6 s leave 4 s for a load (cache 1.5 s, response 0.5 s): two calls of one 1 + 1 s attempt each = 4 s (lock 4 s)
+    monkeypatch.setenv(config.FUNCTION_TIMEOUT_SECONDS, "6")
+    monkeypatch.setenv(config.DYNAMODB_READ_TIMEOUT_SECONDS, "1")
     search.search_service.cache_clear()
     service = search.search_service()
     service.repository.client.meta.events.register(
         "provide-client-params.dynamodb.Query", lambda **kw: _count_load(loads, **kw), unique_id="count-loads"
     )
-    assert service.cache.policy.lock_ttl_ms == 3000
-    # The lock outlives the wait (3 s, the lock's lifetime); 7 s - 3 s leaves time for a 3 s load + the margin.
-    status, body, elapsed = _search(7000)
+    assert service.cache.policy.lock_ttl_ms == 4000
+    # The lock outlives the wait (4 s, the lock's lifetime); 9 s - 4 s leave time for a 4 s load + the margin.
+    status, body, elapsed = _search(9000)
     assert status == 200, body
     assert [r["listingId"] for r in body["results"]] == ["lis-1", "lis-2"]
     assert loads == [1]
-    assert 3.0 <= elapsed < 6.5
+    assert 4.0 <= elapsed < 8.5
 
 
 def test_the_lock_outlives_every_call_of_a_load(search_env: dict[str, str], dynamodb: Any) -> None:
@@ -90,9 +92,27 @@ def test_the_lock_outlives_every_call_of_a_load(search_env: dict[str, str], dyna
     )
     outcome = service.search(SearchQuery(**QUERY))
     assert outcome.cache.value == "MISS" and calls == ["Query", "Query"]
+    assert len(calls) == config.SEARCH_LOAD_CALLS
     per_call = config.dynamodb_worst_case_seconds(service.repository.client.meta.config)
     lock_seconds = service.cache.policy.lock_ttl_ms / 1000
     assert lock_seconds >= len(calls) * per_call
     settings = config.redis_settings()
     cache_seconds = settings.connect_timeout_ms / 1000 + 10 * settings.socket_timeout_ms / 1000
     assert lock_seconds + cache_seconds <= int(search_env[config.FUNCTION_TIMEOUT_SECONDS])
+    assert cache_seconds <= config.cache_worst_case_seconds()
+
+
+def test_the_local_mode_fits_a_whole_search_in_the_timeout_its_gateway_gives_the_handler() -> None:
+    """Before, the local mode set no function timeout: its DynamoDB client kept 3 retries of a 10 s read (51 s a call)
+    and the lock lived as long, while the local gateway gives a search 10 s, so a waiter could only answer 503."""
+    from types import SimpleNamespace
+
+    from cached_booking_api.local.gateway_rules import TIMEOUTS_MS
+    from cached_booking_api.local.platform import TIME_BUDGET
+
+    timeout = TIMEOUTS_MS["search"] / 1000
+    assert float(TIME_BUDGET[config.FUNCTION_TIMEOUT_SECONDS]) == timeout
+    client = SimpleNamespace(**config.dynamodb_client_settings(TIME_BUDGET))
+    policy = config.cache_policy(TIME_BUDGET, load_worst_case_seconds=config.load_worst_case_seconds(client))
+    cache = config.cache_worst_case_seconds(TIME_BUDGET)
+    assert policy.lock_ttl_ms / 1000 + cache + config.RESPONSE_MARGIN_SECONDS <= timeout

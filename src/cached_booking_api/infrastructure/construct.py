@@ -434,6 +434,14 @@ def _search_environment(cache: Cache, options: CacheOptions, table_name: str) ->
     ):
         if value is not None:
             environment[name] = str(int(value.to_seconds()))
+    try:  # the handler derives its DynamoDB retries and lock from these: refuse at synth what cannot fit
+        config.dynamodb_client_settings(environment)
+    except ValueError as exc:
+        raise ValueError(
+            f"cache.timeout_ms / cache.connect_timeout_ms: {options.timeout_ms} ms / {options.connect_timeout_ms} ms"
+            f" leave no time for a search's DynamoDB load within its {int(SEARCH_TIMEOUT.to_seconds())} s timeout"
+            f" ({exc}). Lower them (defaults 50 ms / 1000 ms)."
+        ) from exc
     return environment
 
 

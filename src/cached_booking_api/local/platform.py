@@ -20,9 +20,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..runtime import config
+from .gateway_rules import TIMEOUTS_MS
 from .processes import DynamoDBLocal, ManagedProcess, RedisServer, ServerError, free_port
 
 Child = TypeVar("Child", bound=ManagedProcess)
+
+#: The search's time budget in the local mode: the timeout the local gateway gives the search handler (as the construct
+#: gives the function), so the DynamoDB client's retries and the single-flight lock are fitted in it as on AWS. Many
+#: threads share this process's clients (in Lambda each request has its own process), hence a longer cache command
+#: timeout; the DynamoDB read timeout is the longest that still fits a whole load in the budget (2 calls x 3 s).
+TIME_BUDGET = {
+    config.FUNCTION_TIMEOUT_SECONDS: str(TIMEOUTS_MS["search"] // 1000),
+    config.CACHE_TIMEOUT_MS: "250",
+    config.DYNAMODB_READ_TIMEOUT_SECONDS: "2",
+}
 EVENT_SOURCE = "booking.platform"
 LINES_PER_ROUND = 500
 
@@ -144,9 +156,7 @@ class LocalPlatform:
                 config.CACHE_URL: redis_url,
                 config.EVENT_BUS_NAME: self.bus_name,
                 config.EVENT_SOURCE: EVENT_SOURCE,
-                # many threads share this process's clients here; in Lambda each request has its own process
-                config.CACHE_TIMEOUT_MS: "250",
-                config.DYNAMODB_READ_TIMEOUT_SECONDS: "10",
+                **TIME_BUDGET,
             }
         )
         os.environ.setdefault(config.CIRCUIT_COOLDOWN_SECONDS, "5")  # retry a restarted cache sooner than in AWS

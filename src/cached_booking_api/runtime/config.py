@@ -21,9 +21,15 @@ IDEMPOTENCY_TABLE_NAME = "IDEMPOTENCY_TABLE_NAME"
 DYNAMODB_ENDPOINT = "DYNAMODB_ENDPOINT"  # local mode and tests only
 DYNAMODB_READ_TIMEOUT_SECONDS = "DYNAMODB_READ_TIMEOUT_SECONDS"
 FUNCTION_TIMEOUT_SECONDS = "FUNCTION_TIMEOUT_SECONDS"  # the function's own timeout: the budget its clients fit in
-#: What a search keeps aside from its timeout for everything but one DynamoDB call: the cache connect (1 s) and
-#: commands, the response. The DynamoDB client's worst case is chosen to fit in the rest.
-FUNCTION_BUDGET_MARGIN_SECONDS = 2.0
+#: DynamoDB calls of one search load (``ListingRepository.find_available``): the listings Query, then the inventory
+#: Query. Each may take the client's whole worst case, so a load's worst case is this many times one call's. (A
+#: destination whose listings or inventory exceed a 1 MB Query page, ~800 listings, pages into more calls.)
+SEARCH_LOAD_CALLS = 2
+#: Cache round trips of one search miss at most, each up to the command timeout: MGET, SET NX (lock), MGET (re-read
+#: under the lock), SET NX GET (missing generations), SET (entry), WATCH, GET, MULTI/DEL/EXEC; rounded up.
+CACHE_ROUND_TRIPS_PER_MISS = 10
+#: Kept aside from the search function's timeout for building and returning the response.
+RESPONSE_MARGIN_SECONDS = 0.5
 CACHE_URL = "CACHE_URL"  # local mode and tests only: redis://host:port, no IAM
 CACHE_ENDPOINT = "CACHE_ENDPOINT"
 CACHE_PORT = "CACHE_PORT"
@@ -96,9 +102,9 @@ def redis_settings(env: Mapping[str, str] = os.environ) -> RedisSettings:
 def cache_policy(env: Mapping[str, str] = os.environ, *, load_worst_case_seconds: float | None = None) -> CachePolicy:
     """Cache timings from the environment (defaults: TTL 300 s ± 10 %, stale 600 s, negative 30 s).
 
-    ``load_worst_case_seconds`` (see ``dynamodb_worst_case_seconds``) sets the single-flight lock's lifetime, and so
-    how long identical misses wait for the one request that loads: the lock must not expire while its holder's
-    DynamoDB client may still be retrying, or every waiter loads too.
+    ``load_worst_case_seconds`` (see the function of that name: all DynamoDB calls of a load) sets the single-flight
+    lock's lifetime, and so how long identical misses wait for the one request that loads: the lock must not expire
+    while its holder's DynamoDB client may still be retrying, or every waiter loads too.
     """
     import math
 
@@ -130,6 +136,25 @@ def dynamodb_worst_case_seconds(client_config: Any) -> float:
     return attempts * per_attempt + backoff
 
 
+def load_worst_case_seconds(client_config: Any) -> float:
+    """The longest a search load (all its ``SEARCH_LOAD_CALLS`` DynamoDB calls) can take before the client gives up:
+    how long the single-flight lock must live."""
+    return SEARCH_LOAD_CALLS * dynamodb_worst_case_seconds(client_config)
+
+
+def cache_worst_case_seconds(env: Mapping[str, str] = os.environ) -> float:
+    """The longest the cache calls of one search miss can take: connection set-up (the connect timeout) and
+    ``CACHE_ROUND_TRIPS_PER_MISS`` commands of up to the command timeout each (no retries: see redis_client)."""
+    connect_ms = float(env.get(CACHE_CONNECT_TIMEOUT_MS, "1000"))
+    command_ms = float(env.get(CACHE_TIMEOUT_MS, "50"))
+    return (connect_ms + CACHE_ROUND_TRIPS_PER_MISS * command_ms) / 1000
+
+
+def load_budget_seconds(function_timeout_seconds: float, env: Mapping[str, str] = os.environ) -> float:
+    """What a search function's timeout leaves for a load: minus the cache's worst case and the response margin."""
+    return function_timeout_seconds - cache_worst_case_seconds(env) - RESPONSE_MARGIN_SECONDS
+
+
 def dynamodb_client_settings(env: Mapping[str, str] = os.environ) -> dict[str, Any]:
     """The botocore ``Config`` arguments of the DynamoDB client: short timeouts, standard retries."""
     settings: dict[str, Any] = {
@@ -139,28 +164,30 @@ def dynamodb_client_settings(env: Mapping[str, str] = os.environ) -> dict[str, A
         "max_pool_connections": 50,  # one request per process in Lambda; many threads share it in the local mode
     }
     if env.get(FUNCTION_TIMEOUT_SECONDS):
-        settings["retries"]["max_attempts"] = _retries_within(float(env[FUNCTION_TIMEOUT_SECONDS]), settings)
+        settings["retries"]["max_attempts"] = _retries_within(float(env[FUNCTION_TIMEOUT_SECONDS]), settings, env)
     return settings
 
 
-def _retries_within(function_timeout_seconds: float, settings: Mapping[str, Any]) -> int:
-    """The most retries (up to 3) whose worst case fits in the function's timeout minus the budget margin.
+def _retries_within(function_timeout_seconds: float, settings: Mapping[str, Any], env: Mapping[str, str]) -> int:
+    """The most retries (up to 3) with which a whole search load (``SEARCH_LOAD_CALLS`` calls, each in its worst
+    case) fits in the function's timeout after the cache's worst case and the response margin.
 
-    So the client gives up, and the search answers (stale entry or 503), before Lambda kills the invocation; and the
-    single-flight lock, which lives the client's worst case, expires before its holder's timeout.
+    So the client gives up, and the search answers (stale entry or 503), before Lambda stops the invocation; and the
+    single-flight lock, which lives as long as a whole load, expires before its holder's timeout.
     """
     from types import SimpleNamespace
 
-    budget = function_timeout_seconds - FUNCTION_BUDGET_MARGIN_SECONDS
+    budget = load_budget_seconds(function_timeout_seconds, env)
     for retries in range(3, -1, -1):
         candidate = SimpleNamespace(**{**settings, "retries": {"max_attempts": retries}})
-        if dynamodb_worst_case_seconds(candidate) <= budget:
+        if load_worst_case_seconds(candidate) <= budget:
             return retries
     raise ValueError(
-        f"{FUNCTION_TIMEOUT_SECONDS}={function_timeout_seconds:g}: one DynamoDB attempt "
-        f"({settings['connect_timeout']} s connect + {settings['read_timeout']} s read) does not fit in the timeout"
-        f" minus a {FUNCTION_BUDGET_MARGIN_SECONDS:g} s margin; raise the timeout or lower"
-        f" {DYNAMODB_READ_TIMEOUT_SECONDS}"
+        f"{FUNCTION_TIMEOUT_SECONDS}={function_timeout_seconds:g}: a search load ({SEARCH_LOAD_CALLS} DynamoDB calls"
+        f" of one {settings['connect_timeout']} s connect + {settings['read_timeout']} s read attempt each) does not"
+        f" fit in the timeout after the cache's worst case ({cache_worst_case_seconds(env):g} s: connect timeout +"
+        f" {CACHE_ROUND_TRIPS_PER_MISS} commands) and a {RESPONSE_MARGIN_SECONDS:g} s margin; raise the timeout or"
+        f" lower {DYNAMODB_READ_TIMEOUT_SECONDS}, {CACHE_CONNECT_TIMEOUT_MS} or {CACHE_TIMEOUT_MS}"
     )
 
 

@@ -43,7 +43,7 @@ def search_service() -> SearchService:
         on_open=lambda: metrics.add_metric(name="CircuitOpen", unit=MetricUnit.Count, value=1),
     )
     dynamodb = config.LazyDynamoDBClient()  # built on the first miss: a cache hit needs no DynamoDB client
-    policy = config.cache_policy(load_worst_case_seconds=config.dynamodb_worst_case_seconds(dynamodb.client_config))
+    policy = config.cache_policy(load_worst_case_seconds=config.load_worst_case_seconds(dynamodb.client_config))
     cache_ = SearchCache(LazyClient(config.redis_settings()), policy)
     repository = ListingRepository(dynamodb, os.environ[config.TABLE_NAME])
     return SearchService(repository, cache_, breaker)
