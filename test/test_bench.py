@@ -35,3 +35,20 @@ def test_figures_table_prints_goal_value_and_baseline_on_every_row() -> None:
 def test_a_row_without_a_goal_is_refused() -> None:
     with pytest.raises(ValueError, match="measure, value, baseline and goal"):
         table([("cold start ms", "210", "boto3+redis 150")])  # type: ignore[list-item]
+
+
+def test_the_hit_ratio_bench_books_through_the_real_stream_consumer_path() -> None:
+    """The bench's bookings are the stream records a booking writes: the real ``stale_scopes`` turns them into exactly
+    the nights booked (a stay over two months is two month-item records)."""
+    from datetime import date
+
+    from hit_ratio_bench import Event, stream_records
+
+    from cached_booking_api.runtime import schema
+    from cached_booking_api.runtime.invalidation_scopes import stale_scopes
+
+    event = Event(0.0, True, "Lisbon", date(2027, 1, 30), 3, 2)
+    records = stream_records(event)
+    assert len(records) == 2
+    tag = schema.destination_tag("Lisbon")
+    assert stale_scopes(records) == {(tag, "2027-01-30"), (tag, "2027-01-31"), (tag, "2027-02-01")}

@@ -54,13 +54,16 @@ def test_an_uncompressed_entry_is_a_hit(
 def test_an_entry_of_the_counter_generations_of_0_1_is_a_miss(
     search_env: dict[str, str], dynamodb: Any, redis_server: Any, call_search: SearchCall
 ) -> None:
-    """Entries written by 0.1.x carry an integer generation: after an upgrade each is a miss once, never a HIT."""
+    """Entries written by 0.1.x carry an integer generation, its generation keys a counter: after an upgrade each
+    entry is a miss once, never a HIT, and the old counters are not mistaken for a malformed value (no BYPASS)."""
     load(dynamodb, search_env["TABLE_NAME"], listing("lis-1"))
-    results = call_search(**QUERY)[2]["results"]
     client = redis.Redis.from_url(redis_server.url)
+    client.set("gen:{d:" + schema.destination_tag("Lisbon") + "}", "3")  # 0.1.x's counter of the destination
+    results = call_search(**QUERY)[2]["results"]
     client.set(_entry_key(), json.dumps({"gen": 0, "fresh_until": 4e9, "results": [{**results[0], "name": "Old"}]}))
     status, headers, body = call_search(**QUERY)
     assert (status, headers["X-Cache"], body["results"][0]["name"]) == (200, "MISS", "Listing lis-1")
+    assert call_search(**QUERY)[1]["X-Cache"] == "HIT"
 
 
 def test_a_corrupt_compressed_entry_is_a_miss_not_an_error(

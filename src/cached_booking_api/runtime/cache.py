@@ -3,7 +3,7 @@
 Key layout (every key of one destination shares the hash tag ``{d:<tag>}``, so multi-key commands stay in one cluster
 slot and work on ElastiCache Serverless, which is always cluster-mode):
 
-- ``gen:{d:<tag>}``             generation of the whole destination, bumped when a listing of it changes
+- ``gen:{d:<tag>}:all``         generation of the whole destination, bumped when a listing of it changes
 - ``gen:{d:<tag>}:<yyyy-mm-dd>`` generation of one night of the destination, bumped when a unit of it is booked,
                                  given back or its capacity changes
 - ``sr:{d:<tag>}:<query>``       a search result entry: JSON ``{"gen", "fresh_until", "results"}``
@@ -19,6 +19,9 @@ lost in a failover) matches no entry; the request that loads sets a fresh token 
 never bring back an entry of an older generation (issue 8.1). The token's time is when its scope last changed: a result
 loaded within ``settle_seconds`` of it may come from an index that has not caught up with the change yet (all reads of
 a global secondary index are eventually consistent), so it is cached only until that window ends (issue 8.3).
+
+Upgrading from 0.1.x, whose generations were counters at ``gen:{d:<tag>}``: those keys are no longer read (they go
+with the cache), and entries with a counter generation never match a token, so each is one miss, then rewritten.
 
 An entry past ``fresh_until`` but not yet expired is stale and may be served while one request refreshes it, or when
 DynamoDB fails.
@@ -87,8 +90,7 @@ ALL_NIGHTS = "*"
 
 def generation_key(destination_tag: str, scope: str = ALL_NIGHTS) -> str:
     """The generation key of a destination (``ALL_NIGHTS``) or of one night of it (``yyyy-mm-dd``)."""
-    tag = f"{{d:{destination_tag}}}"
-    return f"gen:{tag}" if scope == ALL_NIGHTS else f"gen:{tag}:{scope}"
+    return f"gen:{{d:{destination_tag}}}:{'all' if scope == ALL_NIGHTS else scope}"
 
 
 @dataclass(frozen=True)
