@@ -174,6 +174,7 @@ def test_fifty_concurrent_identical_misses_make_one_dynamodb_query(
     # 50 threads share one interpreter here (in Lambda each request has its own process): a 50 ms socket timeout
     # can expire while a thread waits for the GIL, which is the timeout path, not the one under test.
     monkeypatch.setenv("CACHE_TIMEOUT_MS", "2000")
+    monkeypatch.setenv("FUNCTION_TIMEOUT_SECONDS", "30")  # a budget that fits 10 cache commands of 2 s and a load
     search.search_service.cache_clear()
     service = search.search_service()
     queries: list[str] = []
