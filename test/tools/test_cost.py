@@ -104,3 +104,25 @@ def test_bad_input_is_refused_with_a_reason(capsys: pytest.CaptureFixture[str], 
     partial.write_text("[]")
     assert cli.main(["cost", "--template", str(partial)]) == 2
     assert "not a CloudFormation template" in capsys.readouterr().err
+
+
+def test_regulated_lever_prices_each_choice(capsys: pytest.CaptureFixture[str]) -> None:
+    """regulated=True (README "Regulated workloads"): two customer managed keys, KMS requests, 35 daily AWS Backup
+    copies of the tables, a WAF web ACL; the default deployment prices none of them."""
+    prices = cost.load_prices()
+    assert not any("regulated" in line for line in cost.estimate(50_000, 1_000).lines)
+    deployment = cost.Deployment(regulated=True, kms_keys=cost.REGULATED_KMS_KEYS)
+    lines = cost.estimate(50_000, 1_000, deployment=deployment).lines
+    requests = 51_000 * 30
+    assert lines["KMS keys"] == 2 * prices["kms_key_month"] == 2.0
+    assert lines["KMS requests (regulated)"] == pytest.approx((100_000 + 2 * requests) / 10_000 * 0.03)
+    assert lines["AWS Backup, 35 daily copies (regulated)"] == pytest.approx(35 * 1.0 * 0.10)
+    assert lines["WAF web ACL, 2 rules, requests (regulated)"] == pytest.approx(5 + 2 + requests / 1e6 * 0.60)
+    idle = cost.estimate(0, 0, deployment=deployment).lines
+    assert (
+        idle["KMS requests (regulated)"] == pytest.approx(0.30)
+        and idle["WAF web ACL, 2 rules, requests (regulated)"] == 7
+    )
+    assert cli.main(["cost", "--regulated"]) == 0
+    out = capsys.readouterr().out
+    assert "AWS Backup, 35 daily copies (regulated)" in out and "KMS keys" in out

@@ -21,22 +21,50 @@ from constructs import Construct
 
 from .event_bus import encrypted_queue
 from .nag import acknowledge
+from .regulated import acknowledge_regulated, regulated_profile
 
 DATA_PREFIX = "events/"
 ERROR_PREFIX = "errors/"
 
 
-def secure_bucket(scope: Construct, construct_id: str, **props: Any) -> s3.Bucket:
-    """A retained bucket with SSE-S3, all public access blocked and plain-HTTP requests denied."""
-    return s3.Bucket(
+def secure_bucket(scope: Construct, construct_id: str, *, server_access_logs: bool = False, **props: Any) -> s3.Bucket:
+    """A retained bucket with SSE-S3, all public access blocked and plain-HTTP requests denied.
+
+    Under ``regulated=True``: versioned (noncurrent versions kept 30 days) and, unless it receives S3 server access
+    logs (which accept SSE-S3 only), encrypted with the profile's customer managed key (S3 Bucket Key on, so KMS is
+    called per bucket key, not per object).
+    """
+    profile = regulated_profile(scope)
+    kms_encrypted = profile is not None and not server_access_logs
+    bucket = s3.Bucket(
         scope,
         construct_id,
-        encryption=s3.BucketEncryption.S3_MANAGED,
+        encryption=s3.BucketEncryption.KMS if kms_encrypted else s3.BucketEncryption.S3_MANAGED,
+        encryption_key=profile.data_key if kms_encrypted and profile else None,
+        bucket_key_enabled=True if kms_encrypted else None,
+        versioned=True if profile else None,
         block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
         enforce_ssl=True,
         removal_policy=RemovalPolicy.RETAIN,
         **props,
     )
+    if profile is not None:
+        bucket.add_lifecycle_rule(noncurrent_version_expiration=Duration.days(30))
+        acknowledge_regulated(
+            bucket, "S3BucketReplicationEnabled",
+            "Events here carry no personal data and are a copy: the system of record is the DynamoDB table (point-"
+            "in-time recovery, daily AWS Backup). Versioning keeps overwritten or deleted objects 30 days; a replica "
+            "in a second region would double storage for data that can be rebuilt from the bus archive.",
+        )  # fmt: skip
+    if profile is not None and server_access_logs:
+        acknowledge_regulated(
+            bucket, "S3DefaultEncryptionKMS",
+            "S3 server access log target: Amazon S3 user guide, enable-server-access-logging.html: 'You can use "
+            "default bucket encryption on the target bucket only if you use AES256 (SSE-S3). Default encryption with "
+            "AWS KMS keys (SSE-KMS) is not supported.' It is encrypted at rest with SSE-S3, versioned, and holds "
+            "request metadata only.",
+        )  # fmt: skip
+    return bucket
 
 
 class Analytics(Construct):
@@ -60,6 +88,7 @@ class Analytics(Construct):
             self.access_log_bucket = secure_bucket(
                 self,
                 "AccessLogs",
+                server_access_logs=True,
                 object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,  # no ACLs: log delivery by bucket policy
                 lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(90))],
             )
@@ -112,6 +141,8 @@ class Analytics(Construct):
         self.role.add_to_principal_policy(
             iam.PolicyStatement(actions=["logs:PutLogEvents"], resources=[self.log_group.log_group_arn])
         )
+        if isinstance(bucket, s3.Bucket) and bucket.encryption_key is not None:  # SSE-KMS: Firehose encrypts with it
+            bucket.encryption_key.grant(self.role, "kms:GenerateDataKey", "kms:Decrypt")
         stack = Stack.of(self)
         bucket_ref = (
             f"<{stack.resolve(stack.get_logical_id(bucket.node.default_child))}.Arn>"  # type: ignore[arg-type]

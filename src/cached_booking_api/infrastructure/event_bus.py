@@ -18,14 +18,18 @@ from constructs import Construct, IValidation
 from ..runtime import config
 from .functions import PythonFunction
 from .nag import acknowledge
+from .regulated import regulated_profile
 
 
 def encrypted_queue(scope: Construct, construct_id: str, *, dead_letter_for: str) -> sqs.Queue:
-    """An SQS dead-letter queue: SSE, TLS only, 14 days retention."""
+    """An SQS dead-letter queue: SSE, TLS only, 14 days retention. Under ``regulated=True`` SSE uses the profile's
+    customer managed key (senders granted through ``grant_send_messages`` get the key with it)."""
+    profile = regulated_profile(scope)
     queue = sqs.Queue(
         scope,
         construct_id,
-        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        encryption=sqs.QueueEncryption.KMS if profile else sqs.QueueEncryption.SQS_MANAGED,
+        encryption_master_key=profile.data_key if profile else None,
         enforce_ssl=True,
         retention_period=Duration.days(14),
     )
@@ -37,7 +41,8 @@ def encrypted_queue(scope: Construct, construct_id: str, *, dead_letter_for: str
 
 class Events(Construct):
     """Attributes: ``event_bus``, ``archive`` (None for a bring-your-own bus), ``forwarder`` (PythonFunction),
-    ``forwarder_dead_letter_queue``, ``search_log_subscription``, ``search_completed_rule`` (None without targets)."""
+    ``forwarder_dead_letter_queue``, ``search_log_subscription``, ``search_completed_rule`` (None without targets),
+    ``bus_dead_letter_queue`` (the created bus's, under ``regulated=True``; else None)."""
 
     def __init__(
         self,
@@ -55,14 +60,31 @@ class Events(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.archive: events.Archive | None = None
+        self.bus_dead_letter_queue: sqs.Queue | None = None
         if event_bus is None:
-            bus = events.EventBus(self, "Bus", description="cached-booking-api business events")
+            profile = regulated_profile(self)
+            if profile is not None:  # EventBridge strongly recommends a DLQ for a bus under a customer managed key
+                self.bus_dead_letter_queue = encrypted_queue(
+                    self, "BusDlq", dead_letter_for="the event bus (events it could not encrypt or decrypt)"
+                )
+            bus = events.EventBus(
+                self,
+                "Bus",
+                description="cached-booking-api business events",
+                kms_key=profile.data_key if profile else None,
+                dead_letter_queue=self.bus_dead_letter_queue,
+            )
             self.archive = bus.archive(
                 "Archive",
                 description="Replayable copy of every cached-booking-api event",
                 event_pattern=events.EventPattern(source=[event_source]),
                 retention=archive_retention,
+                kms_key=profile.data_key if profile else None,
             )
+            if profile is not None:  # Bus.archive() drops kms_key (aws-cdk-lib 2.275): set it on the archive itself
+                cfn_archive = self.archive.node.default_child
+                assert isinstance(cfn_archive, events.CfnArchive)
+                cfn_archive.kms_key_identifier = profile.data_key.key_arn
             event_bus = bus
         self.event_bus = event_bus
 

@@ -49,6 +49,8 @@ class Outbox(Construct):
         # EventBridge Pipes lists dynamodb:ListStreams among the DynamoDB source's required permissions; the action
         # has no resource-level permissions (IAM service authorization reference), hence "*".
         self.role.add_to_principal_policy(iam.PolicyStatement(actions=["dynamodb:ListStreams"], resources=["*"]))
+        if table.encryption_key is not None:  # a stream is encrypted with its table's key
+            table.encryption_key.grant_decrypt(self.role)
         self.role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["events:PutEvents"],

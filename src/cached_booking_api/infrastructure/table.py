@@ -8,6 +8,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from ..runtime import schema
+from .regulated import regulated_profile
 
 
 class Data(Construct):
@@ -20,6 +21,10 @@ class Data(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, removal_policy: RemovalPolicy) -> None:
         super().__init__(scope, construct_id)
         string = dynamodb.AttributeType.STRING
+        # regulated=True: the profile's customer managed key (the stream and the backups are encrypted with it too).
+        profile = regulated_profile(self)
+        encryption = dynamodb.TableEncryption.CUSTOMER_MANAGED if profile else dynamodb.TableEncryption.AWS_MANAGED
+        key = profile.data_key if profile else None
         self.table = dynamodb.Table(
             self,
             "Table",
@@ -29,7 +34,8 @@ class Data(Construct):
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            encryption=encryption,
+            encryption_key=key,
             stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
             time_to_live_attribute=schema.TTL_ATTRIBUTE,
             removal_policy=removal_policy,
@@ -43,7 +49,8 @@ class Data(Construct):
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            encryption=encryption,
+            encryption_key=key,
             time_to_live_attribute=schema.IDEMPOTENCY_TTL_ATTRIBUTE,
             removal_policy=RemovalPolicy.DESTROY,  # records live 24 h; nothing to keep
         )
@@ -59,7 +66,10 @@ class Data(Construct):
             )
 
     def grant_search_reads(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Query/GetItem/BatchGetItem on the table and its indexes: nothing else."""
+        """Query/GetItem/BatchGetItem on the table and its indexes: nothing else (and decrypting with the table's
+        customer managed key, when it has one)."""
+        if self.table.encryption_key is not None:
+            self.table.encryption_key.grant_decrypt(grantee)
         return iam.Grant.add_to_principal(
             grantee=grantee,
             actions=["dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem"],
@@ -71,7 +81,11 @@ class Data(Construct):
 
     def grant_booking_writes(self, grantee: iam.IGrantable) -> None:
         """What the booking transaction needs on the table (item-level only: no Scan, no DeleteItem, no index), and
-        the idempotency records' actions on the idempotency table."""
+        the idempotency records' actions on the idempotency table (and the tables' customer managed key, when they
+        have one)."""
+        keys = [t.encryption_key for t in (self.table, self.idempotency_table) if t.encryption_key is not None]
+        for key in dict.fromkeys(keys):  # one grant per key (both tables share the regulated profile's)
+            key.grant_encrypt_decrypt(grantee)
         iam.Grant.add_to_principal(
             grantee=grantee,
             actions=[

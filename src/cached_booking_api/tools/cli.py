@@ -66,6 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "sampling rule, log levels, alarms and dashboards instead of the construct's defaults",
     )
     cost.add_argument("--scale", action="store_true", help="also print the bill at 10x and 100x the load, line by line")
+    cost.add_argument("--regulated", action="store_true",
+                      help="price regulated=True: 2 KMS keys and their requests, daily AWS Backup, a WAF web ACL "
+                      "(with --template: read from the template)")  # fmt: skip
     cost.add_argument("--free-tier", action="store_true",
                       help="apply the always-free X-Ray and CloudWatch tiers (only if nothing else in the account "
                            "uses them)")  # fmt: skip
@@ -157,6 +160,8 @@ def _cost(args: argparse.Namespace) -> int:
         return 2
     if args.template is None:
         deployment = replace(deployment, cache_mode=args.cache_mode, engine=args.engine)
+        if args.regulated:
+            deployment = replace(deployment, regulated=True, kms_keys=deployment.kms_keys + cost.REGULATED_KMS_KEYS)
     assumptions = cost.Assumptions(hit_ratio=hit_ratio)
     common = {"prices": prices, "assumptions": assumptions, "deployment": deployment, "free_tier": args.free_tier}
     workload = (args.searches_per_day, args.bookings_per_day)

@@ -83,6 +83,9 @@ class Deployment:
     kms_keys: int = 0
     interface_endpoints: int = 0
     nat_gateways: int = 0
+    regulated: bool = False
+    """``regulated=True``: adds ``regulated_lines`` (KMS requests, AWS Backup, WAF); its two keys are in
+    ``kms_keys``."""
     source: str = "construct defaults"
 
     @classmethod
@@ -128,6 +131,7 @@ class Deployment:
         found["dashboards"] = len(by_type.get("AWS::CloudWatch::Dashboard", []))
         found["kms_keys"] = len(by_type.get("AWS::KMS::Key", []))
         found["nat_gateways"] = len(by_type.get("AWS::EC2::NatGateway", []))
+        found["regulated"] = bool(by_type.get("AWS::Backup::BackupPlan"))
         found["interface_endpoints"] = sum(
             len(e.get("SubnetIds") or [1]) for e in by_type.get("AWS::EC2::VPCEndpoint", [])
             if e.get("VpcEndpointType") == "Interface"
@@ -240,6 +244,8 @@ def estimate(
               + traced_requests(async_invocations, 0.05, 1.0))  # fmt: skip
     free_traces = p["xray_free_traces_month"] if free_tier else 0
     lines["X-Ray (traces recorded)"] = max(0.0, traces - free_traces) / 1e6 * p["xray_traces_per_million"]
+    if d.regulated:
+        lines.update(regulated_lines(searches, bookings, p, a))
     if d.kms_keys:
         lines["KMS keys"] = d.kms_keys * p["kms_key_month"]
     if d.interface_endpoints:
@@ -247,6 +253,38 @@ def estimate(
     if d.nat_gateways:
         lines["NAT gateway"] = d.nat_gateways * p["nat_gateway_hour"] * HOURS_PER_MONTH
     return estimate_
+
+
+#: ``regulated=True``: its customer managed keys (logs; tables, queues, bus, bucket, backups), $1 a month each.
+REGULATED_KMS_KEYS = 2
+#: Daily AWS Backup recovery points kept (35 days): each is a full copy of the tables.
+REGULATED_BACKUP_COPIES = 35
+#: KMS requests a month that do not grow with traffic (assumed): DynamoDB, CloudWatch Logs, SQS and S3 (Bucket Key)
+#: cache data keys for minutes, so calls follow active callers and time, not requests.
+REGULATED_KMS_REQUESTS_FIXED = 100_000
+#: KMS requests per event on the bus and per analytics delivery (assumed upper bound: EventBridge documents no data
+#: key caching for a customer managed key).
+REGULATED_KMS_REQUESTS_PER_EVENT = 2.0
+#: Rules of the web ACL you bring (assumed: the AWS managed core rule set and known bad inputs), if it serves this
+#: API alone; a shared web ACL costs this API only its requests.
+REGULATED_WAF_RULES = 2
+
+
+def regulated_lines(searches: float, bookings: float, p: dict[str, Any], a: Assumptions) -> dict[str, float]:
+    """What ``regulated=True`` adds beyond its keys (``Deployment.kms_keys``), for a month of ``searches`` and
+    ``bookings``. Reserved concurrency, versioning (Firehose writes new objects only) and empty dead-letter queues
+    cost nothing; the bus dead-letter alarm ($0.10) is counted with the alarms when priced from a template."""
+    requests = searches + bookings
+    kms_requests = REGULATED_KMS_REQUESTS_FIXED + requests * REGULATED_KMS_REQUESTS_PER_EVENT
+    return {
+        "KMS requests (regulated)": kms_requests / 10_000 * p["kms_requests_per_10k"],
+        "AWS Backup, 35 daily copies (regulated)": REGULATED_BACKUP_COPIES * a.data_gb * p["dynamodb_backup_gb_month"],
+        "WAF web ACL, 2 rules, requests (regulated)": (
+            p["waf_web_acl_month"]
+            + REGULATED_WAF_RULES * p["waf_rule_month"]
+            + requests / 1e6 * p["waf_requests_per_million"]
+        ),  # fmt: skip
+    }
 
 
 def cache_cost(p: dict[str, Any], a: Assumptions, d: Deployment, hits: float, misses: float) -> float:
