@@ -43,11 +43,11 @@ PROFILE_ID = "Regulated"
 #: The cdk-nag packs the regulated profile is checked against (their rule-id prefixes).
 REGULATED_PACKS = ("PCI.DSS.321", "NIST.800.53.R5", "HIPAA.Security")
 
-#: Reserved concurrency per function, by the id of its ``PythonFunction`` construct. Search: 100 (the default stage
-#: limit, 500 rps, at ~0.1 s per answer needs ~50; twice that for cold starts and misses); bookings: 25 (50 rps at
-#: ~0.3 s = 15, plus headroom); the forwarder: 5 (one invocation per log batch); the stream consumer: 10 (one
+#: Reserved concurrency per function, by the path of its ``PythonFunction`` under the construct. Search: 100 (the
+#: default stage limit, 500 rps, at ~0.1 s per answer needs ~50; twice that for cold starts and misses); bookings: 25
+#: (50 rps at ~0.3 s = 15, plus headroom); the forwarder: 5 (one invocation per log batch); the stream consumer: 10 (one
 #: concurrent batch per stream shard).
-RESERVED_CONCURRENCY = {"Search": 100, "Booking": 25, "Forwarder": 5, "Consumer": 10}
+RESERVED_CONCURRENCY = {"Search": 100, "Booking": 25, "Events/Forwarder": 5, "Invalidation/Consumer": 10}
 
 #: Reserved concurrency of a function the table above does not name.
 DEFAULT_RESERVED_CONCURRENCY = 10
@@ -155,16 +155,22 @@ class RegulatedAspect:
 
 def apply_profile(root: Construct, profile: RegulatedProfile, reserved: dict[str, int] | None = None) -> None:
     """Every log group under ``root`` encrypted with ``logs_key``; every function under ``root`` with reserved
-    concurrency (``reserved`` by PythonFunction id, else ``RESERVED_CONCURRENCY``, else the default); a value
-    already set is kept."""
+    concurrency (``reserved`` by the path of its PythonFunction under ``root``, else ``RESERVED_CONCURRENCY``, else
+    the default); a value already set is kept."""
     table = {**RESERVED_CONCURRENCY, **(reserved or {})}
     for node in root.node.find_all():
         if isinstance(node, logs.CfnLogGroup) and node.kms_key_id is None:
             node.kms_key_id = profile.logs_key.key_arn
         elif isinstance(node, lambda_.CfnFunction) and node.reserved_concurrent_executions is None:
-            owner = node.node.scope.node.scope if node.node.scope is not None else None
-            name = owner.node.id if owner is not None else ""
-            node.reserved_concurrent_executions = table.get(name, DEFAULT_RESERVED_CONCURRENCY)
+            node.reserved_concurrent_executions = table.get(_owner_path(root, node), DEFAULT_RESERVED_CONCURRENCY)
+
+
+def _owner_path(root: IConstruct, function: lambda_.CfnFunction) -> str:
+    """The path, under ``root``, of the construct that owns a function (``Events/Forwarder`` for
+    ``<root>/Events/Forwarder/Function/Resource``)."""
+    owner = function.node.scope.node.scope if function.node.scope is not None else None
+    path = owner.node.path if owner is not None else function.node.path
+    return path.removeprefix(root.node.path + "/")
 
 
 def acknowledge_regulated(scope: IConstruct, rule: str, reason: str, packs: Iterable[str] = REGULATED_PACKS) -> None:
@@ -224,7 +230,8 @@ def acknowledge_inline_policies(root: IConstruct) -> None:
             acknowledge_regulated(node, "IAMNoInlinePolicy", reason)
 
 
-#: Why a function of this construct runs outside the VPC, by the id of its ``PythonFunction`` (LambdaInsideVPC). A
+#: Why a function of this construct runs outside the VPC, by the path of its ``PythonFunction`` under the construct
+#: (LambdaInsideVPC). A
 #: function outside the VPC that is not listed here keeps its finding: placing it is a decision to write down.
 OUTSIDE_VPC_REASONS = {
     "Booking": (
@@ -233,10 +240,16 @@ OUTSIDE_VPC_REASONS = {
         "either way; attaching it to the VPC would add ENIs and a security group without narrowing what it can reach "
         "beyond what its role already allows."
     ),
-    "Forwarder": (
+    "Events/Forwarder": (
         "The forwarder calls only EventBridge PutEvents and SQS SendMessage on this construct's bus and dead-letter "
         "queue (IAM-scoped). The VPC's subnets are private and isolated with no NAT: inside them it would need "
         "EventBridge and SQS interface endpoints (about $7 a month each per AZ) to do the same calls."
+    ),
+    "InventoryEvents/Consumer": (
+        "The inbound inventory.updated consumer reaches only DynamoDB (item-level actions on the table, TLS, SigV4) "
+        "and SQS SendMessage on its own dead-letter queue, never the cache; EventBridge invokes it through the Lambda "
+        "service. In the isolated subnets it would need an SQS interface endpoint (about $7 a month per AZ) and "
+        "would gain no narrower reach than its role already has."
     ),
 }
 
@@ -271,8 +284,7 @@ def acknowledge_regulated_findings(root: Construct) -> None:
         if not isinstance(node, lambda_.CfnFunction):
             continue
         logical_id = stack.resolve(node.logical_id)
-        owner = node.node.scope.node.scope if node.node.scope is not None else None
-        name = owner.node.id if owner is not None else ""
+        name = _owner_path(root, node)
         reason = _dead_letter_reason(logical_id, resolved)
         if reason:
             acknowledge_regulated(node, "LambdaDLQ", reason)
