@@ -38,3 +38,20 @@ def latency_chart(samples: dict[str, list[float]], path: Path) -> None:
     axis.legend()
     figure.tight_layout()
     figure.savefig(path, dpi=110)
+
+
+BEFORE_AFTER_HEADER = ("goal (issue 10)", "before", "after", "baseline (same run)", "goal")
+
+
+def before_after_table(rows: Sequence[tuple[str, str, str, str, str]]) -> str:
+    """Rows of ``(measure, before, after, baseline, goal)`` as aligned text: one run, before and after side by side."""
+    for row in rows:
+        if len(row) != 5 or not all(isinstance(cell, str) for cell in row):
+            raise ValueError(f"a before/after row needs measure, before, after, baseline and goal as text: {row!r}")
+    widths = [max(len(row[i]) for row in [BEFORE_AFTER_HEADER, *rows]) for i in range(5)]
+    lines = []
+    for measure, before, after, baseline, goal in [BEFORE_AFTER_HEADER, *rows]:
+        lines.append(f"{measure:{widths[0]}}  {before:>{widths[1]}}  {after:>{widths[2]}}  {baseline:{widths[3]}}  "
+                     f"{goal}".rstrip())  # fmt: skip
+    lines.insert(1, "-" * len(max(lines, key=len)))
+    return "\n".join(lines)

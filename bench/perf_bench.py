@@ -5,11 +5,15 @@ cold   cold start of each API function (import + first request, new process) vs 
        the invocation unsampled (``Sampled=0``, what the default sampling rule gives most requests); a sampled cold
        start is printed as context.
 cost   ``cached-booking-api cost`` at 50k searches + 1k bookings/day and idle, from the example's synthesized template.
-synth  the example app's synth vs a bare aws-cdk-lib Python app of the same resources and, when node_modules has
-       aws-cdk-lib, the same app in JavaScript (bench/js-synth); the second synth reuses the bundle cache.
+synth  the example app's synth vs the same platform written by hand in JavaScript with aws-cdk-lib's L2 constructs
+       (bench/js-synth/platform.js, the seed's TapStack way; it stages the same handler bundle); as context a
+       JavaScript and a bare Python app that only CfnInclude the example's template; the second synth of the example
+       reuses the bundle cache.
 
-Run: ``make bench`` (or ``python bench/perf_bench.py [cold|cost|synth ...]``); JSON goes to bench/out/perf.json.
-``--src DIR`` measures another checkout's ``src`` (e.g. the commit before a change) with this run's baselines.
+``--before REF`` (e.g. ``--before a1a527d``, the commit issue 10 was filed against) extracts that commit's ``src`` and
+``examples`` and measures them in the same run, interleaved with today's: every goal gets a before / after row
+(``bench/out/before_after.txt``). Run: ``make bench`` (or ``python bench/perf_bench.py [cold|cost|synth ...]``);
+JSON goes to bench/out/perf.json. ``--src DIR`` measures another checkout's ``src`` with this run's baselines.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from figures import table  # noqa: E402
+from figures import before_after_table, table  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 RUNS = int(os.environ.get("BENCH_COLD_RUNS", "9"))
@@ -109,30 +113,51 @@ def run_once(script: str, args: list[str], env: dict[str, str]) -> dict[str, Any
     return result
 
 
-def paired(ours: Any, baseline: Any, runs: int = RUNS) -> dict[str, Any]:
-    """``runs`` fresh processes of each, interleaved (ours, baseline, ours, ...) so that the load of a shared machine
-    falls on both alike; medians of each and the median of the per-pair ratios."""
-    pairs = [(ours(), baseline()) for _ in range(runs)]
+def paired(ours: Any, baseline: Any, runs: int = RUNS, before: Any = None) -> dict[str, Any]:
+    """``runs`` fresh processes of each, interleaved (ours, baseline[, before], ours, ...) so that the load of a shared
+    machine falls on each alike; medians of each and the median of the per-pair ratios to the baseline."""
+    triples = [(ours(), baseline(), before() if before else None) for _ in range(runs)]
     result: dict[str, Any] = {"runs": runs}
     for key in ("import_ms", "total_ms"):
-        result[key] = round(statistics.median(o[key] for o, _ in pairs), 1)
-        result[f"baseline_{key}"] = round(statistics.median(b[key] for _, b in pairs), 1)
-        result[f"{key.removesuffix('_ms')}_ratio"] = round(statistics.median(o[key] / b[key] for o, b in pairs), 2)
-    result["xray_loaded"] = any(o["xray_loaded"] for o, _ in pairs)
+        result[key] = round(statistics.median(o[key] for o, _, _ in triples), 1)
+        result[f"baseline_{key}"] = round(statistics.median(b[key] for _, b, _ in triples), 1)
+        result[f"{key.removesuffix('_ms')}_ratio"] = round(statistics.median(o[key] / b[key] for o, b, _ in triples), 2)
+        if before:
+            result[f"before_{key}"] = round(statistics.median(x[key] for _, _, x in triples if x), 1)
+            result[f"before_{key.removesuffix('_ms')}_ratio"] = round(
+                statistics.median(x[key] / b[key] for _, b, x in triples if x), 2
+            )
+    result["xray_loaded"] = any(o["xray_loaded"] for o, _, _ in triples)
     return result
 
 
-def cold(src: Path) -> dict[str, Any]:
-    """Cold start of the search and bookings functions vs their minimal handlers (median of RUNS processes)."""
+SETUP = """
+import json, sys
+import boto3
+from cached_booking_api.runtime import schema
+from cached_booking_api.runtime.loader import load_listings
+endpoint, table, idempotency, records = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+client = boto3.client("dynamodb", endpoint_url=endpoint)
+client.create_table(TableName=table, **schema.table_definition())
+client.create_table(TableName=idempotency, AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                    KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}], BillingMode="PAY_PER_REQUEST")
+assert load_listings(client, table, records).ok
+"""
+"""Tables and listings of one ``src``, made with that src's own schema and loader (layouts differ across versions)."""
+
+
+def cold(src: Path, before: Path | None = None) -> dict[str, Any]:
+    """Cold start of the search and bookings functions vs their minimal handlers (median of RUNS processes); with
+    ``before``, that src's functions too, interleaved in the same run, each against its own tables and cache."""
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "AWS_REGION"):
         os.environ.setdefault(name, LAMBDA_ENV[name])
-    import boto3
+    import contextlib
+
     import redis
 
     from cached_booking_api.local.gateway import proxy_event
     from cached_booking_api.local.processes import DynamoDBLocal, RedisServer
-    from cached_booking_api.runtime import config, schema
-    from cached_booking_api.runtime.loader import load_listings
+    from cached_booking_api.runtime import config
     from cached_booking_api.runtime.models import today_utc
 
     check_in = today_utc() + timedelta(days=3)
@@ -142,52 +167,63 @@ def cold(src: Path) -> dict[str, Any]:
                for i in range(20)]  # fmt: skip
     query = {"destination": "Coldville", "checkIn": check_in.isoformat(),
              "checkOut": (check_in + timedelta(days=3)).isoformat()}  # fmt: skip
-    with RedisServer() as redis_server, DynamoDBLocal(search_from=[ROOT]) as dynamodb:
-        client = boto3.client("dynamodb", endpoint_url=dynamodb.endpoint)
-        for table in ("bench", "bench-idempotency"):
-            idempotency = {
-                "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
-                "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
-                "BillingMode": "PAY_PER_REQUEST",
-            }
-            definition = schema.table_definition() if table == "bench" else idempotency  # fmt: skip
-            client.create_table(TableName=table, **definition)
-        assert load_listings(client, "bench", records).ok
-        env = {**{k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "_X_AMZN"))}, **LAMBDA_ENV,
-               config.TABLE_NAME: "bench", config.IDEMPOTENCY_TABLE_NAME: "bench-idempotency",
-               config.DYNAMODB_ENDPOINT: dynamodb.endpoint, config.CACHE_URL: redis_server.url,
-               "PYTHONPATH": str(src), "_X_AMZN_TRACE_ID": UNSAMPLED}  # fmt: skip
-        search_event = proxy_event("GET", "/search", query=query, headers={"x-api-key": "bench"})
-        # Warm the cache: the cold process answers a HIT, as the minimal handler GETs an existing key.
-        run_once(OURS.format(module="search", status=200), [json.dumps(search_event)],
-                 {**env, "POWERTOOLS_SERVICE_NAME": "search"})  # fmt: skip
-        raw = redis.Redis.from_url(redis_server.url)
-        entry_key = next(k.decode() for k in raw.keys("sr:*") if raw.type(k) == b"string")
+    search_event = json.dumps(proxy_event("GET", "/search", query=query, headers={"x-api-key": "bench"}))
 
-        def booking_event() -> str:
-            import uuid
+    def booking_event() -> str:
+        import uuid
 
-            body = {"listingId": "cold-01", "checkIn": query["checkIn"], "checkOut": query["checkOut"], "guests": 1,
-                    "customer": {"name": "Cold Start", "email": "cold@example.com"}}  # fmt: skip
-            headers = {"x-api-key": "bench", "Idempotency-Key": uuid.uuid4().hex}
-            return json.dumps(proxy_event("POST", "/bookings", body=json.dumps(body), headers=headers))
+        body = {"listingId": "cold-01", "checkIn": query["checkIn"], "checkOut": query["checkOut"], "guests": 1,
+                "customer": {"name": "Cold Start", "email": "cold@example.com"}}  # fmt: skip
+        headers = {"x-api-key": "bench", "Idempotency-Key": uuid.uuid4().hex}
+        return json.dumps(proxy_event("POST", "/bookings", body=json.dumps(body), headers=headers))
 
+    sources = {"ours": src, **({"before": before} if before else {})}
+    with contextlib.ExitStack() as stack:
+        dynamodb = stack.enter_context(DynamoDBLocal(search_from=[ROOT]))
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "_X_AMZN"))}
+        envs: dict[str, dict[str, str]] = {}
+        entry_key = ""
+        redis_url = ""
+        for label, path in sources.items():
+            server = stack.enter_context(RedisServer())
+            table = f"bench-{label}"
+            subprocess.run([sys.executable, "-c", SETUP, dynamodb.endpoint, table, f"{table}-idempotency",
+                            json.dumps(records)], env={**base, **LAMBDA_ENV, "PYTHONPATH": str(path)},
+                           check=True, capture_output=True)  # fmt: skip
+            envs[label] = {**base, **LAMBDA_ENV, config.TABLE_NAME: table,
+                           config.IDEMPOTENCY_TABLE_NAME: f"{table}-idempotency",
+                           config.DYNAMODB_ENDPOINT: dynamodb.endpoint, config.CACHE_URL: server.url,
+                           "PYTHONPATH": str(path), "_X_AMZN_TRACE_ID": UNSAMPLED}  # fmt: skip
+            # Warm the cache: the cold process answers a HIT, as the minimal handler GETs an existing key.
+            run_once(OURS.format(module="search", status=200), [search_event],
+                     {**envs[label], "POWERTOOLS_SERVICE_NAME": "search"})  # fmt: skip
+            if label == "ours":
+                raw = redis.Redis.from_url(server.url)
+                strings = [k for k in raw.keys("*") if raw.type(k) == b"string"]
+                entry_key = max(strings, key=lambda k: raw.strlen(k)).decode()  # the cached result: the largest
+                redis_url = server.url
+
+        def function(label: str, module: str, status: int, event: Any) -> Any:
+            script = OURS.format(module=module, status=status)
+            env = {**envs[label], "POWERTOOLS_SERVICE_NAME": module}
+            return lambda: run_once(script, [event() if callable(event) else event], env)
+
+        baseline_env = envs["ours"]
         results: dict[str, Any] = {}
-        search_env = {**env, "POWERTOOLS_SERVICE_NAME": "search"}
-        ours_search = OURS.format(module="search", status=200)
         results["search"] = paired(
-            lambda: run_once(ours_search, [json.dumps(search_event)], search_env),
-            lambda: run_once(MINIMAL_SEARCH, ["-", redis_server.url, entry_key], env),
+            function("ours", "search", 200, search_event),
+            lambda: run_once(MINIMAL_SEARCH, ["-", redis_url, entry_key], baseline_env),
+            before=function("before", "search", 200, search_event) if before else None,
         )
-        sampled_env = {**search_env, "_X_AMZN_TRACE_ID": SAMPLED}
+        sampled_env = {**envs["ours"], "POWERTOOLS_SERVICE_NAME": "search", "_X_AMZN_TRACE_ID": SAMPLED}
         results["search_sampled_ms"] = statistics.median(
-            run_once(ours_search, [json.dumps(search_event)], sampled_env)["total_ms"] for _ in range(3)
+            run_once(OURS.format(module="search", status=200), [search_event], sampled_env)["total_ms"]
+            for _ in range(3)
         )
-        booking_env = {**env, "POWERTOOLS_SERVICE_NAME": "bookings"}
-        ours_booking = OURS.format(module="bookings", status=201)
         results["bookings"] = paired(
-            lambda: run_once(ours_booking, [booking_event()], booking_env),
-            lambda: run_once(MINIMAL_BOOKING, ["-", dynamodb.endpoint, "bench"], env),
+            function("ours", "bookings", 201, booking_event),
+            lambda: run_once(MINIMAL_BOOKING, ["-", dynamodb.endpoint, "bench-ours"], baseline_env),
+            before=function("before", "bookings", 201, booking_event) if before else None,
         )
     return results
 
@@ -230,20 +266,25 @@ def timed_process(command: list[str], env: dict[str, str]) -> float:
     return elapsed
 
 
-def synth(src: Path, runs: int = int(os.environ.get("BENCH_SYNTH_RUNS", "3"))) -> dict[str, Any]:
-    """Fresh-process synth wall times of the example (bundle cache cold, then warm; no bundling) and of the same
-    resources as a bare aws-cdk-lib app in Python and in JavaScript (CfnInclude of the example's template)."""
-    env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "PYTHONPATH": str(src)}
+def synth(
+    src: Path, runs: int = int(os.environ.get("BENCH_SYNTH_RUNS", "3")), before: Path | None = None
+) -> dict[str, Any]:
+    """Fresh-process synth wall times of the example (bundle cache cold, then warm; no bundling), of the same platform
+    in JavaScript with L2 constructs, and (context) of a JavaScript and a bare Python app including the example's
+    template; with ``before``, that src's example too. All interleaved."""
+    base_env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+    env = {**base_env, "PYTHONPATH": str(src)}
     cache_dir = tempfile.mkdtemp(prefix="bench-bundles-")
     env[bundling_env()] = cache_dir
-    examples = str(src.parent / "examples" / "booking_platform")
 
-    def example(context: str = "") -> tuple[float, str]:
+    def example(context: str = "", source: Path = src, environment: dict[str, str] = env) -> tuple[float, str]:
         outdir = tempfile.mkdtemp(prefix="bench-synth-")
+        examples = str(source.parent / "examples" / "booking_platform")
         script = EXAMPLE.format(examples=examples, outdir=outdir, context=context)
-        return timed_process([sys.executable, "-c", script], env), outdir
+        return timed_process([sys.executable, "-c", script], environment), outdir
 
     first, outdir = example()  # builds the bundle into the (empty) cache: what every synth did before the cache
+    bundle = next(p for p in Path(cache_dir).iterdir() if p.is_dir() and not p.name.startswith("."))
     template = json.loads((Path(outdir) / "BookingPlatform.template.json").read_text())
     template.get("Parameters", {}).pop("BootstrapVersion", None)
     template.get("Rules", {}).pop("CheckBootstrapVersion", None)
@@ -252,19 +293,38 @@ def synth(src: Path, runs: int = int(os.environ.get("BENCH_SYNTH_RUNS", "3"))) -
     js = (JS_APP / "node_modules" / "aws-cdk-lib").is_dir()
     samples: dict[str, list[float]] = {"example_cached_s": [], "example_no_bundling_s": [], "bare_python_s": []}
     if js:
-        samples["js_s"] = []
+        samples["js_s"], samples["js_include_s"] = [], []
+    before_env = {**base_env, "PYTHONPATH": str(before)} if before else {}
+    before_outdir = ""
+    if before:
+        samples["before_s"] = []
     for _ in range(runs):  # interleaved, so that the load of a shared machine falls on each alike
         samples["example_cached_s"].append(example()[0])
+        if js:
+            command = ["node", str(JS_APP / "platform.js"), tempfile.mkdtemp(prefix="bench-js-"), str(bundle),
+                       bundle.name]  # fmt: skip
+            samples["js_s"].append(timed_process(command, env))
+        if before:
+            elapsed, before_outdir = example(source=before, environment=before_env)
+            samples["before_s"].append(elapsed)
         samples["example_no_bundling_s"].append(example(", context={'aws:cdk:bundling-stacks': []}")[0])
         bare = BARE.format(outdir=tempfile.mkdtemp(prefix="bench-bare-"), template=str(included))
         samples["bare_python_s"].append(timed_process([sys.executable, "-c", bare], env))
         if js:
             command = ["node", str(JS_APP / "app.js"), str(included), tempfile.mkdtemp(prefix="bench-js-")]
-            samples["js_s"].append(timed_process(command, env))
+            samples["js_include_s"].append(timed_process(command, env))
     result: dict[str, Any] = {k: round(statistics.median(v), 2) for k, v in samples.items()}
+    if js:  # per-run ratios: each pair ran back to back
+        result["ratio"] = round(statistics.median(
+            o / b for o, b in zip(samples["example_cached_s"], samples["js_s"], strict=True)), 2)  # fmt: skip
+        if before:
+            result["before_ratio"] = round(statistics.median(
+                o / b for o, b in zip(samples["before_s"], samples["js_s"], strict=True)), 2)  # fmt: skip
     result["example_first_s"] = round(first, 2)
     result["runs"] = runs
     result["template"] = str(Path(outdir) / "BookingPlatform.template.json")
+    if before_outdir:
+        result["before_template"] = str(Path(before_outdir) / "BookingPlatform.template.json")
     result["js_cdk"] = (
         json.loads((JS_APP / "node_modules" / "aws-cdk-lib" / "package.json").read_text())["version"] if js else None
     )
@@ -277,12 +337,20 @@ def bundling_env() -> str:
 
 
 def synth_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
-    baseline = r.get("js_s") or r["bare_python_s"]
-    name = f"JS aws-cdk-lib {r['js_cdk']} app, same resources" if r.get("js_s") else "bare Python aws-cdk-lib app"
-    rows = [
-        ("example synth s (bundle cached)", f"{r['example_cached_s']:.2f} ({r['example_cached_s'] / baseline:.2f}x)",
-         f"{name} {baseline:.2f}", "<= 1.0x"),
-        ("    vs a bare Python aws-cdk-lib app, same resources", f"{r['example_cached_s'] / r['bare_python_s']:.2f}x",
+    if r.get("js_s"):
+        ratio = r["ratio"]
+        rows = [
+            ("example synth s (bundle cached)", f"{r['example_cached_s']:.2f} ({ratio:.2f}x)",
+             f"JS aws-cdk-lib {r['js_cdk']} L2 app, same platform {r['js_s']:.2f}", "<= 1.0x"),
+            ("    vs a JS app that only CfnIncludes the example's template",
+             f"{r['example_cached_s'] / r['js_include_s']:.2f}x", f"JS CfnInclude {r['js_include_s']:.2f}",
+             "context"),
+        ]  # fmt: skip
+    else:
+        rows = [("example synth s (bundle cached)", f"{r['example_cached_s']:.2f}", "JS baseline not installed",
+                 "<= 1.0x")]  # fmt: skip
+    rows += [
+        ("    vs a bare Python app that only CfnIncludes it", f"{r['example_cached_s'] / r['bare_python_s']:.2f}x",
          f"bare Python {r['bare_python_s']:.2f}", "context"),
         ("example synth s, first (builds the bundle)", f"{r['example_first_s']:.2f}", "what every synth cost before",
          "context"),
@@ -312,25 +380,103 @@ def cost_rows(template: str | None) -> tuple[dict[str, Any], list[tuple[str, str
             "free_tier": [free.total, free_idle.total], "source": source}, rows  # fmt: skip
 
 
+BEFORE_COST = """
+import json
+from cached_booking_api import cost
+print(json.dumps([cost.estimate(50_000, 1_000).total, cost.estimate(0, 0).total]))
+"""
+"""What the ``before`` commit's own cost model printed (its assumptions, its construct defaults)."""
+
+
+def before_cost(before: Path, template: str | None) -> dict[str, Any]:
+    """The before commit's cost: as its own model claimed, and as today's model prices its synthesized template."""
+    from cached_booking_api.tools import cost
+
+    done = subprocess.run([sys.executable, "-c", BEFORE_COST], env={**os.environ, "PYTHONPATH": str(before)},
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    claimed = json.loads(done.stdout)
+    result: dict[str, Any] = {"claimed_design": claimed[0], "claimed_idle": claimed[1]}
+    if template:
+        deployment = cost.Deployment.from_template(Path(template))
+        result["design"] = cost.estimate(50_000, 1_000, deployment=deployment).total
+        result["idle"] = cost.estimate(0, 0, deployment=deployment).total
+    return result
+
+
+def extract(ref: str) -> Path:
+    """``src`` and ``examples`` of a commit, in a temporary directory (returns its ``src``)."""
+    target = Path(tempfile.mkdtemp(prefix="bench-before-"))
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "src", "examples"], capture_output=True,
+                             check=True).stdout  # fmt: skip
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target / "src"
+
+
+def before_after_rows(ref: str, results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    """One row per issue-10 goal: measure, before, after, baseline (same run), goal."""
+    rows: list[tuple[str, str, str, str, str]] = []
+    cold_ = results.get("cold")
+    if cold_:
+        for function in ("search", "bookings"):
+            m = cold_[function]
+            rows.append((f"cold start {function} (import + 1st request) / minimal handler",
+                         f"{m['before_total_ratio']:.2f}x ({m['before_total_ms']:.0f} ms)",
+                         f"{m['total_ratio']:.2f}x ({m['total_ms']:.0f} ms)", f"{m['baseline_total_ms']:.0f} ms",
+                         "<= 1.5x"))  # fmt: skip
+            rows.append((f"cold import {function} / import boto3, redis",
+                         f"{m['before_import_ratio']:.2f}x ({m['before_import_ms']:.0f} ms)",
+                         f"{m['import_ratio']:.2f}x ({m['import_ms']:.0f} ms)", f"{m['baseline_import_ms']:.0f} ms",
+                         "<= 1.3x"))  # fmt: skip
+    cost_ = results.get("cost")
+    before_cost_ = results.get("before_cost")
+    if cost_ and before_cost_:
+        for key, label, goal in (("design", "monthly cost $, 50k searches + 1k bookings/day", "<= 25"),
+                                 ("idle", "monthly cost $, idle", "<= 10")):  # fmt: skip
+            truthful = f"{before_cost_[key]:.2f}" if key in before_cost_ else "-"
+            rows.append((f"{label} (today's model, each example's template)", truthful,
+                          f"{cost_[f'{key}_total']:.2f}", "-", goal))  # fmt: skip
+            rows.append((f"    {key}: what each commit's own model claimed", f"{before_cost_[f'claimed_{key}']:.2f}",
+                         f"{cost_[f'{key}_total']:.2f}", "-", "context"))  # fmt: skip
+    synth_ = results.get("synth")
+    if synth_ and synth_.get("js_s") and "before_s" in synth_:
+        rows.append(("example synth / JS L2 app of the same platform", f"{synth_['before_ratio']:.2f}x "
+                     f"({synth_['before_s']:.2f} s)", f"{synth_['ratio']:.2f}x ({synth_['example_cached_s']:.2f} s)",
+                     f"{synth_['js_s']:.2f} s", "<= 1.0x"))  # fmt: skip
+    rows.append((f"    (before = {ref}; after = this checkout; one run, interleaved)", "", "", "", ""))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("parts", nargs="*", default=["cold", "cost", "synth"], choices=["cold", "cost", "synth"])
+    parser.add_argument("parts", nargs="*", metavar="cold|cost|synth", help="what to measure (default: all three)")
     parser.add_argument("--src", type=Path, default=ROOT / "src", help="the src directory whose handlers to measure")
+    parser.add_argument("--before", metavar="REF", help="also measure this commit (e.g. a1a527d), interleaved")
     parser.add_argument("--out", default="perf.json", help="file name of the JSON figures in bench/out/")
     args = parser.parse_args()
+    args.parts = args.parts or ["cold", "cost", "synth"]
+    if set(args.parts) - {"cold", "cost", "synth"}:  # argparse cannot check choices of nargs="*" with a default
+        parser.error(f"unknown part(s): {', '.join(sorted(set(args.parts) - {'cold', 'cost', 'synth'}))}")
+    before = extract(args.before) if args.before else None
     results: dict[str, Any] = {}
     rows: list[tuple[str, str, str, str]] = []
     if "cold" in args.parts:
-        results["cold"] = cold(args.src.resolve())
+        results["cold"] = cold(args.src.resolve(), before)
         rows += cold_rows(results["cold"])
     if "synth" in args.parts:
-        results["synth"] = synth(args.src.resolve())
+        results["synth"] = synth(args.src.resolve(), before=before)
         rows += synth_rows(results["synth"])
     if "cost" in args.parts:
         results["cost"], more = cost_rows(results.get("synth", {}).get("template"))
         rows += more
+        if before:
+            results["before_cost"] = before_cost(before, results.get("synth", {}).get("before_template"))
     print(table(rows))
     OUT.mkdir(parents=True, exist_ok=True)
+    if before:
+        text = before_after_table(before_after_rows(args.before, results))
+        print()
+        print(text)
+        (OUT / "before_after.txt").write_text(text + "\n")
     (OUT / args.out).write_text(json.dumps(results, indent=2) + "\n")
 
 
