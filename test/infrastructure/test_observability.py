@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
 import aws_cdk as cdk
 import pytest
 
 from cached_booking_api import CachedSearchApi, ObservabilityOptions
+from cached_booking_api.runtime import emf
 from cached_booking_api.tools import cost
 from test.infrastructure.conftest import Synthesized
 
@@ -36,19 +42,67 @@ def test_functions_log_at_the_levels_of_the_props(example: Synthesized) -> None:
         assert props["TracingConfig"]["Mode"] == "Active"
 
 
-def test_the_search_function_never_logs_above_info() -> None:
-    """search.completed events are INFO log lines: a quieter level must not silence them."""
+@pytest.fixture(scope="module")
+def levers() -> tuple[CachedSearchApi, dict[str, Any]]:
+    """One stack with every observability lever away from its default (synthesized once for the tests below)."""
     app = cdk.App(context={"aws:cdk:bundling-stacks": []})
     stack = cdk.Stack(app, "Quiet")
-    api = CachedSearchApi(stack, "Api", observability=ObservabilityOptions(log_level="ERROR", system_log_level="INFO",
-                                                                           trace_sampling_rate=0.5))  # fmt: skip
-    template = app.synth().get_stack_by_name("Quiet").template
+    options = ObservabilityOptions(log_level="ERROR", system_log_level="INFO", trace_sampling_rate=0.5,
+                                   detailed_metrics=True, dashboard=True)  # fmt: skip
+    api = CachedSearchApi(stack, "Api", observability=options)
+    return api, app.synth().get_stack_by_name("Quiet").template
+
+
+def test_the_search_function_never_logs_above_info(levers: tuple[CachedSearchApi, dict[str, Any]]) -> None:
+    """search.completed events are INFO log lines: a quieter level must not silence them."""
+    api, template = levers
+    stack = cdk.Stack.of(api)
     search = stack.resolve(api.search_function.node.default_child.logical_id)  # type: ignore[union-attr]
     booking = stack.resolve(api.booking_function.node.default_child.logical_id)  # type: ignore[union-attr]
     env = {name: template["Resources"][name]["Properties"]["Environment"]["Variables"] for name in (search, booking)}
     assert env[search]["POWERTOOLS_LOG_LEVEL"] == "INFO" and env[booking]["POWERTOOLS_LOG_LEVEL"] == "ERROR"
     rules = [r for r in template["Resources"].values() if r["Type"] == "AWS::XRay::SamplingRule"]
     assert rules[0]["Properties"]["SamplingRule"]["FixedRate"] == 0.5
+
+
+def test_detailed_metrics_and_the_dashboard_are_opt_in(
+    example: Synthesized, levers: tuple[CachedSearchApi, dict[str, Any]]
+) -> None:
+    """Issue 10.2: the fixed cost is justified line by line. By default no dashboard ($3/month) and the handlers
+    publish only the metrics an alarm or the hit ratio reads; each lever is a prop, and the cost model reads both
+    from the template."""
+    assert not example.resources("AWS::CloudWatch::Dashboard")
+    handlers = [f["Properties"] for f in example.resources("AWS::Lambda::Function").values()
+                if "cached_booking_api" in f["Properties"].get("Handler", "")]  # fmt: skip
+    assert {f["Environment"]["Variables"][emf.DETAILED_METRICS_ENV] for f in handlers} == {"false"}
+    deployment = cost.Deployment.from_template(example.template_path)
+    assert (deployment.dashboards, deployment.detailed_metrics) == (0, False)
+    assert {m.name for m in deployment.custom_metrics} >= emf.ALARMED
+    api, template = levers
+    assert api.dashboard is not None
+    assert [r["Type"] for r in template["Resources"].values()].count("AWS::CloudWatch::Dashboard") == 1
+    functions = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    detailed = {f["Environment"]["Variables"][emf.DETAILED_METRICS_ENV]
+                for f in functions if "cached_booking_api" in f["Handler"]}  # fmt: skip
+    assert detailed == {"true"}
+    path = Path(tempfile.mkdtemp()) / "levers.template.json"
+    path.write_text(json.dumps(template))
+    priced = cost.Deployment.from_template(path)
+    assert (priced.dashboards, priced.detailed_metrics) == (1, True)
+    assert len(priced.custom_metrics) == len(cost.CUSTOM_METRICS)
+
+
+def test_the_429_metric_has_data_only_in_hours_with_a_429(example: Synthesized) -> None:
+    """CDK docs (aws_logs.MetricFilterProps.default_value): "The value to emit if the pattern does not match a
+    particular event. Default: No metric emitted." With a default value the 429 count had data (and was billed as a
+    custom metric) in every hour with traffic; without one it has data only when a client was throttled, and the
+    ApiThrottled alarm reads the gaps as 0 (FILL)."""
+    [metric_filter] = example.resources("AWS::Logs::MetricFilter").values()
+    [transformation] = metric_filter["Properties"]["MetricTransformations"]
+    assert "DefaultValue" not in transformation
+    [alarm] = [a["Properties"] for k, a in example.resources("AWS::CloudWatch::Alarm").items() if "ApiThrottled" in k]
+    [expression] = [m["Expression"] for m in alarm["Metrics"] if "Expression" in m]
+    assert "FILL(throttled, 0)" in expression
 
 
 @pytest.mark.parametrize(
@@ -75,7 +129,7 @@ def test_cost_reads_the_synthesized_template(example: Synthesized) -> None:
     counted = sum(sum("MetricStat" in m for m in a["Properties"]["Metrics"]) if "Metrics" in a["Properties"] else 1
                   for a in alarms)  # fmt: skip
     assert deployment.alarm_metrics == counted
-    assert (deployment.cache_mode, deployment.engine, deployment.dashboards) == ("serverless", "valkey", 1)
+    assert (deployment.cache_mode, deployment.engine, deployment.dashboards) == ("serverless", "valkey", 0)
     assert (deployment.trace_sampling_rate, deployment.trace_reservoir_per_second) == (0.05, 0)
     assert deployment.system_log_level == "WARN" and deployment.search_gb == 0.5
     assert deployment.kms_keys == 1  # the example's alarm topic key
@@ -90,14 +144,33 @@ def test_the_default_alarm_count_of_the_model_matches_the_construct(example: Syn
     assert cost.Deployment().alarm_metrics == cost.Deployment.from_template(example.template_path).alarm_metrics
 
 
-def test_the_custom_metric_count_of_the_model_includes_the_metric_filters(example: Synthesized) -> None:
-    """Amazon CloudWatch pricing counts a metric filter's metric as a custom metric, like an EMF one: the model's
-    default (9 EMF metric names, README "Observability") must add each metric filter the construct creates (the access
-    log's 429 count behind the ApiThrottled alarm)."""
-    emf_metrics = 9
-    filters = [t for f in example.resources("AWS::Logs::MetricFilter").values()
+def test_the_default_alarms_of_the_model_are_the_construct_s(example: Synthesized) -> None:
+    """The model without --template prices and explains, line by line, the alarms the construct really creates."""
+    read = cost.Deployment.from_template(example.template_path)
+    assert sorted((a.name, a.metrics) for a in read.alarms) == sorted((a.name, a.metrics) for a in cost.DEFAULT_ALARMS)
+    assert all(a.guards for a in read.alarms)  # the template's AlarmDescription
+
+
+def test_the_custom_metric_model_counts_every_metric_the_stack_can_publish(example: Synthesized) -> None:
+    """CloudWatch bills a metric filter's metric as a custom metric, like an EMF one: the model lists every EMF metric
+    name the handlers can emit (each with one dimension set, ``service``) and each metric filter the construct
+    creates (the access log's 429 count behind the ApiThrottled alarm)."""
+    import importlib
+    import re
+
+    from cached_booking_api.runtime import handlers
+
+    try:  # the shared list of metric names, where the handlers take them from
+        emitted = set(importlib.import_module("cached_booking_api.runtime.metric_names").EMITTED_BY)
+    except ModuleNotFoundError:  # handlers that name their metrics with literals
+        emitted = set()
+        for source in Path(handlers.__file__).parent.glob("*.py"):
+            text = source.read_text()
+            emitted |= set(re.findall(r'add_metric\(name="(\w+)"', text))
+            emitted |= set(re.findall(r'CacheStatus\.\w+: "(\w+)"', text))
+    filters = [t["MetricName"] for f in example.resources("AWS::Logs::MetricFilter").values()
                for t in f["Properties"]["MetricTransformations"]]  # fmt: skip
-    assert [t["MetricName"].endswith("-api-429") for t in filters] == [True]
-    assert cost.Deployment().custom_metrics == emf_metrics + len(filters)
-    priced = cost.estimate(50_000, 1_000)
-    assert priced.lines["CloudWatch custom metrics (EMF)"] == pytest.approx((emf_metrics + len(filters)) * 0.30)
+    assert [name.endswith("-search-api-429") for name in filters] == [True]
+    modelled = {m.name for m in cost.CUSTOM_METRICS}
+    assert emitted and emitted | {"<prefix>-search-api-429"} == modelled
+    assert {m.name for m in cost.CUSTOM_METRICS if not m.detailed} == emf.ALARMED | {"<prefix>-search-api-429"}

@@ -19,8 +19,35 @@ def test_idle_floor_is_only_the_fixed_costs() -> None:
     assert idle.lines["ElastiCache"] == pytest.approx(minimum_cache)
     assert idle.lines["API Gateway (REST requests)"] == 0 and idle.lines["X-Ray (traces recorded)"] == 0
     assert idle.lines["CloudWatch custom metrics (EMF)"] == 0  # EMF metrics cost only in hours they are published
-    fixed = minimum_cache + cost.Deployment().alarm_metrics * 0.10 + 3.00 + 0.45
+    fixed = minimum_cache + cost.Deployment().alarm_metrics * 0.10 + 0.45  # no dashboard by default
     assert idle.total == pytest.approx(fixed)
+    assert cost.estimate(0, 0, deployment=cost.Deployment(dashboards=1)).total == pytest.approx(fixed + 3.00)
+
+
+def test_design_load_and_idle_meet_the_issue_10_goals() -> None:
+    """Issue 10.2: at 50k searches + 1k bookings a day <= $25 a month, idle <= $10, without free tiers."""
+    assert cost.estimate(50_000, 1_000).total <= 25
+    assert cost.estimate(0, 0).total <= 10
+
+
+def test_a_cache_miss_reads_what_the_inventory_bench_measures() -> None:
+    """bench/inventory_bench.py: 50 listings x 7 nights = 2 Queries, 3.5 read units (the 0.1.0 layout: 176)."""
+    assert cost.Assumptions().miss_read_units == 3.5
+    reads = cost.estimate(50_000, 0).lines["DynamoDB reads (cache misses, bookings)"]
+    assert reads == pytest.approx(50_000 * 30 * (1 - cost.Assumptions().hit_ratio) * 3.5 / 1e6 * 0.125)
+
+
+def test_custom_metrics_are_billed_for_the_hours_they_have_data() -> None:
+    """CloudWatch prorates custom metrics by the hour: busy metrics count whole, failure-only ones by incident hours,
+    none at idle; detailed metrics add the request counts and latencies."""
+    default, detailed = cost.Deployment(), cost.Deployment(detailed_metrics=True)
+    assert default.custom_metric_months(0, 0) == 0
+    busy = default.custom_metric_months(50_000, 1_000)
+    assert 3 <= busy < 3.1  # CacheHit, CacheMiss, CacheStale + failure-only metrics at 1 % of hours
+    assert detailed.custom_metric_months(50_000, 1_000) > busy + 7
+    assert cost.Deployment(always_published_filters=1).custom_metric_months(1, 0) > 1
+    line = "CloudWatch custom metrics (EMF)"
+    assert cost.estimate(50_000, 1_000).lines[line] == pytest.approx(busy * 0.30)
 
 
 def test_the_hit_ratio_default_is_the_measured_one_and_misses_drive_dynamodb() -> None:
@@ -47,7 +74,9 @@ def test_xray_is_charged_for_sampled_traces_only() -> None:
 
 
 def test_free_tier_is_applied_only_when_asked() -> None:
-    paid, free = cost.estimate(50_000, 1_000), cost.estimate(50_000, 1_000, free_tier=True)
+    with_dashboard = cost.Deployment(dashboards=1)
+    paid = cost.estimate(50_000, 1_000, deployment=with_dashboard)
+    free = cost.estimate(50_000, 1_000, deployment=with_dashboard, free_tier=True)
     assert paid.lines["CloudWatch dashboards"] == 3.0 and free.lines["CloudWatch dashboards"] == 0.0
     assert free.total < paid.total
 
@@ -67,6 +96,12 @@ def test_cost_command_prints_the_table(capsys: pytest.CaptureFixture[str]) -> No
     assert "hit ratio 44% (measured, bench P4)" in out
     assert "ElastiCache" in out and "NAT gateway" in out and "total" in out
     assert "as of 2026-11-01" in out
+    fixed = out[out.index("fixed and per-metric cost") :]
+    for alarm in cost.DEFAULT_ALARMS:  # every alarm: its cost and what it guards
+        assert f"alarm {alarm.name} ({alarm.metrics} metric" in fixed and alarm.guards in fixed
+    for metric in cost.Deployment().custom_metrics:
+        assert f"metric {metric.name} (" in fixed and metric.purpose in fixed
+    assert "SearchLatency" not in fixed and not any(line.startswith("dashboard") for line in fixed.splitlines())
 
 
 def test_scale_prints_the_bill_at_10x_and_100x_line_by_line(capsys: pytest.CaptureFixture[str]) -> None:

@@ -49,7 +49,7 @@ class CachedSearchApi(Construct):
     cache (IAM auth, TLS) in front of DynamoDB, and a booking Lambda whose one transaction decrements inventory,
     writes the booking and an outbox event; an EventBridge Pipe publishes booking.confirmed, a log subscription
     publishes search.completed; a stream consumer invalidates the cache; rules feed your targets and an analytics
-    store (Firehose → S3); alarms and a dashboard watch it all.
+    store (Firehose → S3); alarms (and, on request, a dashboard) watch it all.
 
     Every created resource is a public attribute (below); the ``cache`` attribute is the ``Cache`` construct, which
     exposes the cache's own resources.
@@ -122,8 +122,9 @@ class CachedSearchApi(Construct):
     """Alarms by name: Api5xxRate, ApiLatencyP99, SearchErrorRate, SearchThrottles, BookingErrorRate,
     InvalidationErrors, ForwarderErrors, DynamoDbThrottles, CacheCircuitOpen, CacheErrors, ApiThrottled, and one
     ``<Name>DeadLetters`` per dead-letter queue (Outbox, Forwarder, Invalidation, Analytics)."""
-    dashboard: cloudwatch.Dashboard
-    """The CloudWatch dashboard (API, Lambda, cache outcomes and hit ratio, DynamoDB, alarms)."""
+    dashboard: cloudwatch.Dashboard | None
+    """The CloudWatch dashboard (API, Lambda, cache outcomes and hit ratio, DynamoDB, alarms); None unless
+    ``ObservabilityOptions(dashboard=True)``."""
     trace_sampling_rule: xray.CfnSamplingRule
     """The X-Ray sampling rule of the API's stage (``observability`` prop)."""
     regulated_profile: RegulatedProfile | None
@@ -206,8 +207,9 @@ class CachedSearchApi(Construct):
             table_removal_policy: What happens to the table when the stack is deleted. Default: RETAIN (with
                 deletion protection).
             metrics_namespace: CloudWatch namespace of the EMF metrics. Default: ``CachedBookingApi``.
-            observability: X-Ray sampling rule of the API and log levels of the functions (the X-Ray and CloudWatch
-                bill). Default: ``ObservabilityOptions()`` (5 % of requests traced, no reservoir; INFO; platform WARN).
+            observability: X-Ray sampling rule of the API, log levels of the functions, which EMF metrics they
+                publish and the optional dashboard (the X-Ray and CloudWatch bill). Default: ``ObservabilityOptions()``
+                (5 % of requests traced, no reservoir; INFO; platform WARN; alarmed metrics only; no dashboard).
             regulated: What auditors of payment and health data ask for (README "Regulated workloads"): customer
                 managed KMS keys, rotated, for every log group, the tables, the dead-letter queues, the bus and its
                 archive and the analytics bucket; versioned buckets; the tables in a daily AWS Backup plan; reserved
@@ -410,6 +412,8 @@ class CachedSearchApi(Construct):
             cache=self.cache,
             metrics_namespace=metrics_namespace,
             search_service_name=search_service_name,
+            dashboard=observability.dashboard,
+            detailed_metrics=observability.detailed_metrics,
         )
         self.alarms = monitoring.alarms
         self.dashboard = monitoring.dashboard

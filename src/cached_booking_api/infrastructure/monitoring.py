@@ -24,7 +24,7 @@ CACHE_METRICS = ("CacheHit", "CacheMiss", "CacheStale", "CacheBypass", "CacheErr
 
 
 class Monitoring(Construct):
-    """Attributes: ``alarms`` (name → Alarm), ``dashboard``."""
+    """Attributes: ``alarms`` (name → Alarm), ``dashboard`` (None unless ``dashboard=True``)."""
 
     def __init__(
         self,
@@ -44,6 +44,8 @@ class Monitoring(Construct):
         metrics_namespace: str,
         search_service_name: str,
         cache: Cache | None = None,
+        dashboard: bool = False,
+        detailed_metrics: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
 
@@ -138,11 +140,11 @@ class Monitoring(Construct):
             self, "Throttled429", log_group=access_log_group,
             filter_pattern=logs.FilterPattern.literal('{ $.status = "429" }'),
             metric_namespace=metrics_namespace, metric_name=f"{search_service_name}-api-429", metric_value="1",
-            default_value=0,
         ).metric(statistic="Sum", period=PERIOD)  # fmt: skip
+        # No default value: the metric has data (and is billed) only in hours with a 429; FILL reads the gaps as 0.
         definitions["ApiThrottled"] = (
             rate(
-                "IF(requests > 0, 100 * throttled / requests, 0)",
+                "IF(requests > 0, 100 * FILL(throttled, 0) / requests, 0)",
                 "API 429 %",
                 throttled=throttled,
                 requests=stage.metric_count(**sum_),
@@ -159,6 +161,7 @@ class Monitoring(Construct):
         if alarm_topic is not None:
             _let_cloudwatch_use_the_topic_key(self, alarm_topic)
         self.alarms: dict[str, cloudwatch.Alarm] = {}
+        action = cw_actions.SnsAction(alarm_topic) if alarm_topic is not None else None  # one object: fewer jsii calls
         for name, (metric, threshold, description) in definitions.items():
             alarm = cloudwatch.Alarm(
                 self,
@@ -171,15 +174,27 @@ class Monitoring(Construct):
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
                 alarm_description=description,
             )
-            if alarm_topic is not None:
-                alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
-                alarm.add_ok_action(cw_actions.SnsAction(alarm_topic))
+            if action is not None:
+                alarm.add_alarm_action(action)
+                alarm.add_ok_action(action)
             self.alarms[name] = alarm
 
+        self.dashboard: cloudwatch.Dashboard | None = None
+        if dashboard:
+            self.dashboard = self._dashboard(stage, search_function, table, emf, rate, sum_, detailed_metrics,
+                                             definitions["DynamoDbThrottles"][0])  # fmt: skip
+
+    def _dashboard(self, stage: apigw.Stage, search_function: lambda_.Function, table: dynamodb.Table,
+                   emf: Any, rate: Any, sum_: dict[str, Any], detailed_metrics: bool,
+                   throttles: cloudwatch.IMetric) -> cloudwatch.Dashboard:  # fmt: skip
+        """The optional dashboard ($3/month): the API, the search function, the cache and the alarms in one view."""
         hit_ratio = rate("IF(h + m + s > 0, 100 * (h + s) / (h + m + s), 0)", "Cache hit %",
                          h=emf("CacheHit"), m=emf("CacheMiss"), s=emf("CacheStale"))  # fmt: skip
-        self.dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=Duration.hours(6))
-        self.dashboard.add_widgets(
+        outcomes = [name for name in CACHE_METRICS if detailed_metrics or name != "CacheBypass"]
+        latency = ([emf("SearchLatency", "p50"), emf("SearchLatency", "p99")] if detailed_metrics else
+                   [search_function.metric_duration(statistic=p, period=PERIOD) for p in ("p50", "p99")])  # fmt: skip
+        board = cloudwatch.Dashboard(self, "Dashboard", default_interval=Duration.hours(6))
+        board.add_widgets(
             cloudwatch.GraphWidget(title="API requests / 4xx / 5xx", left=[
                 stage.metric_count(**sum_), stage.metric_client_error(**sum_), stage.metric_server_error(**sum_)]),
             cloudwatch.GraphWidget(title="API latency p50 / p99 (ms)", left=[
@@ -188,17 +203,15 @@ class Monitoring(Construct):
                 search_function.metric_invocations(**sum_), search_function.metric_errors(**sum_),
                 search_function.metric_throttles(**sum_)]),
         )  # fmt: skip
-        self.dashboard.add_widgets(
-            cloudwatch.GraphWidget(title="Cache outcomes", left=[emf(name) for name in CACHE_METRICS]),
+        board.add_widgets(
+            cloudwatch.GraphWidget(title="Cache outcomes", left=[emf(name) for name in outcomes]),
             cloudwatch.GraphWidget(title="Cache hit ratio (%)", left=[hit_ratio]),
-            cloudwatch.GraphWidget(title="Search latency p50 / p99 (ms)", left=[
-                emf("SearchLatency", "p50"), emf("SearchLatency", "p99")]),
+            cloudwatch.GraphWidget(title="Search latency p50 / p99 (ms)", left=latency),
             cloudwatch.GraphWidget(title="DynamoDB consumed RCU / throttles", left=[
-                table.metric_consumed_read_capacity_units(**sum_)], right=[definitions["DynamoDbThrottles"][0]]),
+                table.metric_consumed_read_capacity_units(**sum_)], right=[throttles]),
         )  # fmt: skip
-        self.dashboard.add_widgets(
-            cloudwatch.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms.values()), width=24)
-        )
+        board.add_widgets(cloudwatch.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms.values()), width=24))
+        return board
 
 
 def _serverless_cache_alarms(cache: Cache) -> dict[str, tuple[cloudwatch.IMetric, float, str]]:

@@ -1,4 +1,5 @@
-"""Cost levers of observability: the X-Ray sampling rule of the API and the log levels of every function.
+"""Cost levers of observability: the X-Ray sampling rule of the API, the log levels of every function, which EMF
+metrics the handlers publish, and the optional dashboard.
 
 Tracing stays on (API Gateway stage tracing, Lambda active tracing); what is recorded is set by an X-Ray sampling rule
 for the API's stage: by default no reservoir and 5 % of requests, which at the design load (51k requests/day) records
@@ -15,6 +16,8 @@ from typing import Literal
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_xray as xray
 from constructs import Construct
+
+from ..runtime.emf import DETAILED_METRICS_ENV
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 SystemLogLevel = Literal["DEBUG", "INFO", "WARN"]
@@ -40,6 +43,15 @@ class ObservabilityOptions:
     system_log_level: SystemLogLevel = "WARN"
     """Lambda platform log level: WARN drops the START/END/REPORT lines of every invocation (~0.3 KB each); the same
     figures are in Lambda's own CloudWatch metrics. Use INFO to keep them."""
+
+    detailed_metrics: bool = False
+    """Publish every EMF metric (SearchRequest, SearchLatency, CacheBypass, the booking counts, CacheInvalidations) and
+    not only the ones an alarm or the hit ratio reads (CacheHit, CacheMiss, CacheStale, CacheError, CircuitOpen).
+    Each metric name is a CloudWatch custom metric ($0.30 a month, prorated by the hours it has data); the detailed
+    ones repeat what API Gateway and Lambda publish for free. Default False (~$0.90 instead of ~$3.30 a month)."""
+    dashboard: bool = False
+    """Create a CloudWatch dashboard ($3 a month; an account's first three are free). Default False: the alarms are
+    the guarantee, and the API Gateway, Lambda and ElastiCache consoles graph the same metrics."""
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the prop and the fix."""
@@ -95,6 +107,7 @@ def apply_log_levels(function: lambda_.Function, options: ObservabilityOptions, 
     if search and _LOG_LEVELS.index(level) > _LOG_LEVELS.index(SEARCH_MAX_LOG_LEVEL):
         level = SEARCH_MAX_LOG_LEVEL
     function.add_environment("POWERTOOLS_LOG_LEVEL", level)
+    function.add_environment(DETAILED_METRICS_ENV, "true" if options.detailed_metrics else "false")
     cfn = function.node.default_child
     assert isinstance(cfn, lambda_.CfnFunction)
     cfn.add_property_override("LoggingConfig.SystemLogLevel", options.system_log_level)

@@ -169,12 +169,17 @@ def _cost(args: argparse.Namespace) -> int:
           f"hit ratio {hit_ratio:.0%}{' (measured, bench P4)' if args.hit_ratio is None else ''}; "
           f"{deployment.source}: {deployment.cache_mode} {deployment.engine}, X-Ray rule "
           f"{deployment.trace_reservoir_per_second:g}/s + {deployment.trace_sampling_rate:.0%}, platform logs "
-          f"{deployment.system_log_level}, {deployment.alarm_metrics} alarm metrics, {deployment.dashboards} "
-          f"dashboard(s); free tiers {'applied' if args.free_tier else 'not applied'}")  # fmt: skip
+          f"{deployment.system_log_level}, logs kept {deployment.log_retention_days} days, "
+          f"{len(deployment.alarms)} alarms ({deployment.alarm_metrics} alarm metrics), {deployment.dashboards} "
+          f"dashboard(s), {len(deployment.custom_metrics)} custom metrics "
+          f"({'detailed' if deployment.detailed_metrics else 'alarmed only'}); free tiers "
+          f"{'applied' if args.free_tier else 'not applied'}")  # fmt: skip
     ours = cost.estimate(*workload, **common)
     idle = cost.estimate(0, 0, **common)
     idle.design = "the same, idle"
     print(cost.render([ours, idle, cost.nat_design(*workload, prices, assumptions)], prices))
+    print()
+    print(cost.render_fixed(deployment, prices, *workload, assumptions))
     if args.scale:
         scaled = []
         for factor in cost.SCALES:

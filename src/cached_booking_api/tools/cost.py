@@ -29,10 +29,12 @@ class Assumptions:
     hit_ratio: float = 0.44
     """Measured: bench/local_bench.py P4 - the real handler on a Zipf(1.1) trace over 20k distinct queries at 50k
     searches/day, TTL 300 s: 44.2 % of searches answered from the cache (an ideal TTL cache: 44.3 %)."""
-    listings_per_search: int = 50
-    """Listings of the searched destination (bench P2's destination)."""
-    nights_per_search: float = 3.4
-    """Mean stay of the P4 trace (1, 2, 3, 4 or 7 nights)."""
+    miss_read_units: float = 3.5
+    """Measured: bench/inventory_bench.py - a cache-miss search over 50 listings x 7 nights is 2 requests (the
+    destination's listings Query + one inventory-index Query of the stay's month items) consuming 3.5 read units
+    (ReturnConsumedCapacity on DynamoDB Local, eventually consistent); the 0.1.0 layout (one item per listing-night,
+    BatchGetItem) consumed 176. A month item holds every night of its month, so shorter stays read no less: 7 nights
+    (a stay that may span two months) is the conservative figure."""
     search_hit_seconds: float = 0.010
     search_miss_seconds: float = 0.060
     booking_seconds: float = 0.150
@@ -50,12 +52,92 @@ class Assumptions:
     cache_gb: float = 0.1
     nat_gb_per_request: float = 0.00002  # ~20 KB through NAT per request in the NAT design
 
-    @property
-    def miss_read_units(self) -> float:
-        """Read units of one cache-miss search: one Query of the destination's listings, then one eventually
-        consistent BatchGetItem read (0.5 RRU per item under 4 KB) per listing-night."""
-        query = math.ceil(self.listings_per_search * 0.3 / 4) * 0.5  # ~0.3 KB per listing item
-        return query + self.listings_per_search * self.nights_per_search * 0.5
+
+@dataclass(frozen=True)
+class Alarm:
+    """One CloudWatch alarm: billed per metric it reads (a metric-math alarm counts each of its metrics)."""
+
+    name: str
+    metrics: int
+    guards: str
+    """What it watches, in a few words (the template's AlarmDescription when read from a template)."""
+
+
+#: The construct's alarms at its defaults (serverless cache, analytics on), with what each guards. Test:
+#: test/construct/test_observability.py checks names and metric counts against the example's template.
+DEFAULT_ALARMS: tuple[Alarm, ...] = (
+    Alarm("Api5xxRate", 2, "API 5xx responses as a share of requests: what clients see"),
+    Alarm("ApiLatencyP99", 1, "API p99 latency: slow answers, whatever their cause"),
+    Alarm("ApiThrottled", 2, "API 429s as a share of requests: clients refused by the throttles"),
+    Alarm("SearchErrorRate", 2, "search function errors as a share of invocations"),
+    Alarm("SearchThrottles", 1, "search function out of concurrency"),
+    Alarm("BookingErrorRate", 2, "booking function errors as a share of invocations"),
+    Alarm("InvalidationErrors", 1, "cache invalidation consumer failing (stale availability)"),
+    Alarm("InvalidationIteratorAge", 1, "invalidation over a minute behind the stream (stale availability)"),
+    Alarm("ForwarderErrors", 1, "search.completed forwarder failing (events late or lost)"),
+    Alarm("DynamoDbThrottles", 3, "table refusing reads (Query, GetItem, BatchGetItem)"),
+    Alarm("DynamoDbWriteThrottles", 4, "table refusing writes (bookings, cancellations, loads)"),
+    Alarm("CacheCircuitOpen", 1, "cache breaker open: every search on DynamoDB"),
+    Alarm("CacheErrors", 1, "cache calls failing or timing out"),
+    Alarm("CacheEcpuNearLimit", 1, "serverless cache at 75 % of its ECPU/s cap (throttling next)"),
+    Alarm("CacheStorageNearLimit", 1, "serverless cache at 75 % of its storage cap (evictions next)"),
+    Alarm("CacheThrottledCommands", 1, "serverless cache throttling commands"),
+    Alarm("OutboxDeadLetters", 1, "booking events the outbox Pipe could not deliver"),
+    Alarm("ForwarderDeadLetters", 1, "search events the forwarder could not deliver"),
+    Alarm("InvalidationDeadLetters", 1, "stream batches the invalidation consumer gave up on"),
+    Alarm("AnalyticsDeadLetters", 1, "events the analytics rule could not put on Firehose"),
+)
+
+
+@dataclass(frozen=True)
+class CustomMetric:
+    """One custom metric: $0.30 a month, prorated by the hours in which it receives data (CloudWatch pricing)."""
+
+    name: str
+    source: str
+    detailed: bool
+    """Published only with ``ObservabilityOptions(detailed_metrics=True)``."""
+    per_search: float = 0.0
+    """Datapoints per search (per booking below): an hour is billed when it has at least one."""
+    per_booking: float = 0.0
+    incident_hours: float = 0.0
+    """Share of the hours with traffic in which a failure-only metric has data (assumed: ~7 hours a month)."""
+    purpose: str = ""
+
+    def billed_months(self, searches_per_hour: float, bookings_per_hour: float) -> float:
+        """The month's share this metric is billed for: the chance an hour has at least one datapoint."""
+        if searches_per_hour + bookings_per_hour <= 0:
+            return 0.0
+        rate = self.per_search * searches_per_hour + self.per_booking * bookings_per_hour
+        return max(self.incident_hours, 1 - math.exp(-rate))
+
+
+_INCIDENT = 0.01
+#: Every custom metric the construct can publish: the EMF metrics of the handlers (one dimension set each: the
+#: function's ``service``; never a per-destination or per-client dimension) and the access log's metric filter.
+CUSTOM_METRICS: tuple[CustomMetric, ...] = (
+    CustomMetric("CacheHit", "search", False, per_search=0.44, purpose="hit ratio: the search bill's driver"),
+    CustomMetric("CacheMiss", "search", False, per_search=0.56, purpose="hit ratio"),
+    CustomMetric("CacheStale", "search", False, per_search=0.01, purpose="hit ratio (stale answers are hits)"),
+    CustomMetric("CacheError", "search", False, incident_hours=_INCIDENT, purpose="alarm CacheErrors"),
+    CustomMetric("CircuitOpen", "search", False, incident_hours=_INCIDENT, purpose="alarm CacheCircuitOpen"),
+    CustomMetric(
+        "<prefix>-search-api-429",
+        "access log metric filter",
+        False,
+        incident_hours=_INCIDENT,
+        purpose="alarm ApiThrottled (no default value: data only in hours with a 429)",
+    ),  # fmt: skip
+    CustomMetric("SearchRequest", "search", True, per_search=1, purpose="= API Count of GET /search"),
+    CustomMetric("SearchLatency", "search", True, per_search=1, purpose="= API Latency / Lambda Duration"),
+    CustomMetric("CacheBypass", "search", True, incident_hours=_INCIDENT, purpose="searches without the cache"),
+    CustomMetric("BookingRequest", "bookings", True, per_booking=1, purpose="= API Count of POST /bookings"),
+    CustomMetric("BookingConfirmed", "bookings", True, per_booking=0.9, purpose="business count (also analytics)"),
+    CustomMetric("BookingRead", "bookings", True, per_booking=0.5, purpose="GET /bookings/{id} count"),
+    CustomMetric("CancellationRequest", "bookings", True, per_booking=0.1, purpose="DELETE count"),
+    CustomMetric("BookingCancelled", "bookings", True, per_booking=0.1, purpose="business count (also analytics)"),
+    CustomMetric("CacheInvalidations", "invalidation", True, per_booking=1, purpose="generation bumps"),
+)
 
 
 @dataclass(frozen=True)
@@ -71,15 +153,15 @@ class Deployment:
     trace_sampling_rate: float = 0.05
     trace_reservoir_per_second: float = 0.0
     system_log_level: str = "WARN"
-    alarm_metrics: int = 29
-    """Metrics watched by the construct's alarms (a metric-math alarm counts each metric it reads), counted from the
-    example's template (test_cost.py checks it against the template)."""
-    dashboards: int = 1
-    custom_metrics: int = 10
-    """EMF metric names the handlers emit with one dimension set (service) each: SearchRequest, CacheHit, CacheMiss,
-    CacheStale, CacheBypass, CacheError, SearchLatency, CircuitOpen, BookingRequest, BookingConfirmed, BookingRead,
-    CacheInvalidations; the rare ones are published in few hours, so ~9 full metrics. Plus 1: the access log's 429
-    count (a metric filter's metric is a custom metric too; it feeds the ApiThrottled alarm)."""
+    log_retention_days: int = 30
+    """Retention of the log groups (``log_retention`` prop, default one month): months of logs kept in storage."""
+    alarms: tuple[Alarm, ...] = DEFAULT_ALARMS
+    dashboards: int = 0
+    """``ObservabilityOptions(dashboard=True)`` adds one ($3/month; the alarms above are the guarantee)."""
+    detailed_metrics: bool = False
+    """``ObservabilityOptions(detailed_metrics=True)`` publishes every EMF metric, not only the alarmed ones."""
+    always_published_filters: int = 0
+    """Metric filters with a default value (data in every hour with log traffic): the construct's has none."""
     kms_keys: int = 0
     interface_endpoints: int = 0
     nat_gateways: int = 0
@@ -87,6 +169,22 @@ class Deployment:
     """``regulated=True``: adds ``regulated_lines`` (KMS requests, AWS Backup, WAF); its two keys are in
     ``kms_keys``."""
     source: str = "construct defaults"
+
+    @property
+    def alarm_metrics(self) -> int:
+        """Metrics read by the alarms: what CloudWatch bills them by."""
+        return sum(alarm.metrics for alarm in self.alarms)
+
+    @property
+    def custom_metrics(self) -> tuple[CustomMetric, ...]:
+        """The custom metrics this deployment publishes (at most; rare ones are billed only in hours with data)."""
+        return tuple(m for m in CUSTOM_METRICS if self.detailed_metrics or not m.detailed)
+
+    def custom_metric_months(self, searches_per_day: float, bookings_per_day: float) -> float:
+        """Custom metrics billed in a month at this load (each prorated by the hours it has data)."""
+        per_hour = (searches_per_day / 24, bookings_per_day / 24)
+        months = sum(m.billed_months(*per_hour) for m in self.custom_metrics)
+        return months + (self.always_published_filters if searches_per_day + bookings_per_day else 0)
 
     @classmethod
     def from_template(cls, path: Path) -> Deployment:
@@ -101,9 +199,14 @@ class Deployment:
         if not isinstance(resources, dict):
             raise ValueError(f"{path}: not a CloudFormation template (no Resources)")
         by_type: dict[str, list[dict[str, Any]]] = {}
-        for resource in resources.values():
-            by_type.setdefault(resource.get("Type", ""), []).append(resource.get("Properties") or {})
-        found: dict[str, Any] = {"source": str(path)}
+        alarms: list[Alarm] = []
+        for logical_id, resource in resources.items():
+            properties = resource.get("Properties") or {}
+            by_type.setdefault(resource.get("Type", ""), []).append(properties)
+            if resource.get("Type") == "AWS::CloudWatch::Alarm":
+                alarms.append(Alarm(_alarm_name(logical_id), _alarm_metrics(properties),
+                                    str(properties.get("AlarmDescription", ""))))  # fmt: skip
+        found: dict[str, Any] = {"source": str(path), "alarms": tuple(alarms)}
         if by_type.get("AWS::ElastiCache::ServerlessCache"):
             found.update(cache_mode="serverless", engine=str(by_type["AWS::ElastiCache::ServerlessCache"][0]
                                                              .get("Engine", "valkey")).lower())  # fmt: skip
@@ -118,6 +221,8 @@ class Deployment:
             if handler.endswith("handlers.search.handler"):
                 found["search_gb"] = gb
                 found["system_log_level"] = (function.get("LoggingConfig") or {}).get("SystemLogLevel", "INFO")
+                variables = (function.get("Environment") or {}).get("Variables") or {}
+                found["detailed_metrics"] = str(variables.get(DETAILED_METRICS_ENV, "true")).lower() == "true"
             elif handler.endswith("handlers.bookings.handler"):
                 found["booking_gb"] = gb
         rules = by_type.get("AWS::XRay::SamplingRule", [])
@@ -127,7 +232,14 @@ class Deployment:
                          trace_reservoir_per_second=float(rule.get("ReservoirSize", 1)))  # fmt: skip
         else:  # X-Ray's default rule: the first request each second and 5 % of any additional requests
             found.update(trace_sampling_rate=0.05, trace_reservoir_per_second=1.0)
-        found["alarm_metrics"] = sum(_alarm_metrics(alarm) for alarm in by_type.get("AWS::CloudWatch::Alarm", []))
+        retention = [
+            int(g["RetentionInDays"]) for g in by_type.get("AWS::Logs::LogGroup", []) if "RetentionInDays" in g
+        ]
+        found["log_retention_days"] = max(retention) if retention else 3653  # no retention: kept (10 years priced)
+        found["always_published_filters"] = sum(
+            1 for f in by_type.get("AWS::Logs::MetricFilter", []) for t in f.get("MetricTransformations") or []
+            if "DefaultValue" in t
+        )  # fmt: skip
         found["dashboards"] = len(by_type.get("AWS::CloudWatch::Dashboard", []))
         found["kms_keys"] = len(by_type.get("AWS::KMS::Key", []))
         found["nat_gateways"] = len(by_type.get("AWS::EC2::NatGateway", []))
@@ -137,6 +249,19 @@ class Deployment:
             if e.get("VpcEndpointType") == "Interface"
         )  # fmt: skip
         return replace(cls(), **found)
+
+
+#: The environment variable the construct sets from ``ObservabilityOptions.detailed_metrics`` (``runtime/emf.py``);
+#: absent in templates of versions that published every metric.
+DETAILED_METRICS_ENV = "EMF_DETAILED_METRICS"
+
+
+def _alarm_name(logical_id: str) -> str:
+    """The construct's alarm name inside a logical id (``...Monitoring<Name><hash>``), else the logical id."""
+    for alarm in DEFAULT_ALARMS:
+        if alarm.name in logical_id:
+            return alarm.name
+    return logical_id
 
 
 def _alarm_metrics(alarm: dict[str, Any]) -> int:
@@ -219,11 +344,13 @@ def estimate(
               + invocations * platform
               + requests * (a.access_log_bytes_per_request + a.flow_log_bytes_per_request)) / 1e9  # fmt: skip
     free_logs = p["cloudwatch_free_logs_gb"] if free_tier else 0
+    stored_months = max(1.0, d.log_retention_days / DAYS_PER_MONTH)  # steady state: retention's worth is stored
     lines["CloudWatch Logs (ingestion, storage)"] = (max(0.0, log_gb - free_logs) * p["cloudwatch_logs_ingest_gb"]
-                                                     + log_gb * p["cloudwatch_logs_storage_gb_month"])  # fmt: skip
-    metrics = d.custom_metrics if requests else 0  # EMF metrics are billed for the hours they are published
+                                                     + log_gb * stored_months
+                                                     * p["cloudwatch_logs_storage_gb_month"])  # fmt: skip
+    metrics = d.custom_metric_months(searches_per_day, bookings_per_day)  # billed for the hours they have data
     lines["CloudWatch custom metrics (EMF)"] = (
-        max(0, metrics - (p["cloudwatch_free_custom_metrics"] if free_tier else 0))
+        max(0.0, metrics - (p["cloudwatch_free_custom_metrics"] if free_tier else 0))
         * p["cloudwatch_custom_metric_month"]
     )
     lines["CloudWatch alarms (per alarm metric)"] = (
@@ -300,10 +427,10 @@ def cache_cost(p: dict[str, Any], a: Assumptions, d: Deployment, hits: float, mi
 def nat_design(searches_per_day: float, bookings_per_day: float, prices: dict[str, Any] | None = None,
                assumptions: Assumptions | None = None) -> Estimate:  # fmt: skip
     """The same workload on the replaced design: one NAT gateway, two cache.t4g.small Redis nodes, X-Ray's default
-    sampling rule and platform logs kept."""
+    sampling rule, platform logs kept, every metric published and a dashboard."""
     p, a = prices or load_prices(), assumptions or Assumptions()
     replaced = Deployment(cache_mode="provisioned", engine="redis", trace_reservoir_per_second=1.0,
-                          system_log_level="INFO")  # fmt: skip
+                          system_log_level="INFO", dashboards=1, detailed_metrics=True)  # fmt: skip
     base = estimate(searches_per_day, bookings_per_day, prices=p, assumptions=a, deployment=replaced)
     requests = (searches_per_day + bookings_per_day) * DAYS_PER_MONTH
     base.design = "replaced: NAT + 2 Redis nodes"
@@ -326,3 +453,42 @@ def render(estimates: list[Estimate], prices: dict[str, Any]) -> str:
     rows.append(f"{'total':{width}}" + "".join(f"{e.total:>{c}.2f}" for e, c in zip(estimates, columns, strict=True)))
     rows.append(f"(list prices {prices['region']} as of {prices['as_of']}; a model, not a bill: see cost.Assumptions)")
     return "\n".join(rows)
+
+
+def render_fixed(deployment: Deployment, prices: dict[str, Any], searches_per_day: float,
+                 bookings_per_day: float, assumptions: Assumptions | None = None) -> str:  # fmt: skip
+    """The monthly cost that does not follow the requests, line by line, each with what it is there for: the cache's
+    minimum, every alarm (what it guards), the dashboard, every custom metric (what reads it) and the table's storage.
+    Free tiers are not applied."""
+    p, a = prices, assumptions or Assumptions()
+    rows: list[tuple[str, float, str]] = []
+    if deployment.cache_mode == "serverless":
+        minimum = p[f"elasticache_serverless_{deployment.engine}_min_gb"]
+        rows.append((f"cache: serverless {deployment.engine} minimum ({minimum:g} GB stored)",
+                     max(a.cache_gb, minimum) * p[f"elasticache_serverless_{deployment.engine}_gb_hour"]
+                     * HOURS_PER_MONTH, "the cache itself: TLS, IAM auth, Multi-AZ, scales itself"))  # fmt: skip
+    else:
+        rows.append((f"cache: {deployment.cache_nodes} x {deployment.node_type} ({deployment.engine})",
+                     cache_cost(p, a, deployment, 0, 0), "replication group, Multi-AZ failover"))  # fmt: skip
+    rows.append((f"table storage + point-in-time recovery ({a.data_gb:g} GB)",
+                 a.data_gb * (p["dynamodb_storage_gb_month"] + p["dynamodb_pitr_gb_month"]),
+                 "the data and its 35-day restore window"))  # fmt: skip
+    for alarm in deployment.alarms:
+        rows.append((f"alarm {alarm.name} ({alarm.metrics} metric{'s' if alarm.metrics > 1 else ''})",
+                     alarm.metrics * p["cloudwatch_alarm_metric_month"], alarm.guards))  # fmt: skip
+    for _ in range(deployment.dashboards):
+        rows.append(("dashboard", p["cloudwatch_dashboard_month"],
+                     "one view of the alarms and metrics (opt-in: ObservabilityOptions(dashboard=True))"))  # fmt: skip
+    per_hour = (searches_per_day / 24, bookings_per_day / 24)
+    for metric in deployment.custom_metrics:
+        share = metric.billed_months(*per_hour)
+        rows.append((f"metric {metric.name} ({metric.source}, {share:.0%} of hours)",
+                     share * p["cloudwatch_custom_metric_month"], metric.purpose))  # fmt: skip
+    width = max(len(name) for name, _, _ in rows) + 2
+    lines = [f"{'fixed and per-metric cost, USD / month':{width}}{'':>8}  what it is there for",
+             "-" * (width + 60)]  # fmt: skip
+    lines += [f"{name:{width}}{usd:>8.2f}  {why}" for name, usd, why in rows]
+    lines.append("-" * (width + 60))
+    lines.append(f"{'total':{width}}{sum(usd for _, usd, _ in rows):>8.2f}  (metrics at "
+                 f"{searches_per_day:,.0f} searches + {bookings_per_day:,.0f} bookings a day)")  # fmt: skip
+    return "\n".join(lines)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import (
@@ -27,12 +27,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from .. import config, tracing
 from ..booking_service import BookingService
+from ..emf import leveled_metrics
 from ..errors import ApiError, service_unavailable, validation_error
 from ..http import create_resolver, json_response
 from ..models import IDEMPOTENCY_KEY, BookingRequest, parse_or_400
 
 logger = Logger()
-metrics = Metrics()
+metrics = leveled_metrics()
 app = create_resolver(logger)
 
 MAX_BODY_BYTES = 16 * 1024

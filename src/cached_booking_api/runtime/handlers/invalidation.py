@@ -9,17 +9,18 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from .. import config
 from ..cache import SearchCache
+from ..emf import leveled_metrics
 from ..invalidation_scopes import stale_scopes
 from ..redis_client import LazyClient
 
 logger = Logger()
-metrics = Metrics()
+metrics = leveled_metrics()
 
 
 @cache

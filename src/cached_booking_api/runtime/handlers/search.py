@@ -6,7 +6,7 @@ import time
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from .. import config, tracing
 from ..cache import SearchCache
 from ..circuit import CircuitBreaker
+from ..emf import leveled_metrics
 from ..http import create_resolver, json_response
 from ..models import SearchQuery, parse_or_400
 from ..redis_client import LazyClient
@@ -21,7 +22,7 @@ from ..repository import ListingRepository
 from ..search_service import CacheStatus, SearchService
 
 logger = Logger()
-metrics = Metrics()
+metrics = leveled_metrics()
 app = create_resolver(logger)
 
 _CACHE_METRICS = {
