@@ -108,6 +108,22 @@ def test_a_second_bundle_of_the_same_hash_is_copied_from_the_cache(
     assert files == sorted(p.relative_to(second) for p in second.rglob("*") if p.is_file())
     assert Path("pydantic_core") in {f.parents[-2] for f in files if len(f.parts) > 1}
     assert all((first / f).read_bytes() == (second / f).read_bytes() for f in files if f.suffix == ".py")
+    cached = tmp_path / "cache" / bundling.asset_hash()
+    assert all((second / f).stat().st_ino == (cached / f).stat().st_ino for f in files), "hard links, not copies"
+
+
+def test_a_cache_on_another_file_system_is_copied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hard links cannot cross file systems: then the bundle's files are copied."""
+    import os
+
+    def cross_device(source: str, target: str) -> None:
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", cross_device)
+    source, target = tmp_path / "a.py", tmp_path / "b.py"
+    source.write_text("x = 1\n")
+    bundling._link_or_copy(str(source), str(target))
+    assert target.read_text() == "x = 1\n" and target.stat().st_ino != source.stat().st_ino
 
 
 def test_the_bundle_hash_changes_with_any_handler_file_or_pin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

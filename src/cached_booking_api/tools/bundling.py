@@ -8,8 +8,8 @@ across machines and runs, and identical whether or not bundling is skipped.
 
 A bundle is built once per asset hash and kept outside ``cdk.out`` in ``~/.cache/cached-booking-api/bundles/<hash>``
 (``$XDG_CACHE_HOME`` is honoured; ``CACHED_BOOKING_API_BUNDLE_CACHE=<dir>`` moves it, ``=off`` disables it): a second
-synth copies it instead of running pip. The hash covers the handler sources and the pinned requirements, so any change
-to either builds a new bundle.
+synth hard-links its files into the asset (copies them across file systems) instead of running pip. The hash covers
+the handler sources and the pinned requirements, so any change to either builds a new bundle.
 """
 
 from __future__ import annotations
@@ -113,8 +113,18 @@ class LocalPipBundling:
         bundle = cached_bundle(asset_hash())
         if bundle is None:
             return build_bundle(Path(output_dir))
-        shutil.copytree(bundle, output_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns(_COMPLETE))
+        shutil.copytree(bundle, output_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns(_COMPLETE),
+                        copy_function=_link_or_copy)  # fmt: skip
         return True
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    """Hard-link a cached file into the asset (no bytes copied: CDK never writes into a staged asset), or copy it when
+    the cache is on another file system."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
 
 
 @cache

@@ -56,7 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     cost.add_argument("--cache-mode", choices=["serverless", "provisioned"], default="serverless")
     cost.add_argument("--engine", choices=["valkey", "redis"], default="valkey")
     cost.add_argument(
-        "--hit-ratio", type=float, help="cache hit ratio of searches (default 0.44, measured: see README)"
+        "--hit-ratio",
+        type=float,
+        help="cache hit ratio of searches (default 0.026, measured by bench/hit_ratio_bench.py: see README)",
     )
     cost.add_argument("--prices", type=Path, help="price file (default: the shipped, dated us-east-1 list prices)")
     cost.add_argument(
@@ -166,7 +168,7 @@ def _cost(args: argparse.Namespace) -> int:
     common = {"prices": prices, "assumptions": assumptions, "deployment": deployment, "free_tier": args.free_tier}
     workload = (args.searches_per_day, args.bookings_per_day)
     print(f"{args.searches_per_day:,.0f} searches/day, {args.bookings_per_day:,.0f} bookings/day, "
-          f"hit ratio {hit_ratio:.0%}{' (measured, bench P4)' if args.hit_ratio is None else ''}; "
+          f"hit ratio {hit_ratio:.1%}{' (measured, bench/hit_ratio_bench.py)' if args.hit_ratio is None else ''}; "
           f"{deployment.source}: {deployment.cache_mode} {deployment.engine}, X-Ray rule "
           f"{deployment.trace_reservoir_per_second:g}/s + {deployment.trace_sampling_rate:.0%}, platform logs "
           f"{deployment.system_log_level}, logs kept {deployment.log_retention_days} days, "
