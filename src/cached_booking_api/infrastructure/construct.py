@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-from aws_cdk import Aspects, Duration, Names, RemovalPolicy, Stack
+from aws_cdk import Aspects, Duration, Names, RemovalPolicy, Stack, Token
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
@@ -228,7 +228,7 @@ class CachedSearchApi(Construct):
         _validate(cache, throttle, alarms, authorizer, iam_authorization, search_reserved_concurrency,
                   stage_name, event_source, cors_allowed_origins)  # fmt: skip
         for prop, size in (("search_memory_size", search_memory_size), ("booking_memory_size", booking_memory_size)):
-            if not 128 <= size <= 10240:
+            if not _unresolved(size) and not 128 <= size <= 10240:
                 raise ValueError(f"{prop}: must be 128 to 10240 MB. The default, 512, suits most loads.")
         if analytics_bucket is not None and not analytics:
             raise ValueError("analytics_bucket: given while analytics=False. Drop analytics_bucket, or set "
@@ -473,6 +473,13 @@ def _search_environment(cache: Cache, options: CacheOptions, table_name: str) ->
     return environment
 
 
+def _unresolved(value: object) -> bool:
+    """Whether ``value`` is a token (a ``CfnParameter`` value, an attribute of another resource): CloudFormation
+    resolves it at deploy time, so it cannot be checked here and is not (as aws-cdk-lib does, ``Token.is_unresolved``).
+    """
+    return bool(Token.is_unresolved(value))
+
+
 def _validate(
     cache: CacheOptions,
     throttle: ThrottleOptions,
@@ -490,13 +497,20 @@ def _validate(
     if authorizer is not None and iam_authorization:
         raise ValueError("authorizer, iam_authorization: pick one. Pass authorizer for Cognito/Lambda, or "
                          "iam_authorization=True for SigV4, not both.")  # fmt: skip
-    if search_reserved_concurrency is not None and search_reserved_concurrency < 1:
+    if (
+        search_reserved_concurrency is not None
+        and not _unresolved(search_reserved_concurrency)
+        and search_reserved_concurrency < 1
+    ):
         raise ValueError("search_reserved_concurrency: must be at least 1. Leave it None for unreserved concurrency.")
+    if _unresolved(stage_name):
+        raise ValueError("stage_name: must be a literal name, not a token: aws-cdk-lib names the stage's constructs "
+                         "after it. Give e.g. 'prod'.")  # fmt: skip
     if not stage_name or not stage_name.replace("_", "").replace("-", "").isalnum():
         raise ValueError("stage_name: use letters, digits, '-' and '_' only (e.g. 'prod').")
-    if not event_source or event_source.startswith("aws."):
+    if not _unresolved(event_source) and (not event_source or event_source.startswith("aws.")):
         raise ValueError("event_source: must be non-empty and must not start with 'aws.' (reserved by AWS).")
     for origin in cors_allowed_origins:
-        if origin == "*" or not origin.startswith(("https://", "http://localhost")):
+        if not _unresolved(origin) and (origin == "*" or not origin.startswith(("https://", "http://localhost"))):
             raise ValueError(f"cors_allowed_origins: {origin!r} is not allowed. List exact origins such as "
                              "'https://app.example.com' ('*' is refused).")  # fmt: skip
