@@ -446,16 +446,22 @@ def before_after_rows(ref: str, results: dict[str, Any]) -> list[tuple[str, str,
     return rows
 
 
-def main() -> None:
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line: parts to measure (default all three), ``--src``, ``--before REF``, ``--out``."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("parts", nargs="*", metavar="cold|cost|synth", help="what to measure (default: all three)")
     parser.add_argument("--src", type=Path, default=ROOT / "src", help="the src directory whose handlers to measure")
     parser.add_argument("--before", metavar="REF", help="also measure this commit (e.g. a1a527d), interleaved")
     parser.add_argument("--out", default="perf.json", help="file name of the JSON figures in bench/out/")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     args.parts = args.parts or ["cold", "cost", "synth"]
     if set(args.parts) - {"cold", "cost", "synth"}:  # argparse cannot check choices of nargs="*" with a default
         parser.error(f"unknown part(s): {', '.join(sorted(set(args.parts) - {'cold', 'cost', 'synth'}))}")
+    return args
+
+
+def main() -> None:
+    args = parse()
     before = extract(args.before) if args.before else None
     results: dict[str, Any] = {}
     rows: list[tuple[str, str, str, str]] = []

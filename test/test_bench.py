@@ -52,3 +52,25 @@ def test_the_hit_ratio_bench_books_through_the_real_stream_consumer_path() -> No
     assert len(records) == 2
     tag = schema.destination_tag("Lisbon")
     assert stale_scopes(records) == {(tag, "2027-01-30"), (tag, "2027-01-31"), (tag, "2027-02-01")}
+
+
+def test_make_bench_runs_every_part_without_arguments() -> None:
+    """Regression: `make bench` calls perf_bench.py without arguments, and argparse refused its own default list."""
+    import perf_bench
+
+    assert perf_bench.parse([]).parts == ["cold", "cost", "synth"]
+    assert perf_bench.parse(["synth", "--before", "a1a527d"]).before == "a1a527d"
+    with pytest.raises(SystemExit):
+        perf_bench.parse(["bogus"])
+
+
+def test_before_after_table_has_before_after_baseline_and_goal_on_every_row() -> None:
+    from figures import before_after_table
+
+    text = before_after_table([("cold start search", "1.46x", "1.06x", "2205 ms", "<= 1.5x")])
+    header, rule, row = text.splitlines()
+    assert header.startswith("goal (issue 10)") and header.endswith("goal") and set(rule) == {"-"}
+    assert [word in header for word in ("before", "after", "baseline (same run)")] == [True, True, True]
+    assert row.startswith("cold start search") and row.endswith("<= 1.5x") and "1.46x" in row and "1.06x" in row
+    with pytest.raises(ValueError, match="measure, before, after, baseline and goal"):
+        before_after_table([("cold start", "1.46x", "1.06x", "2205 ms")])  # type: ignore[list-item]
