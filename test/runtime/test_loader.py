@@ -98,3 +98,148 @@ def test_the_shipped_sample_file_is_valid() -> None:
     assert errors == []
     assert len(records) >= 24
     assert len({record.destination for record in records}) >= 3
+
+
+class ConflictingClient:
+    """The real DynamoDB Local client, except that the first ``conflicts`` UpdateItem calls are rejected the way
+    DynamoDB rejects one that meets an ongoing transaction (DynamoDB Local serialises instead, so the interleaving is
+    injected)."""
+
+    def __init__(self, client: Any, conflicts: int) -> None:
+        self.client, self.exceptions, self.left, self.calls = client, client.exceptions, conflicts, 0
+
+    def update_item(self, **request: Any) -> Any:
+        self.calls += 1
+        if self.left > 0:
+            self.left -= 1
+            error = {
+                "Error": {"Code": "TransactionConflictException", "Message": "Transaction is ongoing for the item"}
+            }
+            raise self.exceptions.TransactionConflictException(error, "UpdateItem")
+        return self.client.update_item(**request)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+
+def test_a_capacity_update_meeting_an_ongoing_booking_transaction_is_retried(
+    dynamodb_local: Any, dynamodb: Any
+) -> None:
+    """AWS, DynamoDB Developer Guide, "Transaction conflict handling in DynamoDB": "A PutItem, UpdateItem, or
+    DeleteItem request for an item conflicts with an ongoing TransactWriteItems request that includes the same item."
+    and "When a PutItem, UpdateItem, or DeleteItem request is rejected, the request fails with a
+    TransactionConflictException." (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html)
+    botocore does not retry that code, so a load running while bookings come in crashed on the first conflict."""
+    from cached_booking_api.runtime.loader import apply_capacity
+
+    table = create_table(dynamodb)
+    night = date(2027, 3, 14)
+    assert apply_capacity(dynamodb, table, "busy-1", "Lisbon", {night: 2}).changed == 1  # the month item exists
+    client = ConflictingClient(dynamodb, conflicts=3)
+    slept: list[float] = []
+    result = apply_capacity(client, table, "busy-1", "Lisbon", {night: 4}, sleep=slept.append)
+    assert (result.changed, result.conflicts, client.calls, len(slept)) == (1, [], 4, 3)
+    month = _get(dynamodb, table, schema.month_key("busy-1", schema.month_of(night)))
+    assert month is not None and month[schema.capacity_attribute(night)] == {"N": "4"}
+
+
+def test_a_month_item_that_stays_busy_ends_the_load_with_a_clear_message(
+    dynamodb_local: Any,
+    dynamodb: Any,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    file = tmp_path / "busy.jsonl"
+    file.write_text(json.dumps(listing("busy-2", nights=3)) + "\n")
+    table = create_table(dynamodb)
+    assert cli.main(["load", "--table", table, "--endpoint-url", dynamodb_local.endpoint, str(file)]) == 0
+    file.write_text(json.dumps(listing("busy-2", nights=3, units=5)) + "\n")  # a capacity change: updates
+    import boto3
+
+    make = boto3.client  # the command builds its own client: wrap what it gets
+    monkeypatch.setattr(boto3, "client", lambda *a, **k: ConflictingClient(make(*a, **k), conflicts=10_000))
+    assert cli.main(["load", "--table", table, "--endpoint-url", dynamodb_local.endpoint, str(file)]) == 1
+    err = capsys.readouterr().err
+    assert "error: busy-2 " in err and "transaction" in err and "safe to repeat" in err and "Traceback" not in err
+
+
+def test_loading_into_a_table_that_does_not_exist_is_a_clear_error(
+    dynamodb_local: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    file = tmp_path / "one.jsonl"
+    file.write_text(json.dumps(listing("nowhere-1", nights=2)) + "\n")
+    assert cli.main(["load", "--table", "no-such-table", "--endpoint-url", dynamodb_local.endpoint, str(file)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: table no-such-table not found") and "--table" in err and "--region" in err
+
+
+class CountingClient:
+    """The real client, counting the writes of month items and hiding them from reads when ``blind``."""
+
+    def __init__(self, client: Any, *, blind: bool = False) -> None:
+        self.client, self.exceptions, self.blind = client, client.exceptions, blind
+        self.writes: list[str] = []
+
+    def put_item(self, **request: Any) -> Any:
+        self.writes.append("put")
+        return self.client.put_item(**request)
+
+    def update_item(self, **request: Any) -> Any:
+        self.writes.append("update")
+        return self.client.update_item(**request)
+
+    def batch_get_item(self, **request: Any) -> Any:
+        return {"Responses": {}} if self.blind else self.client.batch_get_item(**request)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+
+def test_reloading_an_unchanged_file_writes_no_month_item_and_a_change_only_its_nights(
+    dynamodb_local: Any, dynamodb: Any
+) -> None:
+    """The read before the writes only leaves out writes that would change nothing: a new month is one conditional
+    put, an unchanged month nothing, a changed one an update of the nights that change."""
+    table = create_table(dynamodb)
+    record = listing("quiet-1", first_night=date(2027, 5, 30), nights=4)  # May and June
+    counting = CountingClient(dynamodb)
+    report = load_listings(counting, table, [json.dumps(record)])
+    assert (report.nights_changed, counting.writes) == (4, ["put", "put"])
+    counting.writes.clear()
+    report = load_listings(counting, table, [json.dumps(record)])
+    assert (report.ok, report.nights_changed, counting.writes) == (True, 0, [])
+    record["inventory"]["2027-06-01"] = 7
+    report = load_listings(counting, table, [json.dumps(record)])
+    assert (report.nights_changed, counting.writes) == (1, ["update"])
+    june = _get(dynamodb, table, schema.month_key("quiet-1", "2027-06"))
+    assert june is not None and june["c01"] == {"N": "7"} and june["c02"] == {"N": "3"}
+
+
+def test_a_new_destination_rewrites_the_month_items_index_keys(dynamodb_local: Any, dynamodb: Any) -> None:
+    table = create_table(dynamodb)
+    record = listing("moved-1", first_night=date(2027, 5, 1), nights=2)
+    assert load_listings(dynamodb, table, [json.dumps(record)]).ok
+    assert load_listings(dynamodb, table, [json.dumps({**record, "destination": "Porto"})]).ok
+    may = _get(dynamodb, table, schema.month_key("moved-1", "2027-05"))
+    assert may is not None and may["gsi2pk"] == {"S": "DEST#porto"}
+    assert may[schema.DESTINATION_TAG_ATTRIBUTE] == {"S": schema.destination_tag("Porto")}
+
+
+def test_a_stale_read_cannot_make_the_loader_overwrite_booked_units(dynamodb_local: Any, dynamodb: Any) -> None:
+    """The read decides nothing: with every read answering "no such month" (as when a month is created and booked
+    between the read and the write), the put conditional on absence fails and the conditional update still refuses a
+    capacity below what is booked."""
+    from cached_booking_api.runtime.loader import CapacityConflict, apply_capacity
+
+    table = create_table(dynamodb)
+    night = date(2027, 7, 9)
+    assert apply_capacity(dynamodb, table, "raced-1", "Lisbon", {night: 3}).changed == 1
+    key = {k: {"S": v} for k, v in schema.month_key("raced-1", "2027-07").items()}
+    dynamodb.update_item(TableName=table, Key=key, UpdateExpression="SET b09 = :two",
+                         ExpressionAttributeValues={":two": {"N": "2"}})  # fmt: skip  # two units booked
+    blind = CountingClient(dynamodb, blind=True)
+    result = apply_capacity(blind, table, "raced-1", "Lisbon", {night: 1})
+    assert result.conflicts == [CapacityConflict("raced-1", night, 1, 2)] and blind.writes[0] == "put"
+    month = dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"]
+    assert (month["c09"], month["b09"]) == ({"N": "3"}, {"N": "2"})

@@ -1,20 +1,23 @@
 """Loads a listing file (JSON Lines, BRIEF §3) into the table, safely, as often as you like.
 
 Every line is validated before anything is written; a bad line is reported with its number and nothing of that listing
-is written. A good listing is written as its listing item (a plain put: names, prices, guests) and one conditional
-``UpdateItem`` per month of inventory that sets each night's **capacity** only where it is not below the units already
-booked (``attribute_not_exists(bDD) OR bDD <= :cap``). Booked units are never written here, so re-running a load (or
-retrying a failed one) cannot hand a booked unit back. A night whose new capacity is below what is booked is reported
-(listing, night, capacity, booked) and left as it is; the other nights of that month are applied in a second, still
-conditional, update. ``apply_capacity`` is the one safe path: the loader and the inbound ``inventory.updated`` consumer
-both use it.
+is written. A good listing is written as its listing item (a plain put: names, prices, guests) and its month items of
+inventory, each night's **capacity** set only where it is not below the units already booked: a month that does not
+exist yet is created by a ``PutItem`` conditional on its absence (nothing can be booked in it), an existing one by a
+conditional ``UpdateItem`` of the nights whose capacity changes (``attribute_not_exists(bDD) OR bDD <= :cap``), and a
+month that would not change is not written at all (a strongly consistent read of the listing's months tells which).
+Booked units are never written here, so re-running a load (or retrying a failed one) cannot hand a booked unit back.
+A night whose new capacity is below what is booked is reported (listing, night, capacity, booked) and left as it is;
+the other nights of that month are applied in a second, still conditional, update. ``apply_capacity`` is the one safe
+path of the loader; ``capacity_update`` is the conditional write the inbound ``inventory.updated`` consumer uses too.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
@@ -29,7 +32,16 @@ BATCH_WRITE_LIMIT = 25
 MAX_UNPROCESSED_ATTEMPTS = 8
 #: Conditional updates of one month are retried this often when bookings keep racing the load.
 MAX_CONDITION_ROUNDS = 5
+#: An update rejected because a booking transaction holds the month item is sent again this often (jittered backoff).
+MAX_TRANSACTION_CONFLICTS = 8
 DEFAULT_WORKERS = 8
+
+
+class LoadError(RuntimeError):
+    """A load (or an inventory update) stopped part-way; what was written stays valid and loading again is safe."""
+
+    def __str__(self) -> str:
+        return f"{super().__str__()}; load again (it is safe to repeat)"
 
 
 @dataclass(frozen=True)
@@ -161,44 +173,113 @@ def capacity_update(
     return request
 
 
+def month_item(listing_id: str, destination: str, month: str, capacities: dict[date, int]) -> dict[str, Any]:
+    """A new month item (low-level attribute values): the nights' capacity, nothing booked, the index keys."""
+    item: dict[str, Any] = {
+        **schema.month_key(listing_id, month),
+        **schema.inventory_index_keys(destination, listing_id, month),
+        schema.DESTINATION_TAG_ATTRIBUTE: schema.destination_tag(destination),
+    }
+    for night, capacity in capacities.items():
+        item[schema.capacity_attribute(night)] = capacity
+        item[schema.booked_attribute(night)] = 0
+    return _to_attribute_values(item)
+
+
 def apply_capacity(
-    client: Any, table_name: str, listing_id: str, destination: str, capacities: dict[date, int]
+    client: Any,
+    table_name: str,
+    listing_id: str,
+    destination: str,
+    capacities: dict[date, int],
+    *,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> CapacityResult:
     """Set the capacity of some nights of a listing, never below what is booked (the one safe write path).
 
-    One conditional update per month; when a night's booked units exceed its new capacity, DynamoDB returns the item
-    as it is (``ReturnValuesOnConditionCheckFailure``), those nights are reported and the rest re-applied, still
-    conditionally (a booking may land in between). No read-then-write.
+    The listing's month items are read first (strongly consistent, one ``BatchGetItem``), only to leave out writes
+    that would change nothing: a month whose nights already have these capacities (and whose index keys match) is not
+    written at all, and a month that does not exist yet is created by a ``PutItem`` conditional on its absence. Every
+    other month gets one conditional ``UpdateItem`` of the nights that change; when a night's booked units exceed its
+    new capacity, DynamoDB returns the item as it is (``ReturnValuesOnConditionCheckFailure``), those nights are
+    reported and the rest re-applied, still conditionally (a booking may land in between). Whether a capacity may be
+    set is decided by those conditions, never by the read. An update that meets a booking's ongoing transaction on the
+    same month item (``TransactionConflictException``, which botocore does not retry) is sent again after a jittered
+    backoff; a month that stays busy raises ``LoadError``.
     """
     result = CapacityResult()
-    for month, nights in schema.nights_by_month(capacities).items():
-        pending = {night: capacities[night] for night in nights}
-        for _ in range(MAX_CONDITION_ROUNDS):
-            if not pending:
-                break
-            request = capacity_update(table_name, listing_id, destination, month, pending)
+    grouped = schema.nights_by_month(capacities)
+    existing = read_months(client, table_name, listing_id, grouped)
+    tag = {schema.DESTINATION_TAG_ATTRIBUTE: {"S": schema.destination_tag(destination)}}
+    for month, nights in grouped.items():
+        wanted = {night: capacities[night] for night in nights}
+        item = existing.get(month)
+        if item is None:
             try:
-                old = client.update_item(**request).get("Attributes", {})
-            except client.exceptions.ConditionalCheckFailedException as exc:
-                current = exc.response.get("Item", {})
-                for night in list(pending):
-                    booked = int(current.get(schema.booked_attribute(night), {}).get("N", "0"))
-                    if booked > pending[night]:
-                        result.conflicts.append(CapacityConflict(listing_id, night, pending.pop(night), booked))
+                client.put_item(
+                    TableName=table_name,
+                    Item=month_item(listing_id, destination, month, wanted),
+                    ConditionExpression="attribute_not_exists(#pk)",
+                    ExpressionAttributeNames={"#pk": schema.PARTITION_KEY},
+                )
+                result.changed += len(wanted)
                 continue
-            result.changed += sum(
-                1 for night, cap in pending.items() if old.get(schema.capacity_attribute(night)) != {"N": str(cap)}
-            )
-            pending = {}
+            except (client.exceptions.ConditionalCheckFailedException, client.exceptions.TransactionConflictException):
+                pending = wanted  # created meanwhile (or being booked): the conditional update decides
         else:
-            if pending:
-                raise RuntimeError(f"{listing_id} {month}: bookings kept racing the capacity update; load again")
+            keys = {n: {"S": v} for n, v in schema.inventory_index_keys(destination, listing_id, month).items()} | tag
+            if any(item.get(name) != value for name, value in keys.items()):
+                pending = wanted  # the destination changed: every night is rewritten with the new index keys
+            else:
+                pending = {n: c for n, c in wanted.items() if item.get(schema.capacity_attribute(n)) != {"N": str(c)}}
+        _update_month(client, table_name, listing_id, destination, month, pending, result, sleep)
     return result
 
 
+def _update_month(
+    client: Any,
+    table_name: str,
+    listing_id: str,
+    destination: str,
+    month: str,
+    pending: dict[date, int],
+    result: CapacityResult,
+    sleep: Callable[[float], None],
+) -> None:
+    rounds = busy = 0
+    while pending:
+        request = capacity_update(table_name, listing_id, destination, month, pending)
+        try:
+            old = client.update_item(**request).get("Attributes", {})
+        except client.exceptions.ConditionalCheckFailedException as exc:
+            current = exc.response.get("Item", {})
+            for night in list(pending):
+                booked = int(current.get(schema.booked_attribute(night), {}).get("N", "0"))
+                if booked > pending[night]:
+                    result.conflicts.append(CapacityConflict(listing_id, night, pending.pop(night), booked))
+            rounds += 1
+            if pending and rounds >= MAX_CONDITION_ROUNDS:
+                raise LoadError(f"{listing_id} {month}: bookings kept racing the capacity update") from None
+            continue
+        except client.exceptions.TransactionConflictException:
+            busy += 1
+            if busy > MAX_TRANSACTION_CONFLICTS:
+                raise LoadError(
+                    f"{listing_id} {month}: the month item stayed in booking transactions ({busy} transaction "
+                    "conflicts)"
+                ) from None
+            sleep(random.uniform(0, min(0.05 * 2**busy, 1.0)))
+            continue
+        result.changed += sum(
+            1 for night, cap in pending.items() if old.get(schema.capacity_attribute(night)) != {"N": str(cap)}
+        )
+        pending = {}
+
+
 def read_months(client: Any, table_name: str, listing_id: str, months: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """The month items of a listing (strongly consistent), for ``--dry-run`` reporting only (never to decide a
-    write)."""
+    """The month items of a listing (strongly consistent): what ``--dry-run`` reports, and what lets
+    ``apply_capacity`` leave out writes that would change nothing (never what decides whether a capacity may be
+    set). A key DynamoDB leaves unprocessed after the retries is simply missing from the answer."""
     keys = [{n: {"S": v} for n, v in schema.month_key(listing_id, month).items()} for month in months]
     found: dict[str, dict[str, Any]] = {}
     for chunk in _chunks(keys, 100):
@@ -255,29 +336,49 @@ def load_listings(
     *,
     dry_run: bool = False,
     workers: int = DEFAULT_WORKERS,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], object] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> LoadReport:
-    """Validate then write (or with ``dry_run`` only describe) a listing file; see the module docstring.
-
-    ``progress`` is called with the number of listings just finished (for a progress bar); ``workers`` listings are
-    written in parallel (one conditional update per month each).
-    """
+    """Validate then write (or with ``dry_run`` only describe) a listing file; see the module docstring and
+    ``load_records``."""
     records, errors = parse_listings(lines)
-    report = LoadReport(rejected=errors)
+    report = load_records(client, table_name, records, dry_run=dry_run, workers=workers, progress=progress, sleep=sleep)
+    report.rejected[:0] = errors
+    return report
+
+
+def load_records(
+    client: Any,
+    table_name: str,
+    records: Sequence[ListingRecord],
+    *,
+    dry_run: bool = False,
+    workers: int = DEFAULT_WORKERS,
+    progress: Callable[[int], object] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> LoadReport:
+    """Write (or with ``dry_run`` only describe) validated listing records (``parse_listings``).
+
+    ``progress`` is called, from the calling thread, with the number of nights of each listing just finished: the
+    total is ``sum(len(r.inventory) for r in records)`` (a progress bar's total). ``workers`` listings are written in
+    parallel (one conditional update per month each).
+    """
+    report = LoadReport()
     if dry_run:
         for record in records:
             changes, conflicts = plan_listing(client, table_name, record)
             report.changes.extend(changes)
             report.conflicts.extend(conflicts)
             if progress is not None:
-                progress(1)
+                progress(len(record.inventory))
         report.listings = len(records)
         return report
     _put_listing_items(client, table_name, [listing_item(record) for record in records], sleep)
 
     def one(record: ListingRecord) -> CapacityResult:
-        return apply_capacity(client, table_name, record.listingId, record.destination, dict(record.inventory))
+        return apply_capacity(
+            client, table_name, record.listingId, record.destination, dict(record.inventory), sleep=sleep
+        )
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         for record, result in zip(records, pool.map(one, records), strict=True):
@@ -285,7 +386,7 @@ def load_listings(
             report.conflicts.extend(result.conflicts)
             report.inventory_items += len(schema.nights_by_month(record.inventory))
             if progress is not None:
-                progress(1)
+                progress(len(record.inventory))
     report.listings = len(records)
     return report
 
@@ -301,7 +402,7 @@ def _put_listing_items(
                 break
             sleep(min(0.05 * 2**attempt, 2.0))
         else:
-            raise RuntimeError("DynamoDB kept items unprocessed; retry the load (it is safe to repeat)")
+            raise LoadError("DynamoDB kept listing items unprocessed")
 
 
 def _to_attribute_values(item: dict[str, Any]) -> dict[str, Any]:

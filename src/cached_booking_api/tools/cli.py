@@ -27,6 +27,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="exit 0 even when some nights' capacity is below what is booked (those nights are reported, not applied)",
     )
+    load.add_argument(
+        "--quiet", "-q", action="store_true",
+        help="no progress bar and no summary line: only problems (standard error) and, with --dry-run, the changes",
+    )  # fmt: skip
 
     local = commands.add_parser(
         "local", help="run the booking API on this machine: redis-server, DynamoDB Local, events (no Docker, no AWS)"
@@ -269,28 +273,52 @@ def _local(args: argparse.Namespace) -> int:
 def _load(args: argparse.Namespace) -> int:
     try:
         import boto3
+        from botocore.exceptions import BotoCoreError, ClientError
 
-        from ..runtime.loader import load_listings
+        from ..runtime.loader import LoadError, load_records, parse_listings
     except ImportError:
         print(f"error: {_RUNTIME_HINT}", file=sys.stderr)
         return 2
+    from .progress import progress_bar
+
     if not args.file.is_file():
         print(f"error: {args.file}: no such file", file=sys.stderr)
         return 2
     client = boto3.client("dynamodb", endpoint_url=args.endpoint_url, region_name=args.region)
     with args.file.open(encoding="utf-8") as lines:
-        report = load_listings(client, args.table, lines, dry_run=args.dry_run)
+        records, rejected = parse_listings(lines)
+    nights = sum(len(record.inventory) for record in records)
+    description = "checking" if args.dry_run else "loading"
+    try:
+        with progress_bar(nights, unit=" nights", description=description, quiet=args.quiet) as advance:
+            report = load_records(client, args.table, records, dry_run=args.dry_run, progress=advance)
+    except LoadError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            print(f"error: table {args.table} not found: check --table (the stack's TableName output), --region and "
+                  "--endpoint-url", file=sys.stderr)  # fmt: skip
+            return 2
+        print(f"error: DynamoDB: {exc}; loading again is safe", file=sys.stderr)
+        return 1
+    except BotoCoreError as exc:  # no credentials, endpoint unreachable, ...
+        print(f"error: DynamoDB: {exc}; loading again is safe", file=sys.stderr)
+        return 1
+    report.rejected[:0] = rejected
     for error in report.rejected:
         print(f"{args.file}:{error}", file=sys.stderr)
     for conflict in report.conflicts:
         print(f"{args.file}: {conflict}", file=sys.stderr)
     for change in report.changes:
         print(f"would change: {change}")
-    verb = "would load" if args.dry_run else "loaded"
-    print(
-        f"{verb} {report.listings} listings ({report.nights_changed} nights' capacity changed) into {args.table}; "
-        f"rejected {len(report.rejected)} line(s); {len(report.conflicts)} night(s) below what is booked, not applied"
-    )
+    if not args.quiet:
+        verb = "would load" if args.dry_run else "loaded"
+        print(
+            f"{verb} {report.listings} listings ({report.nights_changed} nights' capacity changed) into {args.table}; "
+            f"rejected {len(report.rejected)} line(s); {len(report.conflicts)} night(s) below what is booked, "
+            "not applied"
+        )
     if report.rejected or (report.conflicts and not args.allow_partial):
         return 1
     return 0
