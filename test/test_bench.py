@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import math
 import sys
+import uuid
+from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -74,3 +79,38 @@ def test_before_after_table_has_before_after_baseline_and_goal_on_every_row() ->
     assert row.startswith("cold start search") and row.endswith("<= 1.5x") and "1.46x" in row and "1.06x" in row
     with pytest.raises(ValueError, match="measure, before, after, baseline and goal"):
         before_after_table([("cold start", "1.46x", "1.06x", "2205 ms")])  # type: ignore[list-item]
+
+
+def test_load_bench_compares_the_0_1_0_write_pattern_with_todays_loader(
+    dynamodb_local: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """bench/load_bench.py (issue 9.2): the 0.1.0 loader writes one item per listing-night in 25-item batches; today's
+    loader one listing batch and one conditional update per listing-month. Counted requests pin both patterns."""
+    import load_bench
+
+    monkeypatch.setattr(load_bench, "OUT", tmp_path)
+    listings, nights = 3, 40
+    results = load_bench.main(
+        ["--listings", str(listings), "--nights", str(nights), "--endpoint", dynamodb_local.endpoint]
+    )
+    months = len({(date.today() + timedelta(days=1 + d)).strftime("%Y-%m") for d in range(nights)})
+    for kind in ("first", "reload"):
+        assert results[f"before_{kind}"]["requests"] == math.ceil(listings * (1 + nights) / 25)
+        assert results[f"after_{kind}"]["requests"] == 1 + listings * months
+    assert json.loads((tmp_path / "load.json").read_text())["listings"] == listings
+    printed = capsys.readouterr().out
+    assert f"first load s, {listings} x {nights} listing-nights" in printed and "0.1.0 loader" in printed
+
+
+def test_the_0_1_0_loader_of_the_load_bench_writes_the_0_1_0_layout(dynamodb_local: Any, dynamodb: Any) -> None:
+    import load_bench
+
+    table = f"old-{uuid.uuid4().hex[:8]}"
+    dynamodb.create_table(TableName=table, **load_bench.table_definition_0_1_0())
+    lines = load_bench.listing_file(2, 10, date.today())
+    assert load_bench.load_0_1_0(dynamodb, table, lines) == 2 * 11
+    items = dynamodb.scan(TableName=table)["Items"]
+    nights = [item for item in items if item["sk"]["S"].startswith("NIGHT#")]
+    assert len(nights) == 20 and all(set(item) == {"pk", "sk", "available", "destinationTag"} for item in nights)
+    indexes = dynamodb.describe_table(TableName=table)["Table"]["GlobalSecondaryIndexes"]
+    assert [index["IndexName"] for index in indexes] == ["byDestination"]

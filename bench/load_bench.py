@@ -1,0 +1,221 @@
+"""Load time of a large listing file on DynamoDB Local (issue 9.2): the loader of ``cached-booking-api load`` next to
+the 0.1.0 loader, first load and reload of the same file, measured in the same run.
+
+- 0.1.0 (``runtime/loader.py`` before commit d46b3a6, reproduced below as ``load_0_1_0``): one item per listing-night
+  (``available``, ``destinationTag``), written with plain ``BatchWriteItem`` puts of 25 items, one batch after the
+  other; a reload writes every item again (and so handed booked units back, the bug of issue 9).
+- now (``runtime.loader.load_listings``): the listing items in batches, then one conditional ``UpdateItem`` per
+  listing-month (capacity set only where it is not below what is booked), 8 listings in parallel; a reload sends the
+  same conditional updates. Context row: the same with 1 worker, the layout's share of the gain without parallelism.
+
+Each measurement gets a fresh table (the 0.1.0 layout in the 0.1.0 table definition), after a warm-up of the JVM.
+
+Run: ``make bench`` (50 listings x 365 nights, under a minute); ``python bench/load_bench.py --full`` for the issue's
+500 listings x 365 nights (several minutes). JSON goes to bench/out/load.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import boto3  # noqa: E402
+from figures import table  # noqa: E402
+
+from cached_booking_api.local.servers import DynamoDBLocal  # noqa: E402
+from cached_booking_api.runtime import schema  # noqa: E402
+from cached_booking_api.runtime.loader import load_listings, parse_listings  # noqa: E402
+from cached_booking_api.runtime.models import ListingRecord  # noqa: E402
+
+OUT = ROOT / "bench" / "out"
+DEFAULT_LISTINGS, FULL_LISTINGS, DEFAULT_NIGHTS = 50, 500, 365
+
+
+# -- the 0.1.0 loader's write path (runtime/loader.py at d46b3a6^), verbatim but for names --------------------------
+def items_0_1_0(record: ListingRecord) -> list[dict[str, Any]]:
+    """The DynamoDB items (low-level format) of one listing in 0.1.0: the listing item and one item per night."""
+    listing: dict[str, Any] = {
+        **schema.listing_key(record.listingId),
+        **schema.destination_index_keys(record.destination, record.pricePerNight, record.listingId),
+        "listingId": record.listingId,
+        "name": record.name,
+        "destination": record.destination,
+        "pricePerNight": record.pricePerNight,
+        "currency": record.currency,
+        "maxGuests": record.maxGuests,
+    }
+    items = [listing]
+    tag = schema.destination_tag(record.destination)
+    for night, units in sorted(record.inventory.items()):
+        items.append(
+            {
+                schema.PARTITION_KEY: f"LISTING#{record.listingId}",
+                schema.SORT_KEY: f"NIGHT#{night.isoformat()}",
+                "available": units,
+                schema.DESTINATION_TAG_ATTRIBUTE: tag,
+            }
+        )
+    return [{k: {"N": str(v)} if isinstance(v, int) else {"S": v} for k, v in item.items()} for item in items]
+
+
+def load_0_1_0(client: Any, table_name: str, lines: list[str]) -> int:
+    """The 0.1.0 ``load_listings``: validate, then every item in sequential 25-item batches. Returns items written."""
+    records, errors = parse_listings(lines)
+    assert not errors, errors
+    items = [item for record in records for item in items_0_1_0(record)]
+    for start in range(0, len(items), 25):
+        pending: dict[str, Any] = {table_name: [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]}
+        for attempt in range(8):
+            pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+            if not pending:
+                break
+            time.sleep(min(0.05 * 2**attempt, 2.0))
+        else:
+            raise RuntimeError("DynamoDB kept items unprocessed")
+    return len(items)
+
+
+def table_definition_0_1_0() -> dict[str, Any]:
+    """The 0.1.0 table: today's keys and stream, only the ``byDestination`` index (no inventory index yet)."""
+    definition: dict[str, Any] = dict(schema.table_definition())
+    index = schema.BY_DESTINATION_INDEX
+    definition["GlobalSecondaryIndexes"] = [
+        g for g in definition["GlobalSecondaryIndexes"] if g["IndexName"] == index.name
+    ]
+    keep = {schema.PARTITION_KEY, schema.SORT_KEY, index.partition_key, index.sort_key}
+    definition["AttributeDefinitions"] = [a for a in definition["AttributeDefinitions"] if a["AttributeName"] in keep]
+    return definition
+
+
+# -- the measurement --------------------------------------------------------------------------------------------------
+def listing_file(listings: int, nights: int, start: date) -> list[str]:
+    """A listing file: ``listings`` listings over 10 destinations, ``nights`` nights of capacity 1-5 each."""
+    return [
+        json.dumps({"listingId": f"lis-{i:04d}", "name": f"Listing {i}", "destination": f"City {i % 10}",
+                    "pricePerNight": 5_000 + 37 * i, "currency": "EUR", "maxGuests": 1 + i % 6,
+                    "inventory": {(start + timedelta(days=d)).isoformat(): 1 + (i + d) % 5 for d in range(nights)}})
+        for i in range(listings)
+    ]  # fmt: skip
+
+
+class RequestCounter:
+    """Counts the DynamoDB requests a client sends (botocore's before-send event, thread-safe)."""
+
+    def __init__(self, client: Any) -> None:
+        self.count, self._lock = 0, threading.Lock()
+        client.meta.events.register("before-send.dynamodb", self._sent)
+
+    def _sent(self, **_: Any) -> None:
+        with self._lock:
+            self.count += 1
+
+
+def fresh_table(client: Any, definition: dict[str, Any]) -> str:
+    name = f"load-{uuid.uuid4().hex[:10]}"
+    client.create_table(TableName=name, **definition)
+    return name
+
+
+def timed(counter: RequestCounter, run: Callable[[], object]) -> dict[str, float]:
+    before = counter.count
+    started = time.perf_counter()
+    run()
+    return {"seconds": time.perf_counter() - started, "requests": counter.count - before}
+
+
+def measure(endpoint: str, listings: int, nights: int) -> dict[str, Any]:
+    client = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id="bench", aws_secret_access_key="bench")  # fmt: skip
+    counter = RequestCounter(client)
+    lines = listing_file(listings, nights, date.today() + timedelta(days=1))
+    warm = listing_file(4, 62, date.today() + timedelta(days=1))
+    load_0_1_0(client, fresh_table(client, table_definition_0_1_0()), warm)  # JVM and connection warm-up
+    assert load_listings(client, fresh_table(client, schema.table_definition()), warm).ok
+
+    old_table, new_table = fresh_table(client, table_definition_0_1_0()), fresh_table(client, schema.table_definition())
+    serial_table = fresh_table(client, schema.table_definition())
+
+    def new(table_name: str, workers: int = 8) -> Callable[[], None]:
+        def run() -> None:
+            report = load_listings(client, table_name, lines, workers=workers)
+            assert report.ok and report.listings == listings
+
+        return run
+
+    results = {
+        "listings": listings,
+        "nights": nights,
+        "before_first": timed(counter, lambda: load_0_1_0(client, old_table, lines)),
+        "after_first": timed(counter, new(new_table)),
+        "before_reload": timed(counter, lambda: load_0_1_0(client, old_table, lines)),
+        "after_reload": timed(counter, new(new_table)),
+        "after_first_1_worker": timed(counter, new(serial_table, workers=1)),
+    }
+    return results
+
+
+def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    size = f"{results['listings']} x {results['nights']}"
+    out = []
+    for kind in ("first", "reload"):
+        after, before = results[f"after_{kind}"], results[f"before_{kind}"]
+        label = "first load" if kind == "first" else "reload (same file)"
+        out.append((f"{label} s, {size} listing-nights", f"{after['seconds']:.1f}",
+                    f"0.1.0 loader {before['seconds']:.1f}",
+                    f"< 0.1.0 ({before['seconds'] / after['seconds']:.1f}x faster)"))  # fmt: skip
+        out.append((f"    requests, {label}", f"{after['requests']:,}", f"0.1.0 loader {before['requests']:,}",
+                    "context"))  # fmt: skip
+    serial = results["after_first_1_worker"]
+    out.append(("first load s, 1 worker (layout alone)", f"{serial['seconds']:.1f}",
+                f"0.1.0 loader {results['before_first']['seconds']:.1f}", "context"))  # fmt: skip
+    return out
+
+
+@contextmanager
+def dynamodb_endpoint(endpoint: str | None) -> Iterator[str]:
+    """The given DynamoDB endpoint, or a DynamoDB Local started for the run."""
+    if endpoint is not None:
+        yield endpoint
+        return
+    with DynamoDBLocal(search_from=[ROOT]) as server:
+        yield server.endpoint  # type: ignore[attr-defined]
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--listings", type=int, default=DEFAULT_LISTINGS, help=f"default {DEFAULT_LISTINGS}")
+    parser.add_argument("--nights", type=int, default=DEFAULT_NIGHTS, help=f"default {DEFAULT_NIGHTS}")
+    parser.add_argument("--full", action="store_true", help=f"the issue's size: {FULL_LISTINGS} listings x 365 nights")
+    parser.add_argument("--endpoint", help="a running DynamoDB Local (default: start one)")
+    parser.add_argument("--out", default="load.json", help="file name of the JSON figures in bench/out/")
+    args = parser.parse_args(argv)
+    listings, nights = (FULL_LISTINGS, DEFAULT_NIGHTS) if args.full else (args.listings, args.nights)
+    if listings < 1 or nights < 1:
+        parser.error("--listings and --nights must be at least 1")
+    with dynamodb_endpoint(args.endpoint) as endpoint:
+        results = measure(endpoint, listings, nights)
+    print(table(rows(results)))
+    print("(DynamoDB Local; 0.1.0: one item per night, sequential 25-item BatchWriteItem; now: one conditional "
+          "UpdateItem per listing-month, 8 listings in parallel)")  # fmt: skip
+    if not args.full:
+        print("(the issue's size, 500 x 365: python bench/load_bench.py --full)")
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / args.out).write_text(json.dumps(results, indent=2) + "\n")
+    return results
+
+
+if __name__ == "__main__":
+    main()
