@@ -67,11 +67,16 @@ DEV_DEPS = [
     "openapi-spec-validator==0.9.0",
     "schemathesis==4.32.5",
     "jsonschema==4.26.0",  # tests validate events and gateway models against their JSON Schemas
+    "tqdm==4.70.1",  # the load command's progress bar ([cli] extra), tested with and without it
 ]
 
 # The local mode's HTTP front: hypercorn (h11's HTTP/1.1 parser, request timeouts, chunked bodies) + moto.
 # moto 5.1.20: 5.1.18 misses a rule pattern of the construct (make floors)
-LOCAL_DEPS = [*RUNTIME_DEPS, "moto[server]>=5.1.20,<6", "hypercorn>=0.17,<0.19"]
+# The command line (`load`) with its progress bar: tqdm (one small, dependency-free package), never in the Lambda bundle
+# (not a RUNTIME_DEP: runtime/requirements.txt pins only what the handlers import). 4.66.3: the CVE-2024-34062 fix.
+CLI_DEPS = [*RUNTIME_DEPS, "tqdm>=4.66.3,<5"]
+
+LOCAL_DEPS = [*CLI_DEPS, "moto[server]>=5.1.20,<6", "hypercorn>=0.17,<0.19"]
 
 project = PythonProject(
     name="cached-booking-api",
@@ -107,7 +112,7 @@ PyprojectTomlFile(
         keywords=KEYWORDS,
         requires_python=">=3.11",
         dependencies=DEPS,
-        optional_dependencies={"runtime": RUNTIME_DEPS, "local": LOCAL_DEPS},
+        optional_dependencies={"runtime": RUNTIME_DEPS, "cli": CLI_DEPS, "local": LOCAL_DEPS},
         scripts={"cached-booking-api": "cached_booking_api.tools.cli:main"},
         urls={
             "Homepage": REPOSITORY,

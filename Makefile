@@ -76,6 +76,8 @@ bench: setup bench/js-synth/node_modules/.installed
 	$(BIN)/python bench/local_bench.py
 	$(BIN)/python bench/perf_bench.py
 	$(BIN)/python bench/hit_ratio_bench.py
+	$(BIN)/python bench/inventory_bench.py
+	$(BIN)/python bench/load_bench.py
 
 # The JavaScript synth baseline of bench/perf_bench.py (aws-cdk-lib from npm, same version as the Python one).
 bench/js-synth/node_modules/.installed: bench/js-synth/package.json bench/js-synth/package-lock.json

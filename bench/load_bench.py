@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import boto3  # noqa: E402
 from figures import table  # noqa: E402
 
-from cached_booking_api.local.servers import DynamoDBLocal  # noqa: E402
+from cached_booking_api.local.processes import DynamoDBLocal  # noqa: E402
 from cached_booking_api.runtime import schema  # noqa: E402
 from cached_booking_api.runtime.loader import load_listings, parse_listings  # noqa: E402
 from cached_booking_api.runtime.models import ListingRecord  # noqa: E402

@@ -31,7 +31,7 @@ INIT = ROOT / "src" / "cached_booking_api" / "__init__.py"
 CHANGELOG = ROOT / "CHANGELOG.md"
 DIST = ROOT / "dist"
 NAME = "cached_booking_api"
-EXTRAS = ("", "runtime", "local")
+EXTRAS = ("", "runtime", "cli", "local")
 
 # Files every artifact must carry (paths inside the package directory, or at the top of the sdist / .dist-info).
 PACKAGE_FILES = (
@@ -202,6 +202,8 @@ def smoke(out: Path = DIST, extras: tuple[str, ...] = EXTRAS) -> None:
                 _expect([cli, "load", "--table", "t", missing], 2, "no such file")
             else:
                 _expect([cli, "load", "--table", "t", missing], 2, "pip install 'cached-booking-api[runtime]'")
+            if extra in ("cli", "local"):  # the load command's progress bar comes with these extras
+                _expect([str(python), "-c", "import tqdm; print('tqdm', tqdm.__version__)"], 0, "tqdm")
             if extra == "local":
                 with socket.socket() as taken:  # the local mode's imports succeed, then the port is checked
                     taken.bind(("127.0.0.1", 0))
