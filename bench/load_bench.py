@@ -4,9 +4,10 @@ the 0.1.0 loader, first load and reload of the same file, measured in the same r
 - 0.1.0 (``runtime/loader.py`` before commit d46b3a6, reproduced below as ``load_0_1_0``): one item per listing-night
   (``available``, ``destinationTag``), written with plain ``BatchWriteItem`` puts of 25 items, one batch after the
   other; a reload writes every item again (and so handed booked units back, the bug of issue 9).
-- now (``runtime.loader.load_listings``): the listing items in batches, then one conditional ``UpdateItem`` per
-  listing-month (capacity set only where it is not below what is booked), 8 listings in parallel; a reload sends the
-  same conditional updates. Context row: the same with 1 worker, the layout's share of the gain without parallelism.
+- now (``runtime.loader.load_listings``): the listing items in batches, then per listing one strongly consistent read
+  of its month items and, per month, a ``PutItem`` conditional on its absence (new), nothing (unchanged) or one
+  conditional ``UpdateItem`` of the nights that change (capacity never below what is booked), 8 listings in parallel.
+  Context row: the same with 1 worker, the layout's share of the gain without parallelism.
 
 Each measurement gets a fresh table (the 0.1.0 layout in the 0.1.0 table definition), after a warm-up of the JVM.
 
@@ -101,12 +102,14 @@ def table_definition_0_1_0() -> dict[str, Any]:
 
 
 # -- the measurement --------------------------------------------------------------------------------------------------
-def listing_file(listings: int, nights: int, start: date) -> list[str]:
-    """A listing file: ``listings`` listings over 10 destinations, ``nights`` nights of capacity 1-5 each."""
+def listing_file(listings: int, nights: int, start: date, shift: int = 0) -> list[str]:
+    """A listing file: ``listings`` listings over 10 destinations, ``nights`` nights of capacity 1-5 each (``shift``:
+    every night gets another capacity)."""
     return [
         json.dumps({"listingId": f"lis-{i:04d}", "name": f"Listing {i}", "destination": f"City {i % 10}",
                     "pricePerNight": 5_000 + 37 * i, "currency": "EUR", "maxGuests": 1 + i % 6,
-                    "inventory": {(start + timedelta(days=d)).isoformat(): 1 + (i + d) % 5 for d in range(nights)}})
+                    "inventory": {(start + timedelta(days=d)).isoformat(): 1 + (i + d + shift) % 5
+                                  for d in range(nights)}})
         for i in range(listings)
     ]  # fmt: skip
 
@@ -141,6 +144,7 @@ def measure(endpoint: str, listings: int, nights: int) -> dict[str, Any]:
                           aws_access_key_id="bench", aws_secret_access_key="bench")  # fmt: skip
     counter = RequestCounter(client)
     lines = listing_file(listings, nights, date.today() + timedelta(days=1))
+    changed = listing_file(listings, nights, date.today() + timedelta(days=1), shift=1)
     warm = listing_file(4, 62, date.today() + timedelta(days=1))
     load_0_1_0(client, fresh_table(client, table_definition_0_1_0()), warm)  # JVM and connection warm-up
     assert load_listings(client, fresh_table(client, schema.table_definition()), warm).ok
@@ -148,9 +152,9 @@ def measure(endpoint: str, listings: int, nights: int) -> dict[str, Any]:
     old_table, new_table = fresh_table(client, table_definition_0_1_0()), fresh_table(client, schema.table_definition())
     serial_table = fresh_table(client, schema.table_definition())
 
-    def new(table_name: str, workers: int = 8) -> Callable[[], None]:
+    def new(table_name: str, workers: int = 8, file: list[str] = lines) -> Callable[[], None]:
         def run() -> None:
-            report = load_listings(client, table_name, lines, workers=workers)
+            report = load_listings(client, table_name, file, workers=workers)
             assert report.ok and report.listings == listings
 
         return run
@@ -162,6 +166,8 @@ def measure(endpoint: str, listings: int, nights: int) -> dict[str, Any]:
         "after_first": timed(counter, new(new_table)),
         "before_reload": timed(counter, lambda: load_0_1_0(client, old_table, lines)),
         "after_reload": timed(counter, new(new_table)),
+        "before_reload_changed": timed(counter, lambda: load_0_1_0(client, old_table, changed)),
+        "after_reload_changed": timed(counter, new(new_table, file=changed)),
         "after_first_1_worker": timed(counter, new(serial_table, workers=1)),
     }
     return results
@@ -170,9 +176,13 @@ def measure(endpoint: str, listings: int, nights: int) -> dict[str, Any]:
 def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     size = f"{results['listings']} x {results['nights']}"
     out = []
-    for kind in ("first", "reload"):
+    labels = {
+        "first": "first load",
+        "reload": "reload (same file)",
+        "reload_changed": "reload (every capacity changed)",
+    }
+    for kind, label in labels.items():
         after, before = results[f"after_{kind}"], results[f"before_{kind}"]
-        label = "first load" if kind == "first" else "reload (same file)"
         out.append((f"{label} s, {size} listing-nights", f"{after['seconds']:.1f}",
                     f"0.1.0 loader {before['seconds']:.1f}",
                     f"< 0.1.0 ({before['seconds'] / after['seconds']:.1f}x faster)"))  # fmt: skip
@@ -208,8 +218,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     with dynamodb_endpoint(args.endpoint) as endpoint:
         results = measure(endpoint, listings, nights)
     print(table(rows(results)))
-    print("(DynamoDB Local; 0.1.0: one item per night, sequential 25-item BatchWriteItem; now: one conditional "
-          "UpdateItem per listing-month, 8 listings in parallel)")  # fmt: skip
+    print("(DynamoDB Local; 0.1.0: one item per night, sequential 25-item BatchWriteItem; now: per listing one read of "
+          "its months, then a conditional put per new month, an update per changed month, nothing for an unchanged "
+          "one; 8 listings in parallel)")  # fmt: skip
     if not args.full:
         print("(the issue's size, 500 x 365: python bench/load_bench.py --full)")
     OUT.mkdir(parents=True, exist_ok=True)

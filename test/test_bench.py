@@ -85,7 +85,8 @@ def test_load_bench_compares_the_0_1_0_write_pattern_with_todays_loader(
     dynamodb_local: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """bench/load_bench.py (issue 9.2): the 0.1.0 loader writes one item per listing-night in 25-item batches; today's
-    loader one listing batch and one conditional update per listing-month. Counted requests pin both patterns."""
+    loader one listing batch, one read per listing and one conditional put per new listing-month. Counted requests pin
+    both patterns."""
     import load_bench
 
     monkeypatch.setattr(load_bench, "OUT", tmp_path)
@@ -94,9 +95,12 @@ def test_load_bench_compares_the_0_1_0_write_pattern_with_todays_loader(
         ["--listings", str(listings), "--nights", str(nights), "--endpoint", dynamodb_local.endpoint]
     )
     months = len({(date.today() + timedelta(days=1 + d)).strftime("%Y-%m") for d in range(nights)})
-    for kind in ("first", "reload"):
+    for kind in ("first", "reload", "reload_changed"):  # 0.1.0: every item again, 25 a request
         assert results[f"before_{kind}"]["requests"] == math.ceil(listings * (1 + nights) / 25)
-        assert results[f"after_{kind}"]["requests"] == 1 + listings * months
+    # now: the listing items in one batch; per listing one read of its months, then one put per new month ...
+    assert results["after_first"]["requests"] == 1 + listings * (1 + months)
+    assert results["after_reload"]["requests"] == 1 + listings  # ... nothing for a month that would not change ...
+    assert results["after_reload_changed"]["requests"] == 1 + listings * (1 + months)  # ... one update if it would
     assert json.loads((tmp_path / "load.json").read_text())["listings"] == listings
     printed = capsys.readouterr().out
     assert f"first load s, {listings} x {nights} listing-nights" in printed and "0.1.0 loader" in printed
