@@ -42,6 +42,7 @@ def test_a_row_without_a_goal_is_refused() -> None:
         table([("cold start ms", "210", "boto3+redis 150")])  # type: ignore[list-item]
 
 
+@pytest.mark.fast
 def test_the_hit_ratio_bench_books_through_the_real_stream_consumer_path() -> None:
     """The bench's bookings are the stream records a booking writes: the real ``stale_scopes`` turns them into exactly
     the nights booked (a stay over two months is two month-item records)."""
