@@ -41,6 +41,7 @@ from datetime import date
 from typing import Any
 
 from .redis_client import LazyClient
+from .schema import ALL_NIGHTS
 
 CacheRecord = dict[str, Any]
 
@@ -84,8 +85,7 @@ class CachePolicy:
         return base * (1 + self.jitter_ratio * (2 * rng() - 1))
 
 
-#: The scope of a change to the whole destination (a listing's name, price, size or destination).
-ALL_NIGHTS = "*"
+__all__ = ["ALL_NIGHTS", "CacheKeys", "CachePolicy", "CachedEntry", "Generation", "SearchCache", "generation_key"]
 
 
 def generation_key(destination_tag: str, scope: str = ALL_NIGHTS) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from . import schema
-from .cache import ALL_NIGHTS
+from .schema import ALL_NIGHTS
 
 #: Lambda event source mapping filter: only listing and inventory items reach the consumer.
 STREAM_FILTER_PATTERNS: tuple[dict[str, Any], ...] = (

@@ -42,6 +42,9 @@ MONTH_PREFIX = "MONTH#"
 CAPACITY_PREFIX = "c"
 BOOKED_PREFIX = "b"
 DESTINATION_TAG_ATTRIBUTE = "destinationTag"
+#: The cache invalidation scope of a change to a whole destination (a listing's name, price, size or destination); the
+#: other scopes are single nights (``yyyy-mm-dd``): see runtime/cache.py.
+ALL_NIGHTS = "*"
 ENTITY_ATTRIBUTE = "entityType"
 OUTBOX_ENTITY = "OUTBOX"
 BOOKING_SORT_KEY = "BOOKING"
