@@ -213,8 +213,12 @@ def dynamodb_endpoint(endpoint: str | None) -> Iterator[str]:
     if endpoint is not None:
         yield endpoint
         return
-    with DynamoDBLocal(search_from=[ROOT]) as server:
+    server = DynamoDBLocal(search_from=[ROOT])
+    server.start(timeout=180)  # a busy shared machine starts a JVM slowly
+    try:
         yield server.endpoint  # type: ignore[attr-defined]
+    finally:
+        server.stop()
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
