@@ -424,7 +424,9 @@ class CachedSearchApi(Construct):
             if isinstance(child, PythonFunction):
                 apply_log_levels(child.function, observability, search=child.function is self.search_function)
         if self.regulated_profile is not None:
-            self.regulated_profile.add_tables([self.table, self.idempotency_table])
+            # Tables this construct creates (a table you bring stays in your own backup plan).
+            created = [t for t in (self.table, self.idempotency_table) if isinstance(t, dynamodb.Table)]
+            self.regulated_profile.add_tables(created)
             # At synthesis: every log group and function under this construct by then, whoever added it.
             Aspects.of(self).add(RegulatedAspect(self, self.regulated_profile))
 

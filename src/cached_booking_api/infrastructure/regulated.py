@@ -103,7 +103,11 @@ class RegulatedProfile(Construct):
         self.backup_plan: backup.BackupPlan | None = None
 
     def add_tables(self, tables: Iterable[dynamodb.ITable]) -> None:
-        """Put the tables in a daily AWS Backup plan (35 days) with a vault encrypted by ``data_key``."""
+        """Put the tables in a daily AWS Backup plan (35 days) with a vault encrypted by ``data_key`` (no plan when
+        there is no table to back up)."""
+        tables = list(tables)
+        if not tables:
+            return
         self.backup_vault = backup.BackupVault(
             self, "BackupVault", encryption_key=self.data_key, removal_policy=RemovalPolicy.RETAIN
         )
