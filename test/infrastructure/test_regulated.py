@@ -168,7 +168,11 @@ def test_bus_archive_and_dead_letter_queues_use_the_data_key(regulated: Regulate
     sqs-key-management.md): "Several AWS services send events to Amazon SQS queues. To allow these event sources to
     work with encrypted queues, you must perform the following steps." ... "To allow the AWS service to have the
     `kms:GenerateDataKey*` and `kms:Decrypt` permissions, add the following statement to the CMK policy." (EventBridge
-    sends failed analytics deliveries to its dead-letter queue.)"""
+    sends failed analytics deliveries to its dead-letter queue.) AWS CloudFormation reference, AWS::Events::Archive
+    KmsKeyIdentifier (as carried in aws-cdk-lib's CfnArchive docs): "If you have specified that EventBridge use a
+    customer managed key for encrypting the source event bus, we strongly recommend you also specify a customer
+    managed key for any archives for the event bus as well." (aws-cdk-lib 2.275's ``EventBus.archive()`` drops its
+    ``kms_key``; the construct sets it on the archive resource.)"""
     data_key = key_logical_id(regulated, "tables, queues")
     statements = regulated.template["Resources"][data_key]["Properties"]["KeyPolicy"]["Statement"]
     events_actions = {a for s in statements if s.get("Principal") == {"Service": "events.amazonaws.com"}
@@ -315,3 +319,11 @@ def test_the_provisioned_cache_variant_is_clean_too() -> None:
     assert findings == []
     acknowledged = {v["ruleName"] for p in report["pluginReports"] for v in p.get("suppressedViolations", [])}
     assert "NIST.800.53.R5-ElastiCacheRedisClusterAutomaticBackup" in acknowledged
+
+
+def test_the_regulated_template_is_cfn_lint_clean(regulated: Regulated, tmp_path: Path) -> None:
+    from test.infrastructure.conftest import cfn_lint
+
+    path = tmp_path / "Regulated.template.json"
+    path.write_text(json.dumps(regulated.template))
+    assert cfn_lint(path) == ""
