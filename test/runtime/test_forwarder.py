@@ -88,7 +88,7 @@ def test_log_lines_become_events_and_other_lines_are_skipped(
     monkeypatch.setenv("EVENT_SOURCE", "booking.platform")
     leaky = {**DETAIL, "email": "someone@example.com", "apiKey": "secret", "sourceIp": "10.0.0.1"}
     event = subscription_event([log_line(leaky), "plain text line", json.dumps({"message": "other"})])
-    report = forward(event, EventPublisher(aws["events"], bus_name="bus"))
+    report = forward(event, EventPublisher(aws["events"], bus_name="bus"), source="booking.platform")
     assert report.delivered == 1
     [delivered] = received(aws["sqs"], aws["target"])
     assert delivered["source"] == "booking.platform" and delivered["detail-type"] == "search.completed"

@@ -243,7 +243,9 @@ class LocalPlatform:
                 moved["booking_events"] = len(outbox)
             lines = self.log_tap.drain(LINES_PER_ROUND)  # bounded, so every round also delivers what is queued
             if lines:
-                moved["search_events"] = forwarder.forward(subscription_payload(lines), self.publisher).delivered
+                moved["search_events"] = forwarder.forward(
+                    subscription_payload(lines), self.publisher, source=EVENT_SOURCE
+                ).delivered
             moved["delivered"] = self._drain_queue()
         except Exception as exc:  # a server restarting (chaos tests): the next round catches up
             print(f"local: asynchronous side paused: {type(exc).__name__}: {exc}", flush=True)

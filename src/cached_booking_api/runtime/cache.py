@@ -42,6 +42,7 @@ from typing import Any
 
 from .redis_client import LazyClient
 from .schema import ALL_NIGHTS
+from .settings import CacheTimings
 
 CacheRecord = dict[str, Any]
 
@@ -50,10 +51,10 @@ CacheRecord = dict[str, Any]
 class CachePolicy:
     """Timings of the cache-aside path."""
 
-    ttl_seconds: float = 300.0
+    ttl_seconds: float = CacheTimings.ttl_seconds
     jitter_ratio: float = 0.1
-    stale_seconds: float = 600.0
-    negative_ttl_seconds: float = 30.0
+    stale_seconds: float = CacheTimings.stale_seconds
+    negative_ttl_seconds: float = CacheTimings.negative_ttl_seconds
     lock_ttl_ms: int = 3000
     """How long the single-flight lock lives: at least the DynamoDB client's worst case for a load
     (``config.cache_policy`` derives it from the client), so the holder's lock does not expire while it loads."""

@@ -6,6 +6,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from .settings import CircuitBreakerSettings
+
 
 class CircuitBreaker:
     """Opens after ``failure_threshold`` consecutive failures; lets one trial call through after ``cooldown_seconds``.
@@ -16,8 +18,8 @@ class CircuitBreaker:
     def __init__(
         self,
         *,
-        failure_threshold: int = 3,
-        cooldown_seconds: float = 30.0,
+        failure_threshold: int = CircuitBreakerSettings.failure_threshold,
+        cooldown_seconds: float = CircuitBreakerSettings.cooldown_seconds,
         clock: Callable[[], float] = time.monotonic,
         on_open: Callable[[], None] | None = None,
     ) -> None:

@@ -11,10 +11,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from datetime import timedelta
-
     from .cache import CachePolicy
     from .redis_client import RedisSettings
+    from .settings import CacheConnectionSettings, DynamoDBSettings
 
 TABLE_NAME = "TABLE_NAME"
 IDEMPOTENCY_TABLE_NAME = "IDEMPOTENCY_TABLE_NAME"
@@ -56,8 +55,10 @@ CORS_ALLOW_HEADERS = (
 
 
 def cors_allowed_origins(env: Mapping[str, str] = os.environ) -> list[str]:
-    """The exact origins CORS allows (none when unset)."""
-    return [origin.strip() for origin in env.get(CORS_ALLOWED_ORIGINS, "").split(",") if origin.strip()]
+    """The exact origins CORS allows (none when unset): ``CORS_ALLOWED_ORIGINS`` as the settings classes read it."""
+    from .settings import parse_origins
+
+    return list(parse_origins(env.get(CORS_ALLOWED_ORIGINS, "")))
 
 
 #: Cancellation closes this many seconds before 00:00 UTC of the check-in day (unset: cancellation always open).
@@ -71,55 +72,23 @@ SEARCH_COMPLETED_FILTER_PATTERN = '{ $.message = "search.completed" }'
 DEFAULT_EVENT_SOURCE = "booking.platform"
 
 
-def _flag(value: str | None) -> bool:
-    return (value or "").strip().lower() in {"1", "true", "yes"}
-
-
 def redis_settings(env: Mapping[str, str] = os.environ) -> RedisSettings:
-    """Cache connection settings from the environment."""
-    from .redis_client import RedisSettings
+    """Cache connection settings from the environment (``settings.CacheConnectionSettings``)."""
+    from .settings import CacheConnectionSettings
 
-    timeout = int(env.get(CACHE_TIMEOUT_MS, "50"))
-    connect_timeout = int(env.get(CACHE_CONNECT_TIMEOUT_MS, "1000"))
-    common = {
-        "cluster": _flag(env.get(CACHE_CLUSTER_MODE)),
-        "socket_timeout_ms": timeout,
-        "connect_timeout_ms": connect_timeout,
-    }
-    if env.get(CACHE_URL):
-        return RedisSettings(url=env[CACHE_URL], **common)  # type: ignore[arg-type]
-    return RedisSettings(
-        host=env.get(CACHE_ENDPOINT),
-        port=int(env.get(CACHE_PORT, "6379")),
-        user_id=env.get(CACHE_USER_ID),
-        cache_name=env.get(CACHE_NAME),
-        region=env.get("AWS_REGION"),
-        serverless=_flag(env.get(CACHE_SERVERLESS, "true")),
-        **common,  # type: ignore[arg-type]
-    )
+    return CacheConnectionSettings.from_environment(env).redis_settings()
 
 
 def cache_policy(env: Mapping[str, str] = os.environ, *, load_worst_case_seconds: float | None = None) -> CachePolicy:
-    """Cache timings from the environment (defaults: TTL 300 s ± 10 %, stale 600 s, negative 30 s).
+    """Cache timings from the environment (``settings.CacheTimings``).
 
     ``load_worst_case_seconds`` (see the function of that name: all DynamoDB calls of a load) sets the single-flight
     lock's lifetime, and so how long identical misses wait for the one request that loads: the lock must not expire
     while its holder's DynamoDB client may still be retrying, or every waiter loads too.
     """
-    import math
+    from .settings import CacheTimings
 
-    from .cache import CachePolicy
-
-    defaults = CachePolicy()
-    lock_ttl_ms = defaults.lock_ttl_ms
-    if load_worst_case_seconds is not None:
-        lock_ttl_ms = max(lock_ttl_ms, math.ceil(load_worst_case_seconds * 1000))
-    return CachePolicy(
-        ttl_seconds=float(env.get(CACHE_TTL_SECONDS, defaults.ttl_seconds)),
-        stale_seconds=float(env.get(CACHE_STALE_SECONDS, defaults.stale_seconds)),
-        negative_ttl_seconds=float(env.get(CACHE_NEGATIVE_TTL_SECONDS, defaults.negative_ttl_seconds)),
-        lock_ttl_ms=lock_ttl_ms,
-    )
+    return CacheTimings.from_environment(env).policy(load_worst_case_seconds=load_worst_case_seconds)
 
 
 def dynamodb_worst_case_seconds(client_config: Any) -> float:
@@ -142,33 +111,62 @@ def load_worst_case_seconds(client_config: Any) -> float:
     return SEARCH_LOAD_CALLS * dynamodb_worst_case_seconds(client_config)
 
 
-def cache_worst_case_seconds(env: Mapping[str, str] = os.environ) -> float:
+def cache_worst_case_seconds(env: Mapping[str, str] | CacheConnectionSettings = os.environ) -> float:
     """The longest the cache calls of one search miss can take: connection set-up (the connect timeout) and
-    ``CACHE_ROUND_TRIPS_PER_MISS`` commands of up to the command timeout each (no retries: see redis_client)."""
-    connect_ms = float(env.get(CACHE_CONNECT_TIMEOUT_MS, "1000"))
-    command_ms = float(env.get(CACHE_TIMEOUT_MS, "50"))
-    return (connect_ms + CACHE_ROUND_TRIPS_PER_MISS * command_ms) / 1000
+    ``CACHE_ROUND_TRIPS_PER_MISS`` commands of up to the command timeout each (no retries: see redis_client).
+
+    ``env``: the environment, or the search function's ``CacheConnectionSettings``.
+    """
+    from .settings import CacheConnectionSettings
+
+    cache = env if isinstance(env, CacheConnectionSettings) else CacheConnectionSettings.from_environment(env)
+    return (cache.connect_timeout_ms + CACHE_ROUND_TRIPS_PER_MISS * cache.timeout_ms) / 1000
 
 
-def load_budget_seconds(function_timeout_seconds: float, env: Mapping[str, str] = os.environ) -> float:
+def load_budget_seconds(
+    function_timeout_seconds: float, env: Mapping[str, str] | CacheConnectionSettings = os.environ
+) -> float:
     """What a search function's timeout leaves for a load: minus the cache's worst case and the response margin."""
     return function_timeout_seconds - cache_worst_case_seconds(env) - RESPONSE_MARGIN_SECONDS
 
 
-def dynamodb_client_settings(env: Mapping[str, str] = os.environ) -> dict[str, Any]:
-    """The botocore ``Config`` arguments of the DynamoDB client: short timeouts, standard retries."""
+def dynamodb_client_config(
+    dynamodb: DynamoDBSettings,
+    *,
+    function_timeout_seconds: float | None,
+    cache: CacheConnectionSettings | None = None,
+) -> dict[str, Any]:
+    """The botocore ``Config`` arguments of the DynamoDB client: short timeouts, standard retries; with a
+    ``function_timeout_seconds`` (the search function's), as many retries as let a whole search load fit in it
+    after the worst case of ``cache`` (3 retries without one)."""
+    from .settings import CacheConnectionSettings
+
     settings: dict[str, Any] = {
         "connect_timeout": 1,
-        "read_timeout": float(env.get(DYNAMODB_READ_TIMEOUT_SECONDS, "2")),
+        "read_timeout": dynamodb.read_timeout_seconds,
         "retries": {"max_attempts": 3, "mode": "standard"},
         "max_pool_connections": 50,  # one request per process in Lambda; many threads share it in the local mode
     }
-    if env.get(FUNCTION_TIMEOUT_SECONDS):
-        settings["retries"]["max_attempts"] = _retries_within(float(env[FUNCTION_TIMEOUT_SECONDS]), settings, env)
+    if function_timeout_seconds is not None:
+        settings["retries"]["max_attempts"] = _retries_within(
+            function_timeout_seconds, settings, cache or CacheConnectionSettings()
+        )
     return settings
 
 
-def _retries_within(function_timeout_seconds: float, settings: Mapping[str, Any], env: Mapping[str, str]) -> int:
+def dynamodb_client_settings(env: Mapping[str, str] = os.environ) -> dict[str, Any]:
+    """``dynamodb_client_config`` from the environment (fitted in ``FUNCTION_TIMEOUT_SECONDS`` only when it is set)."""
+    from .settings import CacheConnectionSettings, DynamoDBSettings
+
+    timeout = env.get(FUNCTION_TIMEOUT_SECONDS)
+    return dynamodb_client_config(
+        DynamoDBSettings.from_environment(env),
+        function_timeout_seconds=float(timeout) if timeout else None,
+        cache=CacheConnectionSettings.from_environment(env),
+    )
+
+
+def _retries_within(function_timeout_seconds: float, settings: Mapping[str, Any], cache: CacheConnectionSettings) -> int:
     """The most retries (up to 3) with which a whole search load (``SEARCH_LOAD_CALLS`` calls, each in its worst
     case) fits in the function's timeout after the cache's worst case and the response margin.
 
@@ -177,7 +175,7 @@ def _retries_within(function_timeout_seconds: float, settings: Mapping[str, Any]
     """
     from types import SimpleNamespace
 
-    budget = load_budget_seconds(function_timeout_seconds, env)
+    budget = load_budget_seconds(function_timeout_seconds, cache)
     for retries in range(3, -1, -1):
         candidate = SimpleNamespace(**{**settings, "retries": {"max_attempts": retries}})
         if load_worst_case_seconds(candidate) <= budget:
@@ -185,35 +183,45 @@ def _retries_within(function_timeout_seconds: float, settings: Mapping[str, Any]
     raise ValueError(
         f"{FUNCTION_TIMEOUT_SECONDS}={function_timeout_seconds:g}: a search load ({SEARCH_LOAD_CALLS} DynamoDB calls"
         f" of one {settings['connect_timeout']} s connect + {settings['read_timeout']} s read attempt each) does not"
-        f" fit in the timeout after the cache's worst case ({cache_worst_case_seconds(env):g} s: connect timeout +"
+        f" fit in the timeout after the cache's worst case ({cache_worst_case_seconds(cache):g} s: connect timeout +"
         f" {CACHE_ROUND_TRIPS_PER_MISS} commands) and a {RESPONSE_MARGIN_SECONDS:g} s margin; raise the timeout or"
         f" lower {DYNAMODB_READ_TIMEOUT_SECONDS}, {CACHE_CONNECT_TIMEOUT_MS} or {CACHE_TIMEOUT_MS}"
     )
 
 
-def cancellation_cutoff(env: Mapping[str, str] = os.environ) -> timedelta | None:
-    """The cancellation cut-off before check-in, or None when cancellation is always open."""
-    from datetime import timedelta
+def dynamodb_client(
+    dynamodb: DynamoDBSettings | None = None,
+    *,
+    function_timeout_seconds: float | None = None,
+    cache: CacheConnectionSettings | None = None,
+) -> Any:
+    """A DynamoDB client with short timeouts and standard retries (pointed at DynamoDB Local when configured).
 
-    value = env.get(CANCELLATION_CUTOFF_SECONDS)
-    return None if value in (None, "") else timedelta(seconds=float(value))
-
-
-def dynamodb_client(env: Mapping[str, str] = os.environ) -> object:
-    """A DynamoDB client with short timeouts and adaptive retries (pointed at DynamoDB Local when configured)."""
+    ``dynamodb`` None: ``DynamoDBSettings`` from the environment. See ``dynamodb_client_config`` for the rest.
+    """
     import boto3
     from botocore.config import Config
 
-    config = Config(**dynamodb_client_settings(env))
-    return boto3.client("dynamodb", endpoint_url=env.get(DYNAMODB_ENDPOINT) or None, config=config)
+    from .settings import DynamoDBSettings
+
+    dynamodb = dynamodb or DynamoDBSettings.from_environment()
+    config = Config(**dynamodb_client_config(dynamodb, function_timeout_seconds=function_timeout_seconds, cache=cache))
+    return boto3.client("dynamodb", endpoint_url=dynamodb.endpoint or None, config=config)
 
 
 class LazyDynamoDBClient:
     """A DynamoDB client built on first use: a search answered from the cache never loads boto3 or builds a client
     (~100 ms of a cold start). Attribute access is forwarded to the real client."""
 
-    def __init__(self, env: Mapping[str, str] = os.environ) -> None:
-        self._env = env
+    def __init__(
+        self,
+        dynamodb: DynamoDBSettings,
+        *,
+        function_timeout_seconds: float | None,
+        cache: CacheConnectionSettings | None = None,
+    ) -> None:
+        self._settings = dynamodb
+        self._budget: dict[str, Any] = {"function_timeout_seconds": function_timeout_seconds, "cache": cache}
         self._client: Any = None
         self._lock = threading.Lock()
 
@@ -222,7 +230,7 @@ class LazyDynamoDBClient:
         """The client's timeouts and retries (as ``client.meta.config`` has them) without building the client."""
         from types import SimpleNamespace
 
-        return SimpleNamespace(**dynamodb_client_settings(self._env))
+        return SimpleNamespace(**dynamodb_client_config(self._settings, **self._budget))
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -230,5 +238,5 @@ class LazyDynamoDBClient:
         if self._client is None:
             with self._lock:
                 if self._client is None:
-                    self._client = dynamodb_client(self._env)
+                    self._client = dynamodb_client(self._settings, **self._budget)
         return getattr(self._client, name)

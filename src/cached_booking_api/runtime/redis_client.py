@@ -17,6 +17,8 @@ from redis.credentials import CredentialProvider
 from redis.exceptions import AuthenticationError, RedisClusterException, RedisError
 from redis.retry import Retry
 
+from .settings import CacheConnectionSettings
+
 RedisLike = Redis | RedisCluster
 
 #: Everything a cache call may raise: redis-py's cluster errors (slot coverage, topology) are not ``RedisError``s.
@@ -178,9 +180,9 @@ class RedisSettings:
     region: str | None = None
     serverless: bool = True
     cluster: bool = False
-    socket_timeout_ms: int = 50
+    socket_timeout_ms: int = CacheConnectionSettings.timeout_ms
     """Timeout of every command (a slower cache is bypassed)."""
-    connect_timeout_ms: int = 1000
+    connect_timeout_ms: int = CacheConnectionSettings.connect_timeout_ms
     """Timeout of connection set-up: TCP connect, TLS handshake, AUTH with the IAM token, CLUSTER SLOTS."""
 
 

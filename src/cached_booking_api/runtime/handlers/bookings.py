@@ -4,9 +4,9 @@ that made the booking)."""
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Callable
+from datetime import timedelta
 from functools import cache
 from typing import Any
 
@@ -31,6 +31,7 @@ from ..emf import leveled_metrics
 from ..errors import ApiError, service_unavailable, validation_error
 from ..http import create_resolver, json_response
 from ..models import IDEMPOTENCY_KEY, BookingRequest, parse_or_400
+from ..settings import BookingSettings
 
 logger = Logger()
 metrics = leveled_metrics()
@@ -44,10 +45,12 @@ BOOKING_ID = re.compile(r"^bk_[0-9a-f]{24}$")
 @cache
 def booking_service() -> BookingService:
     """The process-wide service (one DynamoDB client reused across invocations)."""
+    settings = BookingSettings.from_environment()
+    cutoff = settings.cancellation_cutoff_seconds
     return BookingService(
-        config.dynamodb_client(),
-        os.environ[config.TABLE_NAME],
-        cancellation_cutoff=config.cancellation_cutoff(),
+        config.dynamodb_client(settings.dynamodb),  # standard retries (the time-budget fit is the search's)
+        settings.table_name,
+        cancellation_cutoff=None if cutoff is None else timedelta(seconds=cutoff),
     )
 
 
@@ -58,7 +61,7 @@ def idempotent_booking() -> tuple[Callable[..., dict[str, Any]], IdempotencyConf
     The records share the bookings' DynamoDB client: one client to build on a cold start, not two.
     """
     persistence = DynamoDBPersistenceLayer(
-        table_name=os.environ[config.IDEMPOTENCY_TABLE_NAME], boto3_client=booking_service().client
+        table_name=BookingSettings.from_environment().idempotency_table_name, boto3_client=booking_service().client
     )
     idempotency = IdempotencyConfig(
         event_key_jmespath="key",

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-import os
 from functools import cache
 from typing import Any
 
@@ -18,6 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from .. import config
 from ..events import EventPublisher, PublishReport, search_completed_detail, sqs_dead_letter
+from ..settings import ForwarderSettings
 
 logger = Logger()
 
@@ -44,24 +44,24 @@ def publisher() -> EventPublisher:
     """The process-wide publisher (clients are reused across invocations)."""
     import boto3
 
-    queue_url = os.environ.get(config.DEAD_LETTER_QUEUE_URL)
+    settings = ForwarderSettings.from_environment()
+    queue_url = settings.dead_letter_queue_url
     return EventPublisher(
         boto3.client("events"),
-        bus_name=os.environ[config.EVENT_BUS_NAME],
+        bus_name=settings.event_bus_name,
         dead_letter=sqs_dead_letter(boto3.client("sqs"), queue_url) if queue_url else None,
     )
 
 
-def forward(event: dict[str, Any], events_publisher: EventPublisher) -> PublishReport:
-    """Decode a subscription payload and publish its search.completed events."""
-    source = os.environ.get(config.EVENT_SOURCE, config.DEFAULT_EVENT_SOURCE)
+def forward(event: dict[str, Any], events_publisher: EventPublisher, *, source: str) -> PublishReport:
+    """Decode a subscription payload and publish its search.completed events with ``source``."""
     return events_publisher.publish(source, "search.completed", decode_log_events(event))
 
 
 @logger.inject_lambda_context(log_event=False)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     """Lambda entry point (CloudWatch Logs subscription filter)."""
-    report = forward(event, publisher())
+    report = forward(event, publisher(), source=ForwarderSettings.from_environment().event_source)
     logger.info("forwarded", extra={"delivered": report.delivered, "retried": report.retried,
                                     "deadLettered": report.dead_lettered})  # fmt: skip
     return {"delivered": report.delivered, "deadLettered": report.dead_lettered}

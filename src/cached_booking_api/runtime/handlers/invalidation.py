@@ -13,11 +13,11 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from .. import config
 from ..cache import SearchCache
 from ..emf import leveled_metrics
 from ..invalidation_scopes import stale_scopes
 from ..redis_client import LazyClient
+from ..settings import InvalidationSettings
 
 logger = Logger()
 metrics = leveled_metrics()
@@ -26,7 +26,8 @@ metrics = leveled_metrics()
 @cache
 def search_cache() -> SearchCache:
     """The process-wide cache client."""
-    return SearchCache(LazyClient(config.redis_settings()), config.cache_policy())
+    settings = InvalidationSettings.from_environment()
+    return SearchCache(LazyClient(settings.cache.redis_settings()))  # bumps generations only: no timings needed
 
 
 def invalidate(records: list[dict[str, Any]], cache_: SearchCache) -> set[tuple[str, str]]:

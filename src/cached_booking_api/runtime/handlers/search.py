@@ -20,6 +20,7 @@ from ..models import SearchQuery, parse_or_400
 from ..redis_client import LazyClient
 from ..repository import ListingRepository
 from ..search_service import CacheStatus, SearchService
+from ..settings import SearchSettings
 
 logger = Logger()
 metrics = leveled_metrics()
@@ -36,17 +37,19 @@ _CACHE_METRICS = {
 @cache
 def search_service() -> SearchService:
     """The process-wide service: one Redis client, one DynamoDB client, one breaker (reused across invocations)."""
-    import os
-
+    settings = SearchSettings.from_environment()
     breaker = CircuitBreaker(
-        failure_threshold=int(os.environ.get(config.CIRCUIT_FAILURE_THRESHOLD, "3")),
-        cooldown_seconds=float(os.environ.get(config.CIRCUIT_COOLDOWN_SECONDS, "30")),
+        failure_threshold=settings.circuit_breaker.failure_threshold,
+        cooldown_seconds=settings.circuit_breaker.cooldown_seconds,
         on_open=lambda: metrics.add_metric(name="CircuitOpen", unit=MetricUnit.Count, value=1),
     )
-    dynamodb = config.LazyDynamoDBClient()  # built on the first miss: a cache hit needs no DynamoDB client
-    policy = config.cache_policy(load_worst_case_seconds=config.load_worst_case_seconds(dynamodb.client_config))
-    cache_ = SearchCache(LazyClient(config.redis_settings()), policy)
-    repository = ListingRepository(dynamodb, os.environ[config.TABLE_NAME])
+    # built on the first miss: a cache hit needs no DynamoDB client; its retries fit the function's time budget
+    dynamodb = config.LazyDynamoDBClient(
+        settings.dynamodb, function_timeout_seconds=settings.timeout_seconds, cache=settings.cache
+    )
+    policy = settings.timings.policy(load_worst_case_seconds=config.load_worst_case_seconds(dynamodb.client_config))
+    cache_ = SearchCache(LazyClient(settings.cache.redis_settings()), policy)
+    repository = ListingRepository(dynamodb, settings.table_name)
     return SearchService(repository, cache_, breaker)
 
 
