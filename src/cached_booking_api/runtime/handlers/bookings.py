@@ -25,7 +25,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from .. import config, tracing
+from .. import config, metric_names, tracing
 from ..booking_service import BookingService
 from ..emf import leveled_metrics
 from ..errors import ApiError, service_unavailable, validation_error
@@ -81,7 +81,7 @@ def idempotent_booking() -> tuple[Callable[..., dict[str, Any]], IdempotencyConf
 @app.post("/bookings")
 def create_booking() -> Response[str]:
     """Book a stay (contract: BRIEF §3)."""
-    metrics.add_metric(name="BookingRequest", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=metric_names.BOOKING_REQUEST, unit=MetricUnit.Count, value=1)
     event = app.current_event
     raw = event.decoded_body or ""
     if len(raw.encode()) > MAX_BODY_BYTES:
@@ -120,7 +120,7 @@ def create_booking() -> Response[str]:
             "idempotency store unavailable", extra={"error": type(exc).__name__, "cause": repr(exc.__cause__)[:300]}
         )
         raise service_unavailable() from None
-    metrics.add_metric(name="BookingConfirmed", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=metric_names.BOOKING_CONFIRMED, unit=MetricUnit.Count, value=1)
     return json_response(201, booking)
 
 
@@ -132,7 +132,7 @@ def _client(event: Any) -> str:
 @app.get("/bookings/<booking_id>")
 def get_booking(booking_id: str) -> Response[str]:
     """A booking by id, if the caller's API key made it."""
-    metrics.add_metric(name="BookingRead", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=metric_names.BOOKING_READ, unit=MetricUnit.Count, value=1)
     if not BOOKING_ID.match(booking_id):
         raise ApiError(404, "BOOKING_NOT_FOUND", f"No booking {booking_id}.")
     return json_response(200, booking_service().get(booking_id, _client(app.current_event)))
@@ -141,11 +141,11 @@ def get_booking(booking_id: str) -> Response[str]:
 @app.delete("/bookings/<booking_id>")
 def cancel_booking(booking_id: str) -> Response[str]:
     """Cancel a booking the caller's API key made: every night given back once, booking.cancelled sent once."""
-    metrics.add_metric(name="CancellationRequest", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=metric_names.CANCELLATION_REQUEST, unit=MetricUnit.Count, value=1)
     if not BOOKING_ID.match(booking_id):
         raise ApiError(404, "BOOKING_NOT_FOUND", f"No booking {booking_id}.")
     booking = booking_service().cancel(booking_id, _client(app.current_event))
-    metrics.add_metric(name="BookingCancelled", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=metric_names.BOOKING_CANCELLED, unit=MetricUnit.Count, value=1)
     return json_response(200, booking)
 
 

@@ -13,6 +13,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from .. import metric_names
 from ..cache import SearchCache
 from ..emf import leveled_metrics
 from ..invalidation_scopes import stale_scopes
@@ -43,7 +44,7 @@ def invalidate(records: list[dict[str, Any]], cache_: SearchCache) -> set[tuple[
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     """Lambda entry point (DynamoDB stream event source mapping)."""
     scopes = invalidate(event.get("Records", []), search_cache())
-    metrics.add_metric(name="CacheInvalidations", unit=MetricUnit.Count, value=len(scopes))
+    metrics.add_metric(name=metric_names.CACHE_INVALIDATIONS, unit=MetricUnit.Count, value=len(scopes))
     destinations = len({tag for tag, _ in scopes})
     logger.info(
         "invalidated",

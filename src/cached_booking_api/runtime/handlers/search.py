@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from .. import config, tracing
+from .. import config, metric_names, tracing
 from ..cache import SearchCache
 from ..circuit import CircuitBreaker
 from ..emf import leveled_metrics
@@ -27,10 +27,10 @@ metrics = leveled_metrics()
 app = create_resolver(logger)
 
 _CACHE_METRICS = {
-    CacheStatus.HIT: "CacheHit",
-    CacheStatus.MISS: "CacheMiss",
-    CacheStatus.STALE: "CacheStale",
-    CacheStatus.BYPASS: "CacheBypass",
+    CacheStatus.HIT: metric_names.CACHE_HIT,
+    CacheStatus.MISS: metric_names.CACHE_MISS,
+    CacheStatus.STALE: metric_names.CACHE_STALE,
+    CacheStatus.BYPASS: metric_names.CACHE_BYPASS,
 }
 
 
@@ -41,7 +41,7 @@ def search_service() -> SearchService:
     breaker = CircuitBreaker(
         failure_threshold=settings.circuit_breaker.failure_threshold,
         cooldown_seconds=settings.circuit_breaker.cooldown_seconds,
-        on_open=lambda: metrics.add_metric(name="CircuitOpen", unit=MetricUnit.Count, value=1),
+        on_open=lambda: metrics.add_metric(name=metric_names.CIRCUIT_OPEN, unit=MetricUnit.Count, value=1),
     )
     # built on the first miss: a cache hit needs no DynamoDB client; its retries fit the function's time budget
     dynamodb = config.LazyDynamoDBClient(
@@ -57,7 +57,7 @@ def search_service() -> SearchService:
 def search() -> Response[str]:
     """Search available listings (contract: BRIEF §3)."""
     started = time.perf_counter()
-    metrics.add_metric(name="SearchRequest", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=metric_names.SEARCH_REQUEST, unit=MetricUnit.Count, value=1)
     query = parse_or_400(SearchQuery, app.current_event.query_string_parameters or {})
     context = app.lambda_context
     outcome = search_service().search(query, getattr(context, "get_remaining_time_in_millis", None))
@@ -65,8 +65,8 @@ def search() -> Response[str]:
 
     metrics.add_metric(name=_CACHE_METRICS[outcome.cache], unit=MetricUnit.Count, value=1)
     if outcome.cache_errors:
-        metrics.add_metric(name="CacheError", unit=MetricUnit.Count, value=outcome.cache_errors)
-    metrics.add_metric(name="SearchLatency", unit=MetricUnit.Milliseconds, value=latency_ms)
+        metrics.add_metric(name=metric_names.CACHE_ERROR, unit=MetricUnit.Count, value=outcome.cache_errors)
+    metrics.add_metric(name=metric_names.SEARCH_LATENCY, unit=MetricUnit.Milliseconds, value=latency_ms)
     check_in, check_out = query.stay
     logger.info(
         config.SEARCH_COMPLETED_MESSAGE,
