@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from aws_cdk import Aspects, Duration, Names, RemovalPolicy, Stack, Token
 from aws_cdk import aws_apigateway as apigw
@@ -22,13 +23,21 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_xray as xray
 from constructs import Construct
 
-from ..runtime import config
+from ..runtime import config, metric_names
+from ..runtime.settings import (
+    BookingSettings,
+    CacheConnectionSettings,
+    ForwarderSettings,
+    FunctionSettings,
+    InvalidationSettings,
+    SearchSettings,
+)
 from .analytics import Analytics
 from .cache_cluster import Cache
 from .event_bus import Events
-from .functions import PythonFunction
+from .functions import PythonFunction, timeout_from
 from .invalidation_consumer import Invalidation
-from .monitoring import Monitoring
+from .monitoring import PERIOD, Monitoring, emf_metric
 from .network import Network
 from .observability import ObservabilityOptions, apply_log_levels, sampling_rule
 from .options import AlarmOptions, CacheOptions, ThrottleOptions
@@ -37,9 +46,10 @@ from .regulated import RegulatedAspect, RegulatedProfile
 from .rest_api import Api
 from .table import Data
 
-#: API Gateway gives up after 29 s; the API functions must answer well before.
-SEARCH_TIMEOUT = Duration.seconds(10)
-BOOKING_TIMEOUT = Duration.seconds(15)
+#: API Gateway gives up on an integration after 29 s: the API functions' timeouts stay below.
+API_FUNCTION_TIMEOUT_LIMIT = 28
+#: The functions ``function_props`` may override, by key (the handler module each runs).
+FUNCTIONS = ("search", "bookings", "invalidation", "forwarder")
 
 
 class CachedSearchApi(Construct):
@@ -62,8 +72,8 @@ class CachedSearchApi(Construct):
     cache: Cache
     """The cache construct: ``serverless_cache`` or ``replication_group``, ``user``, ``user_group``,
     ``security_group``."""
-    table: dynamodb.Table
-    """The DynamoDB table (key schema in ``cached_booking_api.runtime.schema``)."""
+    table: dynamodb.ITable
+    """The DynamoDB table (key schema in ``cached_booking_api.runtime.schema``): created, or the one passed in."""
     idempotency_table: dynamodb.Table
     """Idempotency records of ``POST /bookings`` (24 h TTL)."""
     booking_function: lambda_.Function
@@ -130,6 +140,8 @@ class CachedSearchApi(Construct):
     regulated_profile: RegulatedProfile | None
     """Keys and backups of ``regulated=True`` (``logs_key``, ``data_key``, ``backup_vault``, ``backup_plan``); None
     otherwise."""
+    metrics_namespace: str
+    """The CloudWatch namespace of the handlers' EMF metrics (see ``metric()``)."""
 
     def __init__(
         self,
@@ -143,7 +155,7 @@ class CachedSearchApi(Construct):
         alarms: AlarmOptions | None = None,
         alarm_topic: sns.ITopic | None = None,
         event_bus: events.IEventBus | None = None,
-        event_source: str = config.DEFAULT_EVENT_SOURCE,
+        event_source: str = ForwarderSettings.event_source,
         search_event_targets: Sequence[events.IRuleTarget] = (),
         booking_event_targets: Sequence[events.IRuleTarget] = (),
         analytics: bool = True,
@@ -160,10 +172,13 @@ class CachedSearchApi(Construct):
         search_reserved_concurrency: int | None = None,
         search_memory_size: int = 512,
         booking_memory_size: int = 512,
-        table_removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
-        metrics_namespace: str = "CachedBookingApi",
+        table_removal_policy: RemovalPolicy | None = None,
+        metrics_namespace: str = FunctionSettings.metrics_namespace,
         observability: ObservabilityOptions | None = None,
         regulated: bool = False,
+        table: dynamodb.ITable | None = None,
+        table_props: Mapping[str, Any] | None = None,
+        function_props: Mapping[str, lambda_.FunctionOptions] | None = None,
     ) -> None:
         """Build the API.
 
@@ -204,8 +219,8 @@ class CachedSearchApi(Construct):
             search_reserved_concurrency: Reserved concurrency of the search function. Default: none (unreserved).
             search_memory_size: Search function memory in MB (128-10240). Default: 512.
             booking_memory_size: Booking function memory in MB (128-10240). Default: 512.
-            table_removal_policy: What happens to the table when the stack is deleted. Default: RETAIN (with
-                deletion protection).
+            table_removal_policy: What happens to the created table when the stack is deleted. Default: RETAIN
+                (with deletion protection). Not with ``table``.
             metrics_namespace: CloudWatch namespace of the EMF metrics. Default: ``CachedBookingApi``.
             observability: X-Ray sampling rule of the API, log levels of the functions, which EMF metrics they
                 publish and the optional dashboard (the X-Ray and CloudWatch bill). Default: ``ObservabilityOptions()``
@@ -215,6 +230,21 @@ class CachedSearchApi(Construct):
                 archive and the analytics bucket; versioned buckets; the tables in a daily AWS Backup plan; reserved
                 concurrency on every function; a dead-letter path for every asynchronous invocation (a bus
                 dead-letter queue too). Requires ``web_acl_arn`` and ``alarm_topic``. Default: False (lean).
+
+            table: Bring your own table (an ``ITable``, e.g. ``dynamodb.Table.from_table_attributes(table_arn=...,
+                table_stream_arn=..., global_indexes=["byDestination", "inventoryByDestination"])``): the construct
+                creates none and grants each function only what it needs on it (and on its KMS key, if any). It must
+                have the key schema, NEW_AND_OLD_IMAGES stream, indexes and TTL attribute of
+                ``cached_booking_api.runtime.schema``. Default: a created table.
+            table_props: Overrides of the created table's ``dynamodb.Table`` props, by keyword (e.g.
+                ``{"encryption_key": key, "contributor_insights_enabled": True}``). The key schema, stream and TTL
+                attribute are the construct's: giving another value is an error. Not with ``table``.
+            function_props: Overrides of a function's props, by function (``search``, ``bookings``,
+                ``invalidation``, ``forwarder``), as ``lambda_.FunctionOptions`` (e.g. memory, reserved
+                concurrency, environment encryption key, extra environment variables). A timeout override reaches
+                the handler's time budget (``FUNCTION_TIMEOUT_SECONDS``). What least privilege, logging and tracing
+                rest on (role, VPC, security groups, log group, tracing, asynchronous invocation) is the
+                construct's: giving another value is an error, as is an environment variable of the settings.
 
         Raises:
             ValueError: an invalid prop or combination; the message names the prop and the fix.
@@ -230,6 +260,14 @@ class CachedSearchApi(Construct):
         for prop, size in (("search_memory_size", search_memory_size), ("booking_memory_size", booking_memory_size)):
             if not _unresolved(size) and not 128 <= size <= 10240:
                 raise ValueError(f"{prop}: must be 128 to 10240 MB. The default, 512, suits most loads.")
+        overrides = dict(function_props or {})
+        for name, options in overrides.items():
+            if name not in FUNCTIONS:
+                raise ValueError(f"function_props: {name!r} is not a function of the construct. Use one of "
+                                 f"{', '.join(FUNCTIONS)}.")  # fmt: skip
+            if not isinstance(options, lambda_.FunctionOptions):
+                raise ValueError(f"function_props[{name!r}]: give an aws_lambda.FunctionOptions(...), not "
+                                 f"{type(options).__name__}.")  # fmt: skip
         if analytics_bucket is not None and not analytics:
             raise ValueError("analytics_bucket: given while analytics=False. Drop analytics_bucket, or set "
                              "analytics=True to send events to it.")  # fmt: skip
@@ -248,13 +286,15 @@ class CachedSearchApi(Construct):
 
         service_prefix = _service_prefix(self)
         search_service_name = f"{service_prefix}-search"
+        self.metrics_namespace = metrics_namespace
+        self._service_names = {name: f"{service_prefix}-{name}" for name in FUNCTIONS}
 
         network = Network(self, "Network", vpc=vpc, log_retention=log_retention,
                           vpc_has_dynamodb_endpoint=vpc_has_dynamodb_endpoint)  # fmt: skip
         self.vpc = network.vpc
         self.flow_log_group = network.flow_log_group
         self.cache = Cache(self, "Cache", options=cache, vpc=network.vpc, subnets=network.subnets)
-        data = Data(self, "Data", removal_policy=table_removal_policy)
+        data = Data(self, "Data", removal_policy=table_removal_policy, table=table, table_props=table_props)
         self.table = data.table
         self.idempotency_table = data.idempotency_table
 
@@ -264,25 +304,39 @@ class CachedSearchApi(Construct):
         )  # fmt: skip
         self.cache.allow_from(self.search_security_group)
         network.allow_dynamodb(self.search_security_group)  # HTTPS to DynamoDB's prefix list (the gateway endpoint)
-        cache_environment = _search_environment(self.cache, cache, self.table.table_name)
-        # One list of origins: the preflight (Api), the gateway responses (Api) and every Lambda answer (this).
-        cors_environment = {config.CORS_ALLOWED_ORIGINS: ",".join(cors_allowed_origins)} if cors_allowed_origins else {}
+        # One list of origins: the preflight (Api), the gateway responses (Api) and every Lambda answer (the settings).
+        origins = tuple(cors_allowed_origins)
+        connection = _cache_connection(self.cache, cache)
         search = PythonFunction(
             self,
             "Search",
-            handler_module="search",
+            settings=SearchSettings(
+                service_name=search_service_name,
+                metrics_namespace=metrics_namespace,
+                timeout_seconds=timeout_from(
+                    overrides.get("search"),
+                    SearchSettings.timeout_seconds,
+                    prop="function_props['search']",
+                    limit=API_FUNCTION_TIMEOUT_LIMIT,
+                ),
+                table_name=self.table.table_name,
+                cache=connection,
+                timings=cache.timings(),
+                circuit_breaker=cache.circuit_breaker(),
+                cors_allowed_origins=origins,
+            ),  # fmt: skip
             description="cached-booking-api GET /search",
-            service_name=search_service_name,
-            metrics_namespace=metrics_namespace,
-            environment={**cache_environment, **cors_environment},
             log_retention=log_retention,
-            timeout=SEARCH_TIMEOUT,
             memory_size=search_memory_size,
             vpc=network.vpc,
             vpc_subnets=network.subnets,
             security_groups=[self.search_security_group],
             reserved_concurrent_executions=search_reserved_concurrency,
+            overrides=overrides.get("search"),
+            overrides_prop="function_props['search']",
         )
+        assert isinstance(search.settings, SearchSettings)
+        _check_time_budget(search.settings)
         self.search_function = search.function
         self.search_role = search.role
         self.search_log_group = search.log_group
@@ -292,18 +346,24 @@ class CachedSearchApi(Construct):
         booking = PythonFunction(
             self,
             "Booking",
-            handler_module="bookings",
+            settings=BookingSettings(
+                service_name=f"{service_prefix}-bookings",
+                metrics_namespace=metrics_namespace,
+                timeout_seconds=timeout_from(
+                    overrides.get("bookings"),
+                    BookingSettings.timeout_seconds,
+                    prop="function_props['bookings']",
+                    limit=API_FUNCTION_TIMEOUT_LIMIT,
+                ),
+                table_name=self.table.table_name,
+                idempotency_table_name=self.idempotency_table.table_name,
+                cors_allowed_origins=origins,
+            ),  # fmt: skip
             description="cached-booking-api POST /bookings, GET /bookings/{bookingId}",
-            service_name=f"{service_prefix}-bookings",
-            metrics_namespace=metrics_namespace,
-            environment={
-                config.TABLE_NAME: self.table.table_name,
-                config.IDEMPOTENCY_TABLE_NAME: self.idempotency_table.table_name,
-                **cors_environment,
-            },
             log_retention=log_retention,
-            timeout=BOOKING_TIMEOUT,
             memory_size=booking_memory_size,
+            overrides=overrides.get("bookings"),
+            overrides_prop="function_props['bookings']",
         )
         self.booking_function = booking.function
         self.booking_role = booking.role
@@ -342,6 +402,7 @@ class CachedSearchApi(Construct):
             service_prefix=service_prefix,
             metrics_namespace=metrics_namespace,
             log_retention=log_retention,
+            function_overrides=overrides.get("forwarder"),
         )
         self.event_bus = fan_out.event_bus
         self.archive = fan_out.archive
@@ -363,10 +424,18 @@ class CachedSearchApi(Construct):
             cache=self.cache,
             vpc=network.vpc,
             subnets=network.subnets,
-            environment={key: value for key, value in cache_environment.items() if key.startswith("CACHE_")},
-            service_name=f"{service_prefix}-invalidation",
-            metrics_namespace=metrics_namespace,
+            settings=InvalidationSettings(
+                service_name=f"{service_prefix}-invalidation",
+                metrics_namespace=metrics_namespace,
+                timeout_seconds=timeout_from(
+                    overrides.get("invalidation"),
+                    InvalidationSettings.timeout_seconds,
+                    prop="function_props['invalidation']",
+                ),
+                cache=connection,
+            ),  # fmt: skip
             log_retention=log_retention,
+            function_overrides=overrides.get("invalidation"),
         )
         self.invalidation_function = invalidation.consumer.function
         self.invalidation_failure_queue = invalidation.failure_queue
@@ -411,7 +480,7 @@ class CachedSearchApi(Construct):
             table=self.table,
             cache=self.cache,
             metrics_namespace=metrics_namespace,
-            search_service_name=search_service_name,
+            service_names=self._service_names,
             dashboard=observability.dashboard,
             detailed_metrics=observability.detailed_metrics,
         )
@@ -435,6 +504,70 @@ class CachedSearchApi(Construct):
         """The stage's invoke URL (a token until deployment)."""
         return self.rest_api.url
 
+    # -- metrics a user can alarm on or graph (the EMF metrics of runtime/metric_names.py) --------------------------
+    def metric(self, metric_name: str, *, statistic: str = "Sum", period: Duration | None = None) -> cloudwatch.Metric:
+        """One of the handlers' EMF metrics (a name of ``cached_booking_api.runtime.metric_names``), with the
+        ``service`` dimension of the function that emits it. Default: Sum over 5 minutes.
+
+        Raises:
+            ValueError: ``metric_name`` is not a metric the handlers emit.
+        """
+        if metric_name not in metric_names.EMITTED_BY:
+            raise ValueError(f"metric_name: {metric_name!r} is not emitted by the handlers. Use one of "
+                             f"{', '.join(sorted(metric_names.EMITTED_BY))}.")  # fmt: skip
+        return emf_metric(self.metrics_namespace, metric_name, self._service_names, statistic=statistic,
+                          period=period or PERIOD)  # fmt: skip
+
+    def metric_cache_hits(self, *, period: Duration | None = None) -> cloudwatch.Metric:
+        """Searches answered from a fresh cache entry (Sum)."""
+        return self.metric(metric_names.CACHE_HIT, period=period)
+
+    def metric_cache_misses(self, *, period: Duration | None = None) -> cloudwatch.Metric:
+        """Searches loaded from DynamoDB and cached (Sum)."""
+        return self.metric(metric_names.CACHE_MISS, period=period)
+
+    def metric_cache_bypasses(self, *, period: Duration | None = None) -> cloudwatch.Metric:
+        """Searches answered without the cache: cache down, slow or circuit open (Sum)."""
+        return self.metric(metric_names.CACHE_BYPASS, period=period)
+
+    def metric_cache_errors(self, *, period: Duration | None = None) -> cloudwatch.Metric:
+        """Cache calls that failed or timed out (Sum)."""
+        return self.metric(metric_names.CACHE_ERROR, period=period)
+
+    def metric_circuit_opened(self, *, period: Duration | None = None) -> cloudwatch.Metric:
+        """Times the cache circuit breaker opened (Sum)."""
+        return self.metric(metric_names.CIRCUIT_OPEN, period=period)
+
+    def metric_search_latency(self, *, statistic: str = "p99", period: Duration | None = None) -> cloudwatch.Metric:
+        """Handler time of a search in milliseconds (default p99: alarm on percentiles, not averages)."""
+        return self.metric(metric_names.SEARCH_LATENCY, statistic=statistic, period=period)
+
+    def metric_bookings_confirmed(self, *, period: Duration | None = None) -> cloudwatch.Metric:
+        """Bookings confirmed (Sum)."""
+        return self.metric(metric_names.BOOKING_CONFIRMED, period=period)
+
+    def metric_bookings_cancelled(self, *, period: Duration | None = None) -> cloudwatch.Metric:
+        """Cancellations answered 200 (Sum)."""
+        return self.metric(metric_names.BOOKING_CANCELLED, period=period)
+
+    def metric_cache_invalidations(self, *, period: Duration | None = None) -> cloudwatch.Metric:
+        """Destinations whose cache generation the stream consumer bumped (Sum)."""
+        return self.metric(metric_names.CACHE_INVALIDATIONS, period=period)
+
+    def metric_cache_hit_ratio(self, *, period: Duration | None = None) -> cloudwatch.MathExpression:
+        """Percentage of searches answered from the cache (fresh or stale) over searches that used it."""
+        period = period or PERIOD
+        return cloudwatch.MathExpression(
+            expression="IF(h + m + s > 0, 100 * (h + s) / (h + m + s), 0)",
+            using_metrics={
+                "h": self.metric(metric_names.CACHE_HIT, period=period),
+                "m": self.metric(metric_names.CACHE_MISS, period=period),
+                "s": self.metric(metric_names.CACHE_STALE, period=period),
+            },
+            label="Cache hit %",
+            period=period,
+        )
+
 
 def _service_prefix(scope: Construct) -> str:
     """A short name unique to this construct's stack and path: keeps metrics of two instances apart."""
@@ -443,36 +576,35 @@ def _service_prefix(scope: Construct) -> str:
     return f"cba-{digest}"
 
 
-def _search_environment(cache: Cache, options: CacheOptions, table_name: str) -> dict[str, str]:
-    environment = {
-        config.TABLE_NAME: table_name,
-        config.CACHE_ENDPOINT: cache.endpoint_address,
-        config.CACHE_PORT: cache.endpoint_port,
-        config.CACHE_USER_ID: cache.user.user_id,
-        config.CACHE_NAME: cache.cache_name,
-        config.CACHE_SERVERLESS: "true" if cache.serverless else "false",
-        config.CACHE_CLUSTER_MODE: "true" if cache.serverless else "false",
-        config.CACHE_TIMEOUT_MS: str(options.timeout_ms),
-        config.CACHE_CONNECT_TIMEOUT_MS: str(options.connect_timeout_ms),
-        # The DynamoDB client's retries, the single-flight lock and the waits are fitted inside this timeout.
-        config.FUNCTION_TIMEOUT_SECONDS: str(int(SEARCH_TIMEOUT.to_seconds())),
-    }
-    for name, value in (
-        (config.CACHE_TTL_SECONDS, options.ttl),
-        (config.CACHE_STALE_SECONDS, options.stale_window),
-        (config.CACHE_NEGATIVE_TTL_SECONDS, options.negative_ttl),
-    ):
-        if value is not None:
-            environment[name] = str(int(value.to_seconds()))
-    try:  # the handler derives its DynamoDB retries and lock from these: refuse at synth what cannot fit
-        config.dynamodb_client_settings(environment)
+def _cache_connection(cache: Cache, options: CacheOptions) -> CacheConnectionSettings:
+    """How the functions in the VPC reach the cache (IAM auth; serverless caches are cluster-mode)."""
+    return CacheConnectionSettings(
+        endpoint=cache.endpoint_address,
+        port=cache.endpoint_port,
+        user_id=cache.user.user_id,
+        cache_name=cache.cache_name,
+        serverless=cache.serverless,
+        cluster_mode=cache.serverless,
+        timeout_ms=options.timeout_ms,
+        connect_timeout_ms=options.connect_timeout_ms,
+    )
+
+
+def _check_time_budget(settings: SearchSettings) -> None:
+    """The search derives its DynamoDB retries and single-flight lock from its timeout and cache timeouts (and
+    refuses to start when a load cannot fit): refuse at synth what cannot fit, naming the props."""
+    try:
+        config.dynamodb_client_config(
+            settings.dynamodb, function_timeout_seconds=settings.timeout_seconds, cache=settings.cache
+        )
     except ValueError as exc:
         raise ValueError(
-            f"cache.timeout_ms / cache.connect_timeout_ms: {options.timeout_ms} ms / {options.connect_timeout_ms} ms"
-            f" leave no time for a search's DynamoDB load within its {int(SEARCH_TIMEOUT.to_seconds())} s timeout"
-            f" ({exc}). Lower them (defaults 50 ms / 1000 ms)."
+            f"cache.timeout_ms / cache.connect_timeout_ms: {settings.cache.timeout_ms} ms / "
+            f"{settings.cache.connect_timeout_ms} ms leave no time for a search's DynamoDB load within its "
+            f"{settings.timeout_seconds} s timeout (function_props['search'].timeout) ({exc}). Lower them (defaults "
+            f"{CacheConnectionSettings.timeout_ms} ms / {CacheConnectionSettings.connect_timeout_ms} ms), or raise "
+            "the timeout."
         ) from exc
-    return environment
 
 
 def _unresolved(value: object) -> bool:

@@ -16,7 +16,8 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct, IValidation
 
 from ..runtime import config
-from .functions import PythonFunction
+from ..runtime.settings import ForwarderSettings
+from .functions import PythonFunction, timeout_from
 from .nag import acknowledge
 from .regulated import regulated_profile
 
@@ -57,6 +58,7 @@ class Events(Construct):
         service_prefix: str,
         metrics_namespace: str,
         log_retention: logs.RetentionDays,
+        function_overrides: lambda_.FunctionOptions | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.archive: events.Archive | None = None
@@ -89,22 +91,24 @@ class Events(Construct):
         self.event_bus = event_bus
 
         self.forwarder_dead_letter_queue = encrypted_queue(self, "ForwarderDlq", dead_letter_for="the event forwarder")
+        prop = "function_props['forwarder']"
         self.forwarder = PythonFunction(
             self,
             "Forwarder",
-            handler_module="forwarder",
+            settings=ForwarderSettings(
+                service_name=f"{service_prefix}-forwarder",
+                metrics_namespace=metrics_namespace,
+                timeout_seconds=timeout_from(function_overrides, ForwarderSettings.timeout_seconds, prop=prop),
+                event_bus_name=event_bus.event_bus_name,
+                event_source=event_source,
+                dead_letter_queue_url=self.forwarder_dead_letter_queue.queue_url,
+            ),
             description="Forwards search.completed log lines to EventBridge",
-            service_name=f"{service_prefix}-forwarder",
-            metrics_namespace=metrics_namespace,
-            environment={
-                config.EVENT_BUS_NAME: event_bus.event_bus_name,
-                config.EVENT_SOURCE: event_source,
-                config.DEAD_LETTER_QUEUE_URL: self.forwarder_dead_letter_queue.queue_url,
-            },
             log_retention=log_retention,
-            timeout=Duration.seconds(30),
             memory_size=256,
             asynchronous=True,
+            overrides=function_overrides,
+            overrides_prop=prop,
         )
         function = self.forwarder.function
         function.configure_async_invoke(

@@ -1,4 +1,5 @@
-"""How the construct builds its Lambda functions: Python 3.14 on arm64, Powertools, X-Ray, own role and log group."""
+"""How the construct builds its Lambda functions: Python 3.14 on arm64, Powertools, X-Ray, own role and log group,
+the environment of the function's settings class, and the user's ``function_props`` overrides."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from constructs import Construct
 
 from ..tools import bundling
 from .nag import acknowledge
+from ..runtime.settings import FunctionSettings
 
 # ENI management for functions in a VPC: these actions do not support resource-level permissions.
 _VPC_ACCESS_ACTIONS = [
@@ -25,10 +27,69 @@ _VPC_ACCESS_ACTIONS = [
 ]
 
 
-class PythonFunction(Construct):
-    """A handler of ``cached_booking_api.runtime.handlers`` with a role that holds only what it is granted.
+#: Function props the construct decides (what its least privilege, logging, tracing and time budget rest on); a
+#: ``function_props`` override may repeat them only with the same value. Everything else it may override.
+OWNED_FUNCTION_PROPS: dict[str, str] = {
+    "role": "each function has its own least-privilege role; add statements to the function's ``role`` attribute",
+    "vpc": "use the construct's vpc prop",
+    "vpc_subnets": "use the construct's vpc prop (its private subnets are used)",
+    "security_groups": "the construct creates one per function; add rules to its security group attribute",
+    "allow_public_subnet": "the functions run in private subnets only",
+    "allow_all_outbound": "egress is limited to what each function needs",
+    "log_group": "the construct creates one per function (retention: the log_retention prop)",
+    "log_retention": "use the construct's log_retention prop",
+    "logging_format": "the handlers log JSON (Powertools)",
+    "application_log_level": "use the construct's observability prop",
+    "application_log_level_v2": "use the construct's observability prop",
+    "system_log_level": "use the construct's observability prop",
+    "system_log_level_v2": "use the construct's observability prop",
+    "logging_config": "use the construct's observability prop",
+    "tracing": "X-Ray active tracing; sampling is the observability prop",
+    "architecture": "the bundle is built for arm64",
+    "on_failure": "the construct routes failed asynchronous invocations to its dead-letter queues",
+    "on_success": "the construct configures asynchronous invocation",
+    "max_event_age": "the construct configures asynchronous invocation",
+    "retry_attempts": "the construct configures asynchronous invocation",
+}
 
-    Attributes: ``function``, ``role``, ``log_group``.
+
+def given_props(options: object | None) -> dict[str, object]:
+    """The props set on a jsii struct (e.g. ``lambda_.FunctionOptions``), by Python name."""
+    if options is None:
+        return {}
+    values = getattr(options, "_values", None)
+    if not isinstance(values, dict):
+        raise TypeError(f"expected a props struct such as aws_lambda.FunctionOptions, got {type(options).__name__}")
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def timeout_from(
+    overrides: lambda_.FunctionOptions | None, default: int, *, prop: str, limit: int | None = None
+) -> int:
+    """The function's timeout in whole seconds: the override's, else ``default`` (its settings class's).
+
+    Raises:
+        ValueError: not whole seconds, or above ``limit`` (API Gateway's integration timeout for API functions).
+    """
+    timeout = given_props(overrides).get("timeout")
+    if timeout is None:
+        return default
+    assert isinstance(timeout, Duration)
+    seconds = float(timeout.to_seconds())
+    if not seconds.is_integer() or seconds < 1:
+        raise ValueError(f"{prop}.timeout: use whole seconds, at least 1 (got {seconds:g} s).")
+    if limit is not None and seconds > limit:
+        raise ValueError(f"{prop}.timeout: {seconds:g} s is above {limit} s. API Gateway gives up on an integration "
+                         "after 29 s; the function must answer before.")  # fmt: skip
+    return int(seconds)
+
+
+class PythonFunction(Construct):
+    """The handler of ``settings`` (``cached_booking_api.runtime.handlers.<settings.handler_module>``) with a role that
+    holds only what it is granted; its environment is ``settings.to_environment()`` and its timeout
+    ``settings.timeout_seconds``.
+
+    Attributes: ``function``, ``role``, ``log_group``, ``settings``.
     """
 
     def __init__(
@@ -36,13 +97,9 @@ class PythonFunction(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        handler_module: str,
+        settings: FunctionSettings,
         description: str,
-        service_name: str,
-        metrics_namespace: str,
-        environment: Mapping[str, str],
         log_retention: logs.RetentionDays,
-        timeout: Duration,
         memory_size: int = 512,
         vpc: ec2.IVpc | None = None,
         vpc_subnets: ec2.SubnetSelection | None = None,
@@ -51,8 +108,11 @@ class PythonFunction(Construct):
         log_removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
         asynchronous: bool = False,
         wildcard_actions_reason: str = "",
+        overrides: lambda_.FunctionOptions | None = None,
+        overrides_prop: str = "function_props",
     ) -> None:
         super().__init__(scope, construct_id)
+        self.settings = settings
         self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=log_removal_policy)
         self.role = iam.Role(
             self,
@@ -74,31 +134,49 @@ class PythonFunction(Construct):
                 "Lambda ENI management (ec2:CreateNetworkInterface & co.) and X-Ray PutTraceSegments do not support "
                 "resource-level permissions; the role holds only those on '*'." + wildcard_actions_reason,
             )
+        environment = {"POWERTOOLS_LOG_LEVEL": "INFO", **settings.to_environment()}
+        props: dict[str, object] = {
+            "description": description,
+            "memory_size": memory_size,
+            "reserved_concurrent_executions": reserved_concurrent_executions,
+            "role": self.role,
+            "tracing": lambda_.Tracing.ACTIVE,
+            "log_group": self.log_group,
+            "logging_format": lambda_.LoggingFormat.JSON,
+            "architecture": bundling.ARCHITECTURE,
+            "vpc": vpc,
+            "vpc_subnets": vpc_subnets,
+            "security_groups": list(security_groups) or None,
+            "allow_public_subnet": False,
+        }
+        for name, value in given_props(overrides).items():
+            prop = f"{overrides_prop}.{name}"
+            if name in OWNED_FUNCTION_PROPS:
+                if props.get(name) is not value:
+                    raise ValueError(f"{prop}: set by the construct ({OWNED_FUNCTION_PROPS[name]}). Remove it.")
+            elif name == "timeout":
+                assert isinstance(value, Duration)
+                if value.to_seconds() != settings.timeout_seconds:  # the settings carry it to the handler
+                    raise ValueError(f"{prop}: {value.to_seconds():g} s differs from the settings' timeout_seconds "
+                                     f"({settings.timeout_seconds}); build them with timeout_from().")  # fmt: skip
+            elif name == "environment":
+                assert isinstance(value, Mapping)
+                clash = sorted(set(value) & set(environment))
+                if clash:
+                    raise ValueError(f"{prop}: {', '.join(clash)} belong to the function's settings "
+                                     f"({type(settings).__name__}); use the construct's props.")  # fmt: skip
+                environment.update(value)
+            else:
+                props[name] = value
         self.function = lambda_.Function(
             self,
             "Function",
-            description=description,
             runtime=bundling.RUNTIME,
-            architecture=bundling.ARCHITECTURE,
             code=bundling.handler_code(),
-            handler=f"cached_booking_api.runtime.handlers.{handler_module}.handler",
-            role=self.role,
-            memory_size=memory_size,
-            timeout=timeout,
-            tracing=lambda_.Tracing.ACTIVE,
-            log_group=self.log_group,
-            logging_format=lambda_.LoggingFormat.JSON,
-            environment={
-                "POWERTOOLS_SERVICE_NAME": service_name,
-                "POWERTOOLS_METRICS_NAMESPACE": metrics_namespace,
-                "POWERTOOLS_LOG_LEVEL": "INFO",
-                **environment,
-            },
-            vpc=vpc,
-            vpc_subnets=vpc_subnets,
-            security_groups=list(security_groups) or None,
-            allow_public_subnet=False,
-            reserved_concurrent_executions=reserved_concurrent_executions,
+            handler=f"cached_booking_api.runtime.handlers.{settings.handler_module}.handler",
+            timeout=Duration.seconds(settings.timeout_seconds),
+            environment=environment,
+            **props,  # type: ignore[arg-type]
         )
         if not asynchronous:
             acknowledge(

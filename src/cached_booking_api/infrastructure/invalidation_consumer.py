@@ -11,6 +11,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from ..runtime.invalidation_scopes import STREAM_FILTER_PATTERNS
+from ..runtime.settings import InvalidationSettings
 from .cache_cluster import Cache
 from .event_bus import encrypted_queue
 from .functions import PythonFunction
@@ -26,14 +27,13 @@ class Invalidation(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        table: dynamodb.Table,
+        table: dynamodb.ITable,
         cache: Cache,
         vpc: ec2.IVpc,
         subnets: ec2.SubnetSelection,
-        environment: dict[str, str],
-        service_name: str,
-        metrics_namespace: str,
+        settings: InvalidationSettings,
         log_retention: logs.RetentionDays,
+        function_overrides: lambda_.FunctionOptions | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.security_group = ec2.SecurityGroup(
@@ -46,13 +46,9 @@ class Invalidation(Construct):
         self.consumer = PythonFunction(
             self,
             "Consumer",
-            handler_module="invalidation",
+            settings=settings,
             description="Bumps cache generations of destinations whose inventory changed",
-            service_name=service_name,
-            metrics_namespace=metrics_namespace,
-            environment=environment,
             log_retention=log_retention,
-            timeout=Duration.seconds(30),
             memory_size=256,
             vpc=vpc,
             vpc_subnets=subnets,
@@ -60,6 +56,8 @@ class Invalidation(Construct):
             asynchronous=True,
             wildcard_actions_reason=" The stream event source also needs dynamodb:ListStreams, which has no "
             "resource-level permissions either.",
+            overrides=function_overrides,
+            overrides_prop="function_props['invalidation']",
         )
         cache.grant_connect(self.consumer.role)
         self.consumer.function.add_event_source(

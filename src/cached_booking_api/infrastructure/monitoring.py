@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from aws_cdk import Annotations, Duration, Stack
@@ -18,9 +19,31 @@ from constructs import Construct
 
 from .cache_cluster import ALARM_RATIO, Cache
 from .options import AlarmOptions
+from ..runtime import metric_names
+from ..runtime.emf import ALARMED
 
 PERIOD = Duration.minutes(5)
-CACHE_METRICS = ("CacheHit", "CacheMiss", "CacheStale", "CacheBypass", "CacheError")
+#: How far the invalidation consumer may fall behind the stream before ``InvalidationIteratorAge`` alarms (default).
+INVALIDATION_ITERATOR_AGE = Duration.minutes(1)
+
+
+def emf_metric(
+    namespace: str,
+    name: str,
+    service_names: Mapping[str, str],
+    *,
+    statistic: str = "Sum",
+    period: Duration = PERIOD,
+) -> cloudwatch.Metric:
+    """An EMF metric of the handlers (``runtime.metric_names``), with the ``service`` dimension of the function that
+    emits it (``metric_names.EMITTED_BY``; ``service_names`` maps each function to its Powertools service name)."""
+    return cloudwatch.Metric(
+        namespace=namespace,
+        metric_name=name,
+        dimensions_map={"service": service_names[metric_names.EMITTED_BY[name]]},
+        statistic=statistic,
+        period=period,
+    )
 
 
 class Monitoring(Construct):
@@ -40,23 +63,19 @@ class Monitoring(Construct):
         forwarder_function: lambda_.Function,
         invalidation_function: lambda_.Function,
         dead_letter_queues: dict[str, sqs.IQueue],
-        table: dynamodb.Table,
+        table: dynamodb.ITable,
         metrics_namespace: str,
-        search_service_name: str,
+        service_names: Mapping[str, str],
         cache: Cache | None = None,
         dashboard: bool = False,
         detailed_metrics: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
 
+        search_service_name = service_names["search"]
+
         def emf(name: str, statistic: str = "Sum") -> cloudwatch.Metric:
-            return cloudwatch.Metric(
-                namespace=metrics_namespace,
-                metric_name=name,
-                dimensions_map={"service": search_service_name},
-                statistic=statistic,
-                period=PERIOD,
-            )
+            return emf_metric(metrics_namespace, name, service_names, statistic=statistic)
 
         def rate(expression: str, label: str, **metrics: cloudwatch.IMetric) -> cloudwatch.MathExpression:
             return cloudwatch.MathExpression(expression=expression, using_metrics=metrics, label=label, period=PERIOD)
@@ -92,7 +111,7 @@ class Monitoring(Construct):
             ),
             "SearchErrorRate": error_rate(search_function, "Search", options.search_error_rate_percent),
             "SearchThrottles": (search_function.metric_throttles(**sum_), 1, "Search function throttled"),
-            "BookingErrorRate": error_rate(booking_function, "Booking", options.search_error_rate_percent),
+            "BookingErrorRate": error_rate(booking_function, "Booking", options.booking_error_rate_percent),
             "InvalidationErrors": (
                 invalidation_function.metric_errors(**sum_),
                 1,
@@ -111,8 +130,12 @@ class Monitoring(Construct):
                 1,
                 "DynamoDB throttled requests",
             ),
-            "CacheCircuitOpen": (emf("CircuitOpen"), 1, "Cache circuit breaker opened: searches bypass the cache"),
-            "CacheErrors": (emf("CacheError"), options.cache_errors_per_5_minutes, "Cache call failures"),
+            "CacheCircuitOpen": (
+                emf(metric_names.CIRCUIT_OPEN),
+                1,
+                "Cache circuit breaker opened: searches bypass the cache",
+            ),
+            "CacheErrors": (emf(metric_names.CACHE_ERROR), options.cache_errors_per_5_minutes, "Cache call failures"),
         }
         definitions["DynamoDbWriteThrottles"] = (
             table.metric_throttled_requests_for_operations(
@@ -127,11 +150,12 @@ class Monitoring(Construct):
             1,
             "DynamoDB throttled writes (bookings, cancellations, loads)",
         )
+        iterator_age = options.invalidation_iterator_age or INVALIDATION_ITERATOR_AGE
         definitions["InvalidationIteratorAge"] = (
             invalidation_function.metric("IteratorAge", statistic="Maximum", period=PERIOD),
-            60_000,
-            "The cache invalidation consumer is over a minute behind the table stream: searches serve stale "
-            "availability for that long",
+            iterator_age.to_milliseconds(),
+            f"The cache invalidation consumer is {iterator_age.to_human_string()} or more behind the table stream: "
+            "searches serve stale availability for that long",
         )
         if cache is not None and cache.serverless_cache is not None:
             definitions.update(_serverless_cache_alarms(cache))
@@ -189,9 +213,11 @@ class Monitoring(Construct):
                    throttles: cloudwatch.IMetric) -> cloudwatch.Dashboard:  # fmt: skip
         """The optional dashboard ($3/month): the API, the search function, the cache and the alarms in one view."""
         hit_ratio = rate("IF(h + m + s > 0, 100 * (h + s) / (h + m + s), 0)", "Cache hit %",
-                         h=emf("CacheHit"), m=emf("CacheMiss"), s=emf("CacheStale"))  # fmt: skip
-        outcomes = [name for name in CACHE_METRICS if detailed_metrics or name != "CacheBypass"]
-        latency = ([emf("SearchLatency", "p50"), emf("SearchLatency", "p99")] if detailed_metrics else
+                         h=emf(metric_names.CACHE_HIT), m=emf(metric_names.CACHE_MISS),
+                         s=emf(metric_names.CACHE_STALE))  # fmt: skip
+        outcomes = [name for name in metric_names.CACHE_OUTCOMES if detailed_metrics or name in ALARMED]
+        latency = ([emf(metric_names.SEARCH_LATENCY, "p50"), emf(metric_names.SEARCH_LATENCY, "p99")]
+                   if detailed_metrics else
                    [search_function.metric_duration(statistic=p, period=PERIOD) for p in ("p50", "p99")])  # fmt: skip
         board = cloudwatch.Dashboard(self, "Dashboard", default_interval=Duration.hours(6))
         board.add_widgets(

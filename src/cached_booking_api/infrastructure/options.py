@@ -7,6 +7,8 @@ from typing import Literal
 
 from aws_cdk import Duration
 
+from ..runtime.settings import CacheConnectionSettings, CacheTimings, CircuitBreakerSettings
+
 CacheMode = Literal["serverless", "provisioned"]
 CacheEngine = Literal["valkey", "redis"]
 
@@ -25,15 +27,21 @@ class CacheOptions:
     engine: CacheEngine = "valkey"
     """``valkey`` (default, Redis-compatible and cheaper) or ``redis``."""
     ttl: Duration | None = None
-    """How long a search result is fresh (default 5 minutes; ±10 % jitter is added)."""
+    """How long a search result is fresh (default: ``CacheTimings.ttl_seconds``, 5 minutes; ±10 % jitter is
+    added)."""
     stale_window: Duration | None = None
-    """How long after expiry a result may still be served while it is refreshed or when DynamoDB fails (default 10
-    minutes)."""
+    """How long after expiry a result may still be served while it is refreshed or when DynamoDB fails (default:
+    ``CacheTimings.stale_seconds``, 10 minutes)."""
     negative_ttl: Duration | None = None
-    """How long an empty result is cached (default 30 seconds)."""
-    timeout_ms: int = 50
+    """How long an empty result is cached (default: ``CacheTimings.negative_ttl_seconds``, 30 seconds)."""
+    circuit_failure_threshold: int = CircuitBreakerSettings.failure_threshold
+    """Consecutive cache failures after which searches stop calling the cache for ``circuit_cooldown`` (default 3)."""
+    circuit_cooldown: Duration | None = None
+    """How long an open circuit breaker bypasses the cache before one trial call (default:
+    ``CircuitBreakerSettings.cooldown_seconds``, 30 seconds)."""
+    timeout_ms: int = CacheConnectionSettings.timeout_ms
     """Socket timeout of every cache call, in milliseconds (default 50). A slower cache is bypassed."""
-    connect_timeout_ms: int = 1000
+    connect_timeout_ms: int = CacheConnectionSettings.connect_timeout_ms
     """Timeout of setting a cache connection up, in milliseconds (default 1000): TCP connect, TLS handshake, AUTH with
     the IAM token and, in cluster mode, CLUSTER SLOTS. Separate from ``timeout_ms`` so that a cold container on a real
     network does not open the circuit breaker before its first command."""
@@ -80,10 +88,23 @@ class CacheOptions:
                 raise _fail("cache.max_data_storage_gb", "out of range", "Use 1 to 5000 GB.")
             if self.max_ecpu_per_second is not None and not 1000 <= self.max_ecpu_per_second <= 15_000_000:
                 raise _fail("cache.max_ecpu_per_second", "out of range", "Use 1000 to 15000000.")
-        for name in ("ttl", "stale_window", "negative_ttl"):
+        for name in ("ttl", "stale_window", "negative_ttl", "circuit_cooldown"):
             value: Duration | None = getattr(self, name)
             if value is not None and value.to_milliseconds() < 1000:
                 raise _fail(f"cache.{name}", "must be at least 1 second", "Use Duration.seconds(n) with n >= 1.")
+        if not 1 <= self.circuit_failure_threshold <= 1000:
+            raise _fail("cache.circuit_failure_threshold", f"{self.circuit_failure_threshold} is out of range",
+                        "Use 1 to 1000 consecutive failures (default 3).")  # fmt: skip
+
+    def timings(self) -> CacheTimings:
+        """The search function's cache timings (the defaults of ``CacheTimings`` for what is not given)."""
+        given = {"ttl_seconds": self.ttl, "stale_seconds": self.stale_window, "negative_ttl_seconds": self.negative_ttl}
+        return CacheTimings(**{name: value.to_seconds() for name, value in given.items() if value is not None})
+
+    def circuit_breaker(self) -> CircuitBreakerSettings:
+        """The search function's circuit breaker."""
+        cooldown = {} if self.circuit_cooldown is None else {"cooldown_seconds": self.circuit_cooldown.to_seconds()}
+        return CircuitBreakerSettings(failure_threshold=self.circuit_failure_threshold, **cooldown)
 
 
 @dataclass(frozen=True)
@@ -201,6 +222,11 @@ class AlarmOptions:
     """API p99 latency (default 2 seconds)."""
     search_error_rate_percent: float = 1.0
     """Search function errors as a percentage of invocations (default 1 %)."""
+    booking_error_rate_percent: float = 1.0
+    """Booking function errors as a percentage of invocations (default 1 %)."""
+    invalidation_iterator_age: Duration | None = None
+    """How far the cache invalidation consumer may fall behind the table stream before it alarms (default 1 minute:
+    searches serve stale availability for that long)."""
     api_throttled_rate_percent: float = 1.0
     """API 429 answers (throttled by a usage plan or the stage) as a percentage of requests (default 1 %)."""
     cache_errors_per_5_minutes: int = 50
@@ -212,10 +238,13 @@ class AlarmOptions:
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the prop and the fix when a value is invalid."""
-        for name in ("api_5xx_rate_percent", "search_error_rate_percent", "api_throttled_rate_percent"):
+        for name in ("api_5xx_rate_percent", "search_error_rate_percent", "booking_error_rate_percent",
+                     "api_throttled_rate_percent"):  # fmt: skip
             value = getattr(self, name)
             if not 0 < value <= 100:
                 raise _fail(f"alarms.{name}", f"{value} is not a percentage", "Use a value in (0, 100].")
+        if self.invalidation_iterator_age is not None and self.invalidation_iterator_age.to_seconds() < 1:
+            raise _fail("alarms.invalidation_iterator_age", "must be at least 1 second", "E.g. Duration.minutes(1).")
         if self.cache_errors_per_5_minutes < 1:
             raise _fail("alarms.cache_errors_per_5_minutes", "must be at least 1", "E.g. 50.")
         if not 1 <= self.datapoints_to_alarm <= self.evaluation_periods:

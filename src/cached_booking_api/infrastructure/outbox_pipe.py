@@ -28,7 +28,7 @@ class Outbox(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        table: dynamodb.Table,
+        table: dynamodb.ITable,
         event_bus: events.IEventBus,
         event_source: str,
     ) -> None:

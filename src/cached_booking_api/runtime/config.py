@@ -166,7 +166,9 @@ def dynamodb_client_settings(env: Mapping[str, str] = os.environ) -> dict[str, A
     )
 
 
-def _retries_within(function_timeout_seconds: float, settings: Mapping[str, Any], cache: CacheConnectionSettings) -> int:
+def _retries_within(
+    function_timeout_seconds: float, settings: Mapping[str, Any], cache: CacheConnectionSettings
+) -> int:
     """The most retries (up to 3) with which a whole search load (``SEARCH_LOAD_CALLS`` calls, each in its worst
     case) fits in the function's timeout after the cache's worst case and the response margin.
 

@@ -12,13 +12,23 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+from . import metric_names
+
 if TYPE_CHECKING:
     from aws_lambda_powertools import Metrics
 
 DETAILED_METRICS_ENV = "EMF_DETAILED_METRICS"
 """``true``: publish every metric; anything else (or unset): only ``ALARMED``."""
 
-ALARMED = frozenset({"CacheHit", "CacheMiss", "CacheStale", "CacheError", "CircuitOpen"})
+ALARMED = frozenset(
+    {
+        metric_names.CACHE_HIT,
+        metric_names.CACHE_MISS,
+        metric_names.CACHE_STALE,
+        metric_names.CACHE_ERROR,
+        metric_names.CIRCUIT_OPEN,
+    }
+)
 """Read by the construct's alarms (CacheErrors, CacheCircuitOpen) or the cache hit ratio."""
 
 
