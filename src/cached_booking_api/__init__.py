@@ -11,15 +11,25 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .infrastructure.cache_cluster import Cache
     from .infrastructure.construct import CachedSearchApi
     from .infrastructure.observability import ObservabilityOptions
     from .infrastructure.options import AlarmOptions, CacheOptions, Partner, ThrottleOptions
 
-__all__ = ["AlarmOptions", "CacheOptions", "CachedSearchApi", "ObservabilityOptions", "Partner", "ThrottleOptions"]
+__all__ = [
+    "AlarmOptions",
+    "Cache",
+    "CacheOptions",
+    "CachedSearchApi",
+    "ObservabilityOptions",
+    "Partner",
+    "ThrottleOptions",
+]
 __version__ = "0.1.0"
 
 _EXPORTS = {
     "CachedSearchApi": "infrastructure.construct",
+    "Cache": "infrastructure.cache_cluster",
     "AlarmOptions": "infrastructure.options",
     "CacheOptions": "infrastructure.options",
     "ThrottleOptions": "infrastructure.options",

@@ -11,7 +11,7 @@ import pytest
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Template
 
-from cached_booking_api import CacheOptions, CachedSearchApi
+from cached_booking_api import CachedSearchApi, CacheOptions
 from cached_booking_api.runtime import config
 from cached_booking_api.runtime.settings import (
     FUNCTION_SETTINGS,

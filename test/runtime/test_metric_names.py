@@ -22,11 +22,7 @@ def emitted() -> dict[str, set[str]]:
                 for keyword in node.keywords:
                     if keyword.arg == "name":
                         assert not isinstance(keyword.value, ast.Constant), f"{path.name}: literal metric name"
-            if (
-                isinstance(node, ast.Attribute)
-                and isinstance(node.value, ast.Name)
-                and node.value.id == "metric_names"
-            ):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "metric_names":
                 names.add(getattr(metric_names, node.attr))
         if names:
             found[path.stem] = names
