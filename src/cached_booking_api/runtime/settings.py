@@ -110,14 +110,14 @@ class EnvironmentSettings:
                                  f".{item.name})")  # fmt: skip
 
     def to_environment(self) -> dict[str, str]:
-        """The environment variables of these settings (fields left None are not written; nor is what Lambda
-        sets itself, such as ``AWS_REGION``)."""
+        """The environment variables of these settings (fields left None or empty are not written; nor is what
+        Lambda sets itself, such as ``AWS_REGION``)."""
         environment: dict[str, str] = {}
         for item in dataclasses.fields(self):  # type: ignore[arg-type]
             value = getattr(self, item.name)
             if isinstance(value, EnvironmentSettings):
                 environment.update(value.to_environment())
-            elif value is not None and not item.metadata[_SET_BY_LAMBDA]:
+            elif value is not None and value != () and not item.metadata[_SET_BY_LAMBDA]:
                 environment[item.metadata[_ENV]] = _format(value)
         return environment
 
