@@ -12,9 +12,9 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from ..runtime.settings import FunctionSettings
 from ..tools import bundling
 from .nag import acknowledge
-from ..runtime.settings import FunctionSettings
 
 # ENI management for functions in a VPC: these actions do not support resource-level permissions.
 _VPC_ACCESS_ACTIONS = [

@@ -17,10 +17,10 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from .cache_cluster import ALARM_RATIO, Cache
-from .options import AlarmOptions
 from ..runtime import metric_names
 from ..runtime.emf import ALARMED
+from .cache_cluster import ALARM_RATIO, Cache
+from .options import AlarmOptions
 
 PERIOD = Duration.minutes(5)
 #: How far the invalidation consumer may fall behind the stream before ``InvalidationIteratorAge`` alarms (default).
