@@ -6,8 +6,12 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 from cached_booking_api.runtime import metric_names
 from cached_booking_api.runtime.handlers import search
+
+pytestmark = pytest.mark.fast
 
 HANDLERS = Path(search.__file__).parent
 

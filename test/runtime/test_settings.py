@@ -178,6 +178,9 @@ def test_a_bad_value_is_refused_naming_the_variable(name: str, raw: str, message
         SearchSettings.from_environment({config.TABLE_NAME: "t", name: raw})
 
 
+pytestmark = pytest.mark.fast
+
+
 def test_a_port_token_stays_a_string_at_synth() -> None:
     """At synth the construct's port is a deploy-time token (a string); at run time it is read back as a number."""
     token = "${Token[TOKEN.123]}"
