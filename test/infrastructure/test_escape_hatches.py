@@ -270,7 +270,7 @@ def test_a_timeout_override_reaches_the_handler_time_budget(overridden: Template
         ),
         (
             {"function_props": {"search": lambda_.FunctionOptions(timeout=cdk.Duration.seconds(3))}},
-            r"function_props\['search'\].timeout: 3 s is too short",
+            r"within its 3 s timeout \(function_props\['search'\].timeout\)",
         ),
         ({"function_props": {"loader": lambda_.FunctionOptions()}}, r"function_props: 'loader' is not a function"),
     ],

@@ -39,7 +39,10 @@ class Data(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         string = dynamodb.AttributeType.STRING
+        # regulated=True: the profile's customer managed key (the stream and the backups are encrypted with it too).
         profile = regulated_profile(self)
+        encryption = dynamodb.TableEncryption.CUSTOMER_MANAGED if profile else dynamodb.TableEncryption.AWS_MANAGED
+        key = profile.data_key if profile else None
         if table is not None:
             if table_props or removal_policy is not None:
                 prop = "table_props" if table_props else "table_removal_policy"
@@ -60,11 +63,8 @@ class Data(Construct):
                 "point_in_time_recovery_specification": dynamodb.PointInTimeRecoverySpecification(
                     point_in_time_recovery_enabled=True
                 ),
-                # regulated=True: the profile's customer managed key (the stream and the backups use it too).
-                "encryption": dynamodb.TableEncryption.CUSTOMER_MANAGED
-                if profile
-                else dynamodb.TableEncryption.AWS_MANAGED,
-                "encryption_key": profile.data_key if profile else None,
+                "encryption": encryption,
+                "encryption_key": key,
                 "removal_policy": removal_policy,
                 "deletion_protection": removal_policy == RemovalPolicy.RETAIN,
             }
