@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from aws_cdk import Aspects, Duration, Names, RemovalPolicy, Stack, Token
+from aws_cdk import Annotations, Aspects, Duration, Names, RemovalPolicy, Stack, Token
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
@@ -24,6 +24,7 @@ from aws_cdk import aws_xray as xray
 from constructs import Construct
 
 from ..runtime import config, metric_names
+from ..runtime.emf import ALARMED
 from ..runtime.settings import (
     BookingSettings,
     CacheConnectionSettings,
@@ -287,6 +288,7 @@ class CachedSearchApi(Construct):
         service_prefix = _service_prefix(self)
         search_service_name = f"{service_prefix}-search"
         self.metrics_namespace = metrics_namespace
+        self._detailed_metrics = observability.detailed_metrics
         self._service_names = {name: f"{service_prefix}-{name}" for name in FUNCTIONS}
 
         network = Network(self, "Network", vpc=vpc, log_retention=log_retention,
@@ -507,7 +509,9 @@ class CachedSearchApi(Construct):
     # -- metrics a user can alarm on or graph (the EMF metrics of runtime/metric_names.py) --------------------------
     def metric(self, metric_name: str, *, statistic: str = "Sum", period: Duration | None = None) -> cloudwatch.Metric:
         """One of the handlers' EMF metrics (a name of ``cached_booking_api.runtime.metric_names``), with the
-        ``service`` dimension of the function that emits it. Default: Sum over 5 minutes.
+        ``service`` dimension of the function that emits it. Default: Sum over 5 minutes. Metrics outside
+        ``runtime.emf.ALARMED`` are published only with ``ObservabilityOptions(detailed_metrics=True)`` (a synth
+        warning says so otherwise).
 
         Raises:
             ValueError: ``metric_name`` is not a metric the handlers emit.
@@ -515,6 +519,12 @@ class CachedSearchApi(Construct):
         if metric_name not in metric_names.EMITTED_BY:
             raise ValueError(f"metric_name: {metric_name!r} is not emitted by the handlers. Use one of "
                              f"{', '.join(sorted(metric_names.EMITTED_BY))}.")  # fmt: skip
+        if metric_name not in ALARMED and not self._detailed_metrics:
+            Annotations.of(self).add_warning_v2(
+                f"cached-booking-api:metric-not-published:{metric_name}",
+                f"metric_{metric_name}: the handlers publish {metric_name} only with "
+                "observability=ObservabilityOptions(detailed_metrics=True); an alarm on it would see no data.",
+            )
         return emf_metric(self.metrics_namespace, metric_name, self._service_names, statistic=statistic,
                           period=period or PERIOD)  # fmt: skip
 

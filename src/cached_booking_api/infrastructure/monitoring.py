@@ -208,7 +208,7 @@ class Monitoring(Construct):
             self.dashboard = self._dashboard(stage, search_function, table, emf, rate, sum_, detailed_metrics,
                                              definitions["DynamoDbThrottles"][0])  # fmt: skip
 
-    def _dashboard(self, stage: apigw.Stage, search_function: lambda_.Function, table: dynamodb.Table,
+    def _dashboard(self, stage: apigw.Stage, search_function: lambda_.Function, table: dynamodb.ITable,
                    emf: Any, rate: Any, sum_: dict[str, Any], detailed_metrics: bool,
                    throttles: cloudwatch.IMetric) -> cloudwatch.Dashboard:  # fmt: skip
         """The optional dashboard ($3/month): the API, the search function, the cache and the alarms in one view."""
