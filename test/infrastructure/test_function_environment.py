@@ -13,6 +13,7 @@ from aws_cdk.assertions import Template
 
 from cached_booking_api import CachedSearchApi, CacheOptions
 from cached_booking_api.runtime import config
+from cached_booking_api.runtime.emf import DETAILED_METRICS_ENV
 from cached_booking_api.runtime.settings import (
     FUNCTION_SETTINGS,
     BookingSettings,
@@ -134,4 +135,5 @@ def test_without_props_each_function_reads_its_settings_defaults(
         return {k: strip(v) if isinstance(v, dict) else v for k, v in tree.items() if k not in ignore}
 
     assert strip(comparable(read, expected)) == strip(comparable(expected, expected))
-    assert set(written) <= set(settings.environment_names()) | {"POWERTOOLS_LOG_LEVEL"}  # nothing outside the contract
+    # nothing outside the contract but the observability prop's own variables (log level, EMF level)
+    assert set(written) <= set(settings.environment_names()) | {"POWERTOOLS_LOG_LEVEL", DETAILED_METRICS_ENV}
