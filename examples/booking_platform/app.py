@@ -45,6 +45,8 @@ class BookingPlatformStack(cdk.Stack):
             search_event_targets=[targets.SqsQueue(partner_queue, dead_letter_queue=partner_dlq, retry_attempts=3)],
             booking_event_targets=[targets.SqsQueue(partner_queue, dead_letter_queue=partner_dlq, retry_attempts=3)],
             cors_allowed_origins=["https://booking.example.com"],
+            # capacity changes pushed by a property-management system and a channel manager (inventory.updated)
+            inventory_sources=["pms.example", "channel-manager.example"],
         )
         cdk.CfnOutput(self, "ApiUrl", value=self.api.url)
         cdk.CfnOutput(self, "ApiKeyId", value=self.api.api_key.key_id)

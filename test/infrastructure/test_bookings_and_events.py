@@ -10,7 +10,7 @@ import boto3
 from moto import mock_aws
 
 from cached_booking_api.runtime.invalidation_scopes import STREAM_FILTER_PATTERNS
-from cached_booking_api.runtime.outbox import PIPE_FILTER_PATTERN, pipe_input_template
+from cached_booking_api.runtime.outbox import PIPE_FILTER_PATTERN
 from test.infrastructure.conftest import Synthesized
 from test.infrastructure.test_aws_rules import render_gateway_template
 from test.infrastructure.test_security import as_list, logical_id, role_statements
@@ -82,22 +82,14 @@ def test_booking_role_has_only_the_transaction_and_idempotency_actions(example: 
     assert "VpcConfig" not in function and function["Timeout"] <= 15
 
 
-def test_outbox_pipe_reads_the_stream_filters_outbox_items_and_dead_letters(example: Synthesized) -> None:
+def test_outbox_pipe_reads_the_stream_and_dead_letters(example: Synthesized) -> None:
+    """Its filter, target and roles: test_events_delivery.py (both booking detail types)."""
     pipe = example.one("AWS::Pipes::Pipe")["Properties"]
     table = logical_id(example, "AWS::DynamoDB::Table", "DataTable")
     assert pipe["Source"] == {"Fn::GetAtt": [table, "StreamArn"]}
-    assert pipe["Target"] == {"Fn::GetAtt": [logical_id(example, "AWS::Events::EventBus", "Bus"), "Arn"]}
     source = pipe["SourceParameters"]
     assert json.loads(source["FilterCriteria"]["Filters"][0]["Pattern"]) == PIPE_FILTER_PATTERN
     assert "Arn" in source["DynamoDBStreamParameters"]["DeadLetterConfig"]
-    target = pipe["TargetParameters"]
-    assert target["InputTemplate"] == pipe_input_template()
-    assert target["EventBridgeEventBusParameters"] == {"DetailType": "booking.confirmed", "Source": "booking.platform"}
-    assert actions_of(example, "OutboxRole") == {
-        "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams",
-        "events:PutEvents",
-        "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl",
-    }  # fmt: skip
     queues = [q["Properties"] for q in example.resources("AWS::SQS::Queue").values()]
     assert all(q.get("SqsManagedSseEnabled") or q.get("KmsMasterKeyId") for q in queues)
 
@@ -155,7 +147,7 @@ def test_firehose_role_is_scoped_to_the_bucket_prefixes(example: Synthesized) ->
 
 def test_every_rule_target_has_a_dead_letter_queue_and_retry_policy(example: Synthesized) -> None:
     rules = example.resources("AWS::Events::Rule").values()
-    assert len(rules) == 3  # search.completed → partner, booking.* → partner, analytics
+    assert len(rules) == 4  # search.completed → partner, booking.* → partner, analytics, inventory.updated → consumer
     for rule in rules:
         for target in rule["Properties"]["Targets"]:
             assert "Arn" in target["DeadLetterConfig"] and "MaximumRetryAttempts" in target["RetryPolicy"]
@@ -201,11 +193,12 @@ def test_deployed_rules_deliver_booking_and_search_events(example: Synthesized) 
                 if body["detail-type"] == "booking.confirmed":
                     assert body["detail"] == detail
     by_kind = {
-        next(k for k in ("Analytics", "BookingEvents", "SearchCompleted") if k in logical): got
+        next(k for k in ("Analytics", "BookingEvents", "SearchCompleted", "InventoryEvents") if k in logical): got
         for logical, got in received.items()
     }
     assert by_kind == {
         "Analytics": ["booking.confirmed", "search.completed"],
         "BookingEvents": ["booking.confirmed"],
         "SearchCompleted": ["search.completed"],
+        "InventoryEvents": [],  # only inventory.updated of the allowed sources (test_events_delivery.py)
     }

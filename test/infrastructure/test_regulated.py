@@ -50,7 +50,7 @@ def encrypted_topic(stack: cdk.Stack) -> sns.Topic:
 def regulated_stack(app: cdk.App) -> cdk.Stack:
     stack = cdk.Stack(app, "Regulated")
     CachedSearchApi(stack, "Api", regulated=True, web_acl_arn=WEB_ACL, alarm_topic=encrypted_topic(stack),
-                    api_cloud_watch_role=False)  # fmt: skip
+                    api_cloud_watch_role=False, inventory_sources=["pms.example"])  # fmt: skip
     return stack
 
 
@@ -153,6 +153,7 @@ def test_tables_use_the_data_key_and_are_in_a_daily_backup_plan(regulated: Regul
         k
         for k, v in regulated.resources("AWS::IAM::Role").items()
         if any(part in k for part in ("Search", "Booking", "Outbox", "Consumer", "Forwarder", "Tables"))
+        and "OutboxPublisher" not in k  # the Pipe hands it the records: it reads no table, stream or queue
     }
     assert readers and readers <= kms_grants, readers - kms_grants  # fmt: skip
 
@@ -184,7 +185,7 @@ def test_bus_archive_and_dead_letter_queues_use_the_data_key(regulated: Regulate
     _, archive = regulated.one("AWS::Events::Archive")
     assert data_key in json.dumps(archive["Properties"]["KmsKeyIdentifier"])
     queues = regulated.resources("AWS::SQS::Queue")
-    assert len(queues) == 5  # outbox, forwarder, invalidation, analytics, bus
+    assert len(queues) == 6  # outbox, forwarder, invalidation, analytics, bus, inventory events
     for logical_id, queue in queues.items():
         assert queue["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [data_key, "Arn"]}, logical_id
     dlq_alarms = [k for k in regulated.resources("AWS::CloudWatch::Alarm") if "DeadLetters" in k]
@@ -217,14 +218,15 @@ def test_buckets_are_versioned_and_the_analytics_bucket_uses_the_data_key(regula
 def test_every_function_has_reserved_concurrency(regulated: Regulated) -> None:
     """AWS Lambda developer guide, "Configuring reserved concurrency" (configuration-concurrency.html): "You can reserve
     up to the Unreserved account concurrency value minus 100. The remaining 100 units of concurrency are for functions
-    that aren't using reserved concurrency."  The construct reserves 140 in all (README "Regulated workloads"): an
-    account needs a concurrency quota of at least 240 (the default quota is 1,000). CDK's deploy-time lookup provider
-    is the only function without it (acknowledged)."""
+    that aren't using reserved concurrency."  The construct reserves 145 in all, 155 with ``inventory_sources``
+    (README "Regulated workloads"): an account needs a concurrency quota of at least 255 (the default quota is
+    1,000). CDK's deploy-time lookup provider is the only function without it (acknowledged)."""
     functions = {k: v["Properties"] for k, v in regulated.resources("AWS::Lambda::Function").items()}
     ours = {k: f for k, f in functions.items() if k.startswith("Api")}
     reserved = {k.split("Function")[0]: f.get("ReservedConcurrentExecutions") for k, f in ours.items()}
-    assert reserved == {"ApiSearch": 100, "ApiBooking": 25, "ApiEventsForwarder": 5, "ApiInvalidationConsumer": 10}
-    assert sum(reserved.values()) == 140
+    assert reserved == {"ApiSearch": 100, "ApiBooking": 25, "ApiEventsForwarder": 5, "ApiInvalidationConsumer": 10,
+                        "ApiOutboxPublisher": 5, "ApiInventoryEventsConsumer": 10}  # fmt: skip
+    assert sum(reserved.values()) == 145 + 10  # + the inventory consumer, as this stack lists inventory_sources
 
 
 def test_the_stage_is_behind_the_web_acl(regulated: Regulated) -> None:

@@ -211,7 +211,9 @@ def test_forwarder_runs_outside_the_vpc_and_may_only_put_its_source(example: Syn
     [put] = [s for s in statements if "events:PutEvents" in as_list(s["Action"])]
     assert put["Condition"] == {"StringEquals": {"events:source": "booking.platform"}}
     assert "*" not in as_list(put["Resource"])
-    config = example.one("AWS::Lambda::EventInvokeConfig")["Properties"]
+    forwarder_id = logical_id(example, "AWS::Lambda::Function", "Forwarder")
+    [config] = [c["Properties"] for c in example.resources("AWS::Lambda::EventInvokeConfig").values()
+                if c["Properties"]["FunctionName"] == {"Ref": forwarder_id}]  # fmt: skip
     assert "OnFailure" in config["DestinationConfig"]
 
 
@@ -275,7 +277,7 @@ def test_two_instances_in_one_stack_and_two_stacks_do_not_collide() -> None:
         for f in synth.resources("AWS::Lambda::Function").values()
         if "Environment" in f["Properties"]
     }
-    assert len(services) == 8  # search, bookings, forwarder, invalidation per instance
+    assert len(services) == 10  # search, bookings, forwarder, invalidation, outbox publisher per instance
 
 
 @pytest.mark.parametrize("resource_type", ["AWS::Logs::LogGroup"])

@@ -39,7 +39,11 @@ class Local:
 
 @contextlib.contextmanager
 def running_local(
-    folder: Path, listings: list[dict[str, Any]] | None, poll_seconds: float = 3600, **environment: str
+    folder: Path,
+    listings: list[dict[str, Any]] | None,
+    poll_seconds: float = 3600,
+    inventory_sources: list[str] | None = None,
+    **environment: str,
 ) -> Iterator[Local]:
     """Start the platform (its own servers) and the HTTP server; stop everything and restore the process after.
 
@@ -52,11 +56,12 @@ def running_local(
     for cached in SERVICE_CACHES:
         cached.cache_clear()
     options = LocalOptions(
-        data=data, events_file=folder / "events.jsonl", poll_seconds=poll_seconds, search_from=[ROOT]
-    )
+        data=data, events_file=folder / "events.jsonl", poll_seconds=poll_seconds, search_from=[ROOT],
+        inventory_sources=inventory_sources or [],
+    )  # fmt: skip
     platform = LocalPlatform(options).start()
     port = free_port()
-    server = LocalApi(port, KEY, throttle_rps=10_000, quiet=True)
+    server = LocalApi(port, KEY, throttle_rps=10_000, quiet=True, inventory_events=platform.put_inventory_event)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield Local(f"http://127.0.0.1:{port}", platform)

@@ -38,6 +38,7 @@ from .cache_cluster import Cache
 from .event_bus import Events
 from .functions import PythonFunction, timeout_from
 from .invalidation_consumer import Invalidation
+from .inventory_inbound import InventoryInbound, validate_inventory_sources
 from .monitoring import PERIOD, Monitoring, emf_metric
 from .network import Network
 from .observability import ObservabilityOptions, apply_log_levels, sampling_rule
@@ -82,9 +83,17 @@ class CachedSearchApi(Construct):
     booking_role: iam.Role
     """The booking function's role: the transaction's item-level actions, idempotency records, logs, X-Ray."""
     outbox_pipe: pipes.CfnPipe
-    """EventBridge Pipe: table stream (outbox items) → bus, as booking.confirmed."""
+    """EventBridge Pipe: table stream (outbox items: booking.confirmed, booking.cancelled) → the outbox publisher."""
     outbox_dead_letter_queue: sqs.Queue
     """Outbox events the Pipe could not deliver (alarmed)."""
+    outbox_publisher_function: lambda_.Function
+    """The outbox Pipe's target (outside the VPC): puts booking.confirmed and booking.cancelled on the bus."""
+    inventory_events_function: lambda_.Function | None
+    """Applies ``inventory.updated`` events from ``inventory_sources`` (None without sources)."""
+    inventory_events_rule: events.Rule | None
+    """Routes ``inventory.updated`` of ``inventory_sources`` to ``inventory_events_function`` (None without sources)."""
+    inventory_events_dead_letter_queue: sqs.Queue | None
+    """Inventory events that could not be applied, with the reason (alarmed; None without sources)."""
     invalidation_function: lambda_.Function
     """Stream consumer (in the VPC) that bumps cache generations when inventory changes."""
     invalidation_failure_queue: sqs.Queue
@@ -132,7 +141,7 @@ class CachedSearchApi(Construct):
     alarms: dict[str, cloudwatch.Alarm]
     """Alarms by name: Api5xxRate, ApiLatencyP99, SearchErrorRate, SearchThrottles, BookingErrorRate,
     InvalidationErrors, ForwarderErrors, DynamoDbThrottles, CacheCircuitOpen, CacheErrors, ApiThrottled, and one
-    ``<Name>DeadLetters`` per dead-letter queue (Outbox, Forwarder, Invalidation, Analytics)."""
+    ``<Name>DeadLetters`` per dead-letter queue (Outbox, Forwarder, Invalidation, Analytics, InventoryEvents)."""
     dashboard: cloudwatch.Dashboard | None
     """The CloudWatch dashboard (API, Lambda, cache outcomes and hit ratio, DynamoDB, alarms); None unless
     ``ObservabilityOptions(dashboard=True)``."""
@@ -180,6 +189,8 @@ class CachedSearchApi(Construct):
         table: dynamodb.ITable | None = None,
         table_props: Mapping[str, Any] | None = None,
         function_props: Mapping[str, lambda_.FunctionOptions] | None = None,
+        inventory_sources: Sequence[str] = (),
+        cancellation_cutoff: Duration | None = None,
     ) -> None:
         """Build the API.
 
@@ -231,6 +242,14 @@ class CachedSearchApi(Construct):
                 archive and the analytics bucket; versioned buckets; the tables in a daily AWS Backup plan; reserved
                 concurrency on every function; a dead-letter path for every asynchronous invocation (a bus
                 dead-letter queue too). Requires ``web_acl_arn`` and ``alarm_topic``. Default: False (lean).
+            inventory_sources: EventBridge sources (e.g. ``["pms.acme"]``) whose ``inventory.updated`` events on the
+                bus change capacity: a rule takes them to a consumer that applies each once per (source, eventId),
+                never below what is booked, with a dead-letter queue and an alarm. Grant each external system
+                ``events:PutEvents`` on the bus with the condition ``events:source`` = its source. Default: none (no
+                inbound consumer).
+            cancellation_cutoff: How long before 00:00 UTC of the check-in day a booking can no longer be
+                cancelled (``DELETE`` answers 409 ``CANCELLATION_CLOSED``); ``Duration.seconds(0)``: until check-in day
+                starts. Whole seconds, at most 365 days. Default: none (cancellation always open).
 
             table: Bring your own table (an ``ITable``, e.g. ``dynamodb.Table.from_table_attributes(table_arn=...,
                 table_stream_arn=..., global_indexes=["byDestination", "inventoryByDestination"])``): the construct
@@ -285,6 +304,8 @@ class CachedSearchApi(Construct):
         # Created first: the builders below look it up (regulated_profile) to protect what they create.
         self.regulated_profile = RegulatedProfile(self) if regulated else None
 
+        sources = validate_inventory_sources(inventory_sources, event_source)
+        cutoff_seconds = _cancellation_cutoff_seconds(cancellation_cutoff)
         service_prefix = _service_prefix(self)
         search_service_name = f"{service_prefix}-search"
         self.metrics_namespace = metrics_namespace
@@ -360,6 +381,7 @@ class CachedSearchApi(Construct):
                 table_name=self.table.table_name,
                 idempotency_table_name=self.idempotency_table.table_name,
                 cors_allowed_origins=origins,
+                cancellation_cutoff_seconds=cutoff_seconds,
             ),  # fmt: skip
             description="cached-booking-api POST /bookings, GET /bookings/{bookingId}",
             log_retention=log_retention,
@@ -416,7 +438,11 @@ class CachedSearchApi(Construct):
             events.Match.prefix("booking."), booking_event_targets,
         )  # fmt: skip
 
-        outbox = Outbox(self, "Outbox", table=self.table, event_bus=self.event_bus, event_source=event_source)
+        outbox = Outbox(
+            self, "Outbox", table=self.table, event_bus=self.event_bus, event_source=event_source,
+            service_name=f"{service_prefix}-outbox", metrics_namespace=metrics_namespace, log_retention=log_retention,
+        )  # fmt: skip
+        self.outbox_publisher_function = outbox.publisher.function
         self.outbox_pipe = outbox.pipe
         self.outbox_dead_letter_queue = outbox.dead_letter_queue
         invalidation = Invalidation(
@@ -441,6 +467,19 @@ class CachedSearchApi(Construct):
         )
         self.invalidation_function = invalidation.consumer.function
         self.invalidation_failure_queue = invalidation.failure_queue
+
+        self.inventory_events_function = None
+        self.inventory_events_rule = None
+        self.inventory_events_dead_letter_queue = None
+        if sources:
+            inbound = InventoryInbound(
+                self, "InventoryEvents", table=self.table, event_bus=self.event_bus, sources=sources,
+                service_name=f"{service_prefix}-inventory", metrics_namespace=metrics_namespace,
+                log_retention=log_retention,
+            )  # fmt: skip
+            self.inventory_events_function = inbound.consumer.function
+            self.inventory_events_rule = inbound.rule
+            self.inventory_events_dead_letter_queue = inbound.dead_letter_queue
 
         self.analytics_bucket = None
         self.analytics_delivery_stream = None
@@ -478,6 +517,11 @@ class CachedSearchApi(Construct):
                 "Invalidation": self.invalidation_failure_queue,
                 **({"Analytics": analytics_dead_letter_queue} if analytics_dead_letter_queue else {}),
                 **({"Bus": fan_out.bus_dead_letter_queue} if fan_out.bus_dead_letter_queue else {}),
+                **(
+                    {"InventoryEvents": self.inventory_events_dead_letter_queue}
+                    if self.inventory_events_dead_letter_queue
+                    else {}
+                ),
             },
             table=self.table,
             cache=self.cache,
@@ -584,6 +628,21 @@ def _service_prefix(scope: Construct) -> str:
     stack = Stack.of(scope)
     digest = hashlib.sha256(f"{stack.stack_name}/{Names.unique_id(scope)}".encode()).hexdigest()[:8]
     return f"cba-{digest}"
+
+
+def _cancellation_cutoff_seconds(cutoff: Duration | None) -> float | None:
+    """The booking function's ``CANCELLATION_CUTOFF_SECONDS`` (None without a cut-off)."""
+    if cutoff is None:
+        return None
+    if Token.is_unresolved(cutoff.to_milliseconds()):
+        raise ValueError("cancellation_cutoff: must be a concrete duration, e.g. Duration.hours(24), not a token.")
+    milliseconds = cutoff.to_milliseconds()
+    if milliseconds % 1000 or not 0 <= milliseconds <= 365 * 24 * 3600 * 1000:
+        raise ValueError(
+            f"cancellation_cutoff: {cutoff.to_human_string()} is not allowed. Use whole seconds from 0 to 365 days, "
+            "e.g. Duration.hours(24) to close cancellation a day before check-in."
+        )
+    return float(milliseconds // 1000)
 
 
 def _cache_connection(cache: Cache, options: CacheOptions) -> CacheConnectionSettings:

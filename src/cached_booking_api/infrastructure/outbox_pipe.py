@@ -1,7 +1,10 @@
 """The transactional outbox's delivery: an EventBridge Pipe from the table stream to the bus, with a DLQ and an alarm.
 
-The Pipe passes only new outbox items (``runtime.outbox.PIPE_FILTER_PATTERN``) and shapes each into the
-booking.confirmed detail (``runtime.outbox.pipe_input_template()``): the same definitions the local mode runs.
+The Pipe passes only new outbox items (``runtime.outbox.PIPE_FILTER_PATTERN``: booking.confirmed and
+booking.cancelled) to the outbox publisher function, invoked synchronously with the batch; it puts each on the bus as
+its own detail type with exactly its contract's fields (``runtime.handlers.outbox_publisher``, the code the local
+mode runs). A Pipe input template could not do it: a Pipe has one template, a template has one fixed set of keys, and
+the two events have different fields. The Pipe stays the stream's only reader besides the invalidation consumer.
 """
 
 from __future__ import annotations
@@ -11,17 +14,21 @@ import json
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_pipes as pipes
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from ..runtime.outbox import BOOKING_CONFIRMED, PIPE_FILTER_PATTERN, pipe_input_template
+from ..runtime.outbox import EVENT_FIELDS, PIPE_FILTER_PATTERN
+from ..runtime.settings import OutboxPublisherSettings
 from .event_bus import encrypted_queue
+from .functions import PythonFunction
 from .nag import acknowledge
 
 
 class Outbox(Construct):
-    """Attributes: ``pipe`` (CfnPipe), ``role``, ``dead_letter_queue`` (alarmed by ``Monitoring``)."""
+    """Attributes: ``pipe`` (CfnPipe), ``role``, ``dead_letter_queue`` (alarmed by ``Monitoring``), ``publisher``
+    (PythonFunction, outside the VPC: the Pipe's target)."""
 
     def __init__(
         self,
@@ -31,12 +38,15 @@ class Outbox(Construct):
         table: dynamodb.ITable,
         event_bus: events.IEventBus,
         event_source: str,
+        service_name: str,
+        metrics_namespace: str,
+        log_retention: logs.RetentionDays,
     ) -> None:
         super().__init__(scope, construct_id)
         self.dead_letter_queue: sqs.Queue = encrypted_queue(self, "Dlq", dead_letter_for="the outbox pipe")
         self.role = iam.Role(
             self, "Role", assumed_by=iam.ServicePrincipal("pipes.amazonaws.com"),
-            description="Outbox pipe: read the table stream, put booking events on the bus",
+            description="Outbox pipe: read the table stream, invoke the outbox publisher",
         )  # fmt: skip
         stream_arn = table.table_stream_arn
         assert stream_arn is not None, "the table must have a stream"
@@ -51,17 +61,43 @@ class Outbox(Construct):
         self.role.add_to_principal_policy(iam.PolicyStatement(actions=["dynamodb:ListStreams"], resources=["*"]))
         if table.encryption_key is not None:  # a stream is encrypted with its table's key
             table.encryption_key.grant_decrypt(self.role)
-        self.role.add_to_principal_policy(
+        self.publisher = PythonFunction(
+            self,
+            "Publisher",
+            settings=OutboxPublisherSettings(
+                service_name=service_name,
+                metrics_namespace=metrics_namespace,
+                timeout_seconds=30,
+                event_bus_name=event_bus.event_bus_name,
+                event_source=event_source,
+            ),  # fmt: skip
+            description="Puts outbox records on the bus, each as its detail type (the outbox Pipe's target)",
+            log_retention=log_retention,
+            memory_size=256,
+            asynchronous=True,  # not an API handler: its own acknowledgment below
+        )
+        self.publisher.role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["events:PutEvents"],
                 resources=[event_bus.event_bus_arn],
+                conditions={"StringEquals": {"events:source": event_source, "events:detail-type": list(EVENT_FIELDS)}},
             )
+        )
+        acknowledge(
+            self.publisher.function,
+            "Serverless-LambdaDLQ",
+            "Invoked synchronously by the outbox Pipe (REQUEST_RESPONSE): a failed batch is retried by the Pipe and "
+            "then sent to the Pipe's dead-letter queue (Dlq); there is no asynchronous event to dead-letter here.",
+        )
+        # The function itself only (grant_invoke would add "<arn>:*", every version and alias: a wildcard).
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[self.publisher.function.function_arn])
         )
         self.dead_letter_queue.grant_send_messages(self.role)
         self.pipe = pipes.CfnPipe(
             self,
             "Pipe",
-            description="booking.confirmed: table stream (outbox items) to the event bus",
+            description="booking.confirmed and booking.cancelled: table stream (outbox items) to the publisher",
             role_arn=self.role.role_arn,
             source=stream_arn,
             source_parameters=pipes.CfnPipe.PipeSourceParametersProperty(
@@ -76,11 +112,10 @@ class Outbox(Construct):
                     filters=[pipes.CfnPipe.FilterProperty(pattern=json.dumps(PIPE_FILTER_PATTERN))]
                 ),
             ),
-            target=event_bus.event_bus_arn,
+            target=self.publisher.function.function_arn,
             target_parameters=pipes.CfnPipe.PipeTargetParametersProperty(
-                input_template=pipe_input_template(),
-                event_bridge_event_bus_parameters=pipes.CfnPipe.PipeTargetEventBridgeEventBusParametersProperty(
-                    detail_type=BOOKING_CONFIRMED, source=event_source
+                lambda_function_parameters=pipes.CfnPipe.PipeTargetLambdaFunctionParametersProperty(
+                    invocation_type="REQUEST_RESPONSE"
                 ),
             ),
         )
@@ -89,5 +124,6 @@ class Outbox(Construct):
             self.role.node.find_child("DefaultPolicy"),
             "AwsSolutions-IAM5[Resource::*]",
             "dynamodb:ListStreams, which EventBridge Pipes requires for a DynamoDB stream source, supports no "
-            "resource-level permissions; every other action is scoped to the stream, the bus and the DLQ.",
+            "resource-level permissions; every other action is scoped to the stream, the publisher function and the "
+            "DLQ.",
         )

@@ -30,6 +30,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_pipes as pipes
 from constructs import Construct, IConstruct
 
 from .nag import acknowledge
@@ -46,8 +47,10 @@ REGULATED_PACKS = ("PCI.DSS.321", "NIST.800.53.R5", "HIPAA.Security")
 #: Reserved concurrency per function, by the path of its ``PythonFunction`` under the construct. Search: 100 (the
 #: default stage limit, 500 rps, at ~0.1 s per answer needs ~50; twice that for cold starts and misses); bookings: 25
 #: (50 rps at ~0.3 s = 15, plus headroom); the forwarder: 5 (one invocation per log batch); the stream consumer: 10 (one
-#: concurrent batch per stream shard).
-RESERVED_CONCURRENCY = {"Search": 100, "Booking": 25, "Events/Forwarder": 5, "Invalidation/Consumer": 10}
+#: concurrent batch per stream shard); the outbox publisher: 5 (the outbox Pipe invokes it once per stream shard at a
+#: time); the inventory consumer (with ``inventory_sources``): 10.
+RESERVED_CONCURRENCY = {"Search": 100, "Booking": 25, "Events/Forwarder": 5, "Invalidation/Consumer": 10,
+                        "Outbox/Publisher": 5, "InventoryEvents/Consumer": 10}  # fmt: skip
 
 #: Reserved concurrency of a function the table above does not name.
 DEFAULT_RESERVED_CONCURRENCY = 10
@@ -249,6 +252,12 @@ OUTSIDE_VPC_REASONS = {
         "queue (IAM-scoped). The VPC's subnets are private and isolated with no NAT: inside them it would need "
         "EventBridge and SQS interface endpoints (about $7 a month each per AZ) to do the same calls."
     ),
+    "Outbox/Publisher": (
+        "The outbox publisher (the outbox Pipe's target) calls only EventBridge PutEvents on this construct's bus, "
+        "with its source and the two booking detail types (IAM conditions); the Pipe invokes it through the Lambda "
+        "service. In the isolated subnets it would need an EventBridge interface endpoint (about $7 a month per AZ) "
+        "and would gain no narrower reach than its role already has."
+    ),
     "InventoryEvents/Consumer": (
         "The inbound inventory.updated consumer reaches only DynamoDB (item-level actions on the table, TLS, SigV4) "
         "and SQS SendMessage on its own dead-letter queue, never the cache; EventBridge invokes it through the Lambda "
@@ -281,6 +290,9 @@ def acknowledge_regulated_findings(root: Construct) -> None:
     for node in root.node.find_all():
         if isinstance(node, lambda_.CfnPermission):
             resolved.append((node, {"FunctionName": stack.resolve(node.function_name), "Principal": node.principal}))
+        elif isinstance(node, pipes.CfnPipe):
+            resolved.append((node, {"FunctionName": stack.resolve(node.target),
+                                    "DestinationConfig": stack.resolve(node.source_parameters)}))  # fmt: skip
         elif isinstance(node, (lambda_.CfnEventInvokeConfig, lambda_.CfnEventSourceMapping)):
             resolved.append((node, {"FunctionName": stack.resolve(node.function_name),
                                     "DestinationConfig": stack.resolve(node.destination_config)}))  # fmt: skip
@@ -350,6 +362,14 @@ def _dead_letter_reason(logical_id: str, resolved: list[tuple[IConstruct, dict[s
             stream_failures = "onfailure" in str(props.get("DestinationConfig", {})).lower()
             if not stream_failures:
                 return None
+        elif isinstance(node, pipes.CfnPipe):
+            if "deadletterconfig" not in str(props.get("DestinationConfig", {})).lower():
+                return None
+            return (
+                "Invoked synchronously by an EventBridge Pipe (its target, REQUEST_RESPONSE): a batch that still fails "
+                "after the Pipe's retries goes to the Pipe's dead-letter queue, an SQS queue encrypted with the "
+                "profile's key and alarmed. DeadLetterConfig applies to asynchronous invocation only."
+            )
     asynchronous = {p for p in principals if p != "apigateway.amazonaws.com"}
     if asynchronous and on_failure:
         return (

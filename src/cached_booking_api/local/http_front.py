@@ -32,6 +32,9 @@ BODY_TIMEOUT_SECONDS = 10.0  # the whole body, however it trickles in → 408 an
 WORKERS = 64  # handler threads (the handlers are blocking code, as in Lambda)
 BACKLOG = 512  # the listen backlog: bursts of connections must not be reset
 
+#: The local-only endpoint that puts an inventory.updated event on the local bus (see ``LocalPlatform``).
+INVENTORY_EVENTS_PATH = "/local/inventory-events"
+InventoryEvents = Callable[[object], tuple[int, dict[str, Any]]]
 Scope = dict[str, Any]
 Message = dict[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -51,9 +54,18 @@ class LocalApi:
     so does KeyboardInterrupt), then ``server_close()``. The port is bound when the object is made."""
 
     def __init__(
-        self, port: int, api_key: str, throttle_rps: float, *, quiet: bool = False, workers: int = WORKERS
+        self,
+        port: int,
+        api_key: str,
+        throttle_rps: float,
+        *,
+        quiet: bool = False,
+        workers: int = WORKERS,
+        inventory_events: InventoryEvents | None = None,
     ) -> None:
         self.gateway = Gateway(api_key, throttle_rps)
+        self.api_key = api_key
+        self.inventory_events = inventory_events
         self.quiet = quiet
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
@@ -212,7 +224,24 @@ class LocalApi:
     ) -> Answer | None:
         if gone.is_set():
             return None
+        if path == INVENTORY_EVENTS_PATH and self.inventory_events is not None:
+            return self._inventory_event(method, headers, body)
         return self.gateway.answer(method, path, query, headers, body)
+
+    def _inventory_event(self, method: str, headers: dict[str, str], body: bytes) -> Answer:
+        """The local-only ``POST /local/inventory-events``: puts an ``inventory.updated`` event on the local bus, as
+        an external system does with PutEvents (not part of the deployed API: in AWS, systems use the bus)."""
+        if {name.lower(): value for name, value in headers.items()}.get("x-api-key") != self.api_key:
+            return gateway_error(403, "FORBIDDEN", "Missing or invalid API key.")
+        if method != "POST":
+            return gateway_error(405, "METHOD_NOT_ALLOWED", f"Use POST {INVENTORY_EVENTS_PATH}.")
+        try:
+            event = json.loads(body or b"null")
+        except ValueError:
+            return gateway_error(400, "VALIDATION_ERROR", "The body must be a JSON event.")
+        assert self.inventory_events is not None
+        status, answer = self.inventory_events(event)
+        return Answer(status, {"Content-Type": "application/json"}, json.dumps(answer))
 
 
 async def _read_body(receive: Receive) -> bytes:

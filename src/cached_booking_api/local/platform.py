@@ -49,6 +49,8 @@ class LocalOptions:
     events_file: Path | None = None
     poll_seconds: float = 0.5
     search_from: list[Path] = field(default_factory=list)
+    #: Sources allowed to put inventory.updated events (the construct's ``inventory_sources``; empty: none).
+    inventory_sources: list[str] = field(default_factory=list)
 
 
 class LogTap(io.TextIOBase):
@@ -98,6 +100,9 @@ class LocalPlatform:
         self.loaded = 0
         self._stopped: dict[type[ManagedProcess], int] = {}
         self._sample_dir: Path | None = None
+        #: Outcome of every inbound inventory.updated event the consumer handled, by (source, eventId).
+        self.inventory_results: dict[tuple[str, str], dict[str, Any]] = {}
+        self.inventory_dead_letters: list[dict[str, Any]] = []
 
     # -- start-up ---------------------------------------------------------------------------------------------
     def start(self) -> LocalPlatform:
@@ -208,6 +213,19 @@ class LocalPlatform:
             Name="all-events", EventBusName=self.bus_name, EventPattern=json.dumps({"source": [EVENT_SOURCE]})
         )
         self.events.put_targets(Rule="all-events", EventBusName=self.bus_name, Targets=[{"Id": "q", "Arn": queue_arn}])
+        self.inventory_queue_url: str | None = None
+        if self.options.inventory_sources:  # the construct's inbound rule: inventory.updated of the allowed sources
+            from ..runtime.inventory_events import inventory_event_pattern
+
+            self.inventory_queue_url = self.sqs.create_queue(QueueName=f"{self.table}-inventory")["QueueUrl"]
+            inventory_arn = self.sqs.get_queue_attributes(
+                QueueUrl=self.inventory_queue_url, AttributeNames=["QueueArn"]
+            )["Attributes"]["QueueArn"]
+            pattern = inventory_event_pattern(self.options.inventory_sources)
+            self.events.put_rule(Name="inventory-updated", EventBusName=self.bus_name, EventPattern=json.dumps(pattern))
+            self.events.put_targets(
+                Rule="inventory-updated", EventBusName=self.bus_name, Targets=[{"Id": "i", "Arn": inventory_arn}]
+            )
         from ..runtime.events import EventPublisher
         from ..runtime.handlers import search
 
@@ -223,24 +241,22 @@ class LocalPlatform:
     def pump(self) -> dict[str, int]:
         """One round of the asynchronous side; returns what it moved (also called by tests to flush)."""
 
-        moved = {"invalidated": 0, "booking_events": 0, "search_events": 0, "delivered": 0}
+        moved = {"inventory_events": 0, "invalidated": 0, "booking_events": 0, "search_events": 0, "delivered": 0}
         with self._pump_lock:
             self._pump(moved)
         return moved
 
     def _pump(self, moved: dict[str, int]) -> None:
-        from ..runtime.handlers import forwarder, invalidation
-        from ..runtime.outbox import event_detail_from_record, event_detail_type_from_record, matches_pipe_filter
+        from ..runtime.handlers import forwarder, invalidation, outbox_publisher
 
         try:
+            moved["inventory_events"] = self._consume_inventory_events()  # its writes reach the stream read next
             records = self.stream.poll()
             if records:
                 moved["invalidated"] = len(invalidation.invalidate(records, invalidation.search_cache()))
-                outbox = [r for r in records if matches_pipe_filter(r)]
-                for record in outbox:  # one record at a time, in stream order, as the Pipe does with its template
-                    detail_type = event_detail_type_from_record(record)
-                    self.publisher.publish(EVENT_SOURCE, detail_type, [event_detail_from_record(record)])
-                moved["booking_events"] = len(outbox)
+                # the Pipe's filter and its target, the outbox publisher (each event as its own detail type)
+                published = outbox_publisher.publish_records(records, self.publisher, EVENT_SOURCE)
+                moved["booking_events"] = published.delivered
             lines = self.log_tap.drain(LINES_PER_ROUND)  # bounded, so every round also delivers what is queued
             if lines:
                 moved["search_events"] = forwarder.forward(
@@ -249,6 +265,57 @@ class LocalPlatform:
             moved["delivered"] = self._drain_queue()
         except Exception as exc:  # a server restarting (chaos tests): the next round catches up
             print(f"local: asynchronous side paused: {type(exc).__name__}: {exc}", flush=True)
+
+    def _consume_inventory_events(self) -> int:
+        """The inbound rule's target: each inventory.updated event the rule matched, through the consumer's code."""
+        from ..runtime.handlers.inventory_updates import process
+
+        if self.inventory_queue_url is None:
+            return 0
+        count = 0
+        while messages := self.sqs.receive_message(QueueUrl=self.inventory_queue_url, MaxNumberOfMessages=10).get(
+            "Messages", []
+        ):
+            for message in messages:
+                event = json.loads(message["Body"])
+                outcome = process(event, self.dynamodb, self.table, self.options.inventory_sources,
+                                  self.inventory_dead_letters.append)  # fmt: skip
+                key = (str(event.get("source")), str((event.get("detail") or {}).get("eventId")))
+                self.inventory_results[key] = outcome
+                self.sqs.delete_message(QueueUrl=self.inventory_queue_url, ReceiptHandle=message["ReceiptHandle"])
+                count += 1
+        return count
+
+    def put_inventory_event(self, event: object) -> tuple[int, dict[str, Any]]:
+        """The local-only ``POST /local/inventory-events``: put one event on the local bus as a sender would (a
+        PutEvents entry, or the event as a rule delivers it), let the inbound rule and consumer handle it, and answer
+        with its outcome: 200 applied or duplicate, 400 invalid (also what the consumer dead-lettered), 403 when no
+        rule takes its source (in AWS the event would just match nothing)."""
+        from ..runtime.inventory_events import InvalidInventoryEvent, parse_event
+
+        try:
+            source, detail = parse_event(event)
+        except InvalidInventoryEvent as exc:
+            return 400, exc.body()
+        if source not in self.options.inventory_sources:
+            message = (f"source {source!r} is not allowed to send inventory.updated events; start the local mode with "
+                       f"--inventory-source {source} (the construct's inventory_sources prop)")  # fmt: skip
+            return 403, {"error": {"code": "SOURCE_NOT_ALLOWED", "message": message,
+                                   "details": [{"field": "source", "message": "not allowed"}]}}  # fmt: skip
+        entry = {"Source": source, "DetailType": "inventory.updated", "EventBusName": self.bus_name,
+                 "Detail": json.dumps(detail.model_dump(mode="json"))}  # fmt: skip
+        result = self.events.put_events(Entries=[entry])
+        if result.get("FailedEntryCount"):
+            return 503, {"error": {"code": "SERVICE_UNAVAILABLE", "message": "the local bus refused the event",
+                                   "details": []}}  # fmt: skip
+        self.pump()
+        outcome = self.inventory_results.get((source, detail.eventId))
+        if outcome is None:
+            return 503, {"error": {"code": "SERVICE_UNAVAILABLE", "message": "the event was not consumed; retry",
+                                   "details": []}}  # fmt: skip
+        if outcome.get("status") == "REJECTED":
+            return 400, {"error": outcome["error"]}
+        return 200, outcome
 
     def _drain_queue(self) -> int:
         count = 0

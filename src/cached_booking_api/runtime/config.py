@@ -46,6 +46,9 @@ CIRCUIT_COOLDOWN_SECONDS = "CIRCUIT_COOLDOWN_SECONDS"
 EVENT_BUS_NAME = "EVENT_BUS_NAME"
 EVENT_SOURCE = "EVENT_SOURCE"
 DEAD_LETTER_QUEUE_URL = "DEAD_LETTER_QUEUE_URL"
+#: Comma-separated EventBridge sources whose inventory.updated events the inbound consumer applies (its rule matches
+#: the same list; the handler checks again).
+INVENTORY_SOURCES = "INVENTORY_SOURCES"
 #: Comma-separated exact origins allowed by CORS (the construct's ``cors_allowed_origins``; empty: no CORS headers).
 CORS_ALLOWED_ORIGINS = "CORS_ALLOWED_ORIGINS"
 #: Request headers a browser may send (preflight, Lambda responses and gateway responses list the same).
@@ -242,3 +245,8 @@ class LazyDynamoDBClient:
                 if self._client is None:
                     self._client = dynamodb_client(self._settings, **self._budget)
         return getattr(self._client, name)
+
+
+def inventory_sources(env: Mapping[str, str] = os.environ) -> list[str]:
+    """The sources allowed to send inventory.updated events (none when unset)."""
+    return [source.strip() for source in env.get(INVENTORY_SOURCES, "").split(",") if source.strip()]

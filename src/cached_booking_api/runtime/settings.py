@@ -325,10 +325,37 @@ class ForwarderSettings(FunctionSettings):
     """Where events the bus rejected after retries go (None: they are logged and dropped)."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class OutboxPublisherSettings(FunctionSettings):
+    """The outbox Pipe's target: booking.confirmed and booking.cancelled → the bus
+    (``runtime/handlers/outbox_publisher.py``)."""
+
+    handler_module: ClassVar[str] = "outbox_publisher"
+    event_bus_name: str = field(metadata=_env(config.EVENT_BUS_NAME))
+    """The bus events are put on."""
+    event_source: str = field(default=config.DEFAULT_EVENT_SOURCE, metadata=_env(config.EVENT_SOURCE))
+    """The ``source`` of every event (the construct's ``event_source``)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class InventoryUpdatesSettings(FunctionSettings):
+    """Inbound inventory.updated events → capacity (``runtime/handlers/inventory_updates.py``)."""
+
+    handler_module: ClassVar[str] = "inventory_updates"
+    table_name: str = field(metadata=_env(config.TABLE_NAME))
+    """The table (listings, month items, event receipts)."""
+    inventory_sources: tuple[str, ...] = field(default=(), metadata=_env(config.INVENTORY_SOURCES))
+    """The sources allowed to send inventory.updated events (the construct's ``inventory_sources``)."""
+    dead_letter_queue_url: str = field(metadata=_env(config.DEAD_LETTER_QUEUE_URL))
+    """Where events that can never be applied go, with the reason."""
+
+
 #: Every function's settings class.
 FUNCTION_SETTINGS: tuple[type[FunctionSettings], ...] = (
     SearchSettings,
     BookingSettings,
     InvalidationSettings,
     ForwarderSettings,
+    OutboxPublisherSettings,
+    InventoryUpdatesSettings,
 )

@@ -46,6 +46,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     local.add_argument("--events-file", type=Path, help="append every delivered event here (default: a temp file)")
     local.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
                        help="an exact origin CORS allows, as cors_allowed_origins (repeatable)")  # fmt: skip
+    local.add_argument("--inventory-source", action="append", default=[], metavar="SOURCE",
+                       help="an EventBridge source allowed to send inventory.updated events, as inventory_sources "
+                            "(repeatable); they arrive at POST /local/inventory-events")  # fmt: skip
+
+    inventory = commands.add_parser(
+        "inventory-event",
+        help="send inventory.updated events (JSON Lines: PutEvents entries or delivered events) to the local mode",
+    )
+    inventory.add_argument("file", type=Path, help="one event per line, e.g. {\"Source\": \"pms.acme\", "
+                           "\"DetailType\": \"inventory.updated\", \"Detail\": \"{...}\"}")  # fmt: skip
+    inventory.add_argument("--url", required=True, help="the local mode's URL, e.g. http://127.0.0.1:8080")
+    inventory.add_argument("--api-key", required=True, help="the local mode's API key")
+    inventory.add_argument("--timeout", type=float, default=30.0, help="seconds per event (default 30)")
 
     sample = commands.add_parser(
         "sample", help="write the sample listings (JSON Lines) with inventory from today (UTC) for a year"
@@ -99,11 +112,56 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _load(args)
     if args.command == "local":
         return _local(args)
+    if args.command == "inventory-event":
+        return _inventory_event(args)
     if args.command == "cost":
         return _cost(args)
     if args.command == "sample":
         return _sample(args)
     return 2  # pragma: no cover - argparse rejects unknown commands
+
+
+def _inventory_event(args: argparse.Namespace) -> int:
+    """POST each line of the file to the local mode's /local/inventory-events; one result line per event, errors
+    with their line number on stderr; exit 1 if any event was refused."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    if not args.file.is_file():
+        print(f"error: {args.file}: no such file", file=sys.stderr)
+        return 2
+    failed = 0
+    with args.file.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                event = json.loads(line)
+            except ValueError as exc:
+                print(f"{args.file}:{number}: not valid JSON ({exc})", file=sys.stderr)
+                failed += 1
+                continue
+            request = urllib.request.Request(
+                args.url.rstrip("/") + "/local/inventory-events", data=json.dumps(event).encode(), method="POST",
+                headers={"x-api-key": args.api_key, "Content-Type": "application/json"},
+            )  # fmt: skip
+            try:
+                with urllib.request.urlopen(request, timeout=args.timeout) as response:
+                    print(f"{args.file}:{number}: {response.read().decode()}")
+            except urllib.error.HTTPError as error:
+                answer = error.read().decode(errors="replace")
+                try:
+                    detail = json.loads(answer)["error"]
+                    answer = f"{detail['code']}: {detail['message']} {json.dumps(detail.get('details', []))}"
+                except (ValueError, KeyError, TypeError):
+                    pass
+                print(f"{args.file}:{number}: {error.code} {answer}", file=sys.stderr)
+                failed += 1
+            except (urllib.error.URLError, OSError) as exc:
+                print(f"error: {args.url}: {exc} (is 'cached-booking-api local' running there?)", file=sys.stderr)
+                return 2
+    return 1 if failed else 0
 
 
 def _iso_date(text: str) -> date:
@@ -227,8 +285,13 @@ def _local(args: argparse.Namespace) -> int:
         from ..runtime import config
 
         os.environ[config.CORS_ALLOWED_ORIGINS] = ",".join(args.cors_origin)  # the handlers and the gateway read it
+    for source in args.inventory_source:
+        if not source or source.startswith("aws.") or any(c.isspace() for c in source):
+            print(f"error: --inventory-source {source!r}: give an EventBridge source such as pms.acme", file=sys.stderr)
+            return 2
     options = LocalOptions(redis_url=args.redis_url, dynamodb_endpoint=args.dynamodb_endpoint,
-                           events_file=args.events_file, search_from=[Path.cwd()])  # fmt: skip
+                           events_file=args.events_file, search_from=[Path.cwd()],
+                           inventory_sources=list(args.inventory_source))  # fmt: skip
     if args.data is not None:
         options.data = args.data
     import signal
@@ -244,7 +307,7 @@ def _local(args: argparse.Namespace) -> int:
         try:
             platform.start()
             api_key = args.api_key or secrets.token_urlsafe(24)
-            server = LocalApi(args.port, api_key, args.throttle_rps)
+            server = LocalApi(args.port, api_key, args.throttle_rps, inventory_events=platform.put_inventory_event)
         except (ServerError, OSError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
@@ -255,6 +318,9 @@ def _local(args: argparse.Namespace) -> int:
         print(f"  URL:         {url}")
         print(f"  API key:     {api_key}")
         print(f"  events file: {platform.events_file}")
+        if options.inventory_sources:
+            print(f"  inventory.updated from {', '.join(options.inventory_sources)}: POST {url}/local/inventory-events"
+                  " or 'cached-booking-api inventory-event FILE'")  # fmt: skip
         print(f"  redis: {platform.redis_url}  dynamodb: {platform.dynamodb_endpoint}")
         print("Try:")
         for line in curl_examples(url, api_key, check_in, check_out):
