@@ -106,6 +106,7 @@ def wired_stack(app: cdk.App, stack_id: str, *, cache: CacheOptions | None = Non
         search_event_targets=[targets.SqsQueue(partner_queue, dead_letter_queue=partner_dlq, retry_attempts=3)],
         booking_event_targets=[targets.SqsQueue(partner_queue, dead_letter_queue=partner_dlq, retry_attempts=3)],
         cors_allowed_origins=["https://booking.example.com"],
+        inventory_sources=["pms.example", "channel-manager.example"],  # the inbound consumer, checked by nag too
     )
     cdk.CfnOutput(stack, "ApiUrl", value=api.url)
     cdk.CfnOutput(stack, "ApiKeyId", value=api.api_key.key_id)

@@ -15,15 +15,13 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from .. import config
 from ..inventory_events import InvalidInventoryEvent, apply_inventory_event, parse_event
 
 logger = Logger()
-metrics = Metrics()
 
 DeadLetter = Callable[[dict[str, Any]], None]
 
@@ -63,11 +61,9 @@ def process(
         result = apply_inventory_event(client, table_name, detail, source=source)
     except InvalidInventoryEvent as exc:
         reject({"event": event, **exc.body()})
-        metrics.add_metric(name="InventoryEventsRejected", unit=MetricUnit.Count, value=1)
         logger.warning("inventory event rejected", extra={"reason": exc.message, "details": exc.details})
         return {"status": "REJECTED", **exc.body()}
     outcome = result.as_dict()
-    metrics.add_metric(name="InventoryCapacityConflicts", unit=MetricUnit.Count, value=len(result.conflicts))
     if result.conflicts:
         logger.warning("capacity below booked: nights not applied", extra=outcome)
     else:
@@ -76,7 +72,6 @@ def process(
 
 
 @logger.inject_lambda_context(log_event=False)
-@metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Lambda entry point (EventBridge rule target, asynchronous)."""
     return process(event, table_client(), os.environ[config.TABLE_NAME], config.inventory_sources(), dead_letter())
