@@ -25,6 +25,8 @@ from cached_booking_api.runtime.settings import (
     ForwarderSettings,
     FunctionSettings,
     InvalidationSettings,
+    InventoryUpdatesSettings,
+    OutboxPublisherSettings,
     SearchSettings,
 )
 
@@ -85,6 +87,21 @@ NON_DEFAULT: dict[type[FunctionSettings], FunctionSettings] = {
         event_source="partner.platform",
         dead_letter_queue_url="https://sqs.example/q",
     ),
+    OutboxPublisherSettings: OutboxPublisherSettings(
+        service_name="svc-outbox",
+        metrics_namespace="Ns",
+        timeout_seconds=25,
+        event_bus_name="bus",
+        event_source="partner.platform",
+    ),  # fmt: skip
+    InventoryUpdatesSettings: InventoryUpdatesSettings(
+        service_name="svc-inventory",
+        metrics_namespace="Ns",
+        timeout_seconds=25,
+        table_name="t",
+        inventory_sources=("pms.a", "pms.b"),
+        dead_letter_queue_url="https://sqs.example/i",
+    ),  # fmt: skip
 }
 
 

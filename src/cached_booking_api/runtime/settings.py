@@ -346,8 +346,8 @@ class InventoryUpdatesSettings(FunctionSettings):
     """The table (listings, month items, event receipts)."""
     inventory_sources: tuple[str, ...] = field(default=(), metadata=_env(config.INVENTORY_SOURCES))
     """The sources allowed to send inventory.updated events (the construct's ``inventory_sources``)."""
-    dead_letter_queue_url: str = field(metadata=_env(config.DEAD_LETTER_QUEUE_URL))
-    """Where events that can never be applied go, with the reason."""
+    dead_letter_queue_url: str | None = field(default=None, metadata=_env(config.DEAD_LETTER_QUEUE_URL))
+    """Where events that can never be applied go, with the reason (the construct always sets it)."""
 
 
 #: Every function's settings class.
