@@ -98,7 +98,7 @@ NON_DEFAULT: dict[type[FunctionSettings], FunctionSettings] = {
         service_name="svc-inventory",
         metrics_namespace="Ns",
         timeout_seconds=25,
-        table_name="t",
+        table_name="inventory-table",
         inventory_sources=("pms.a", "pms.b"),
         dead_letter_queue_url="https://sqs.example/i",
     ),  # fmt: skip
