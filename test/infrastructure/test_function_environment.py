@@ -29,7 +29,8 @@ ORIGINS = ("https://app.example.com", "https://admin.example.com")
 def synth(**props: Any) -> dict[str, Any]:
     app = cdk.App(context={"aws:cdk:bundling-stacks": []})
     stack = cdk.Stack(app, "Stack", env=cdk.Environment(account="123456789012", region="eu-west-1"))
-    CachedSearchApi(stack, "Api", **props)
+    # inventory_sources: the inbound consumer exists only with sources, and its settings are checked too
+    CachedSearchApi(stack, "Api", **{"inventory_sources": ["pms.test"], **props})
     return Template.from_stack(stack).to_json()
 
 
@@ -117,7 +118,8 @@ def test_without_props_each_function_reads_its_settings_defaults(
     written = environment(default, settings)
     resolved = {name: "deploy-time" if _deploy_time(value) else value for name, value in written.items()}
     read = settings.from_environment(resolved)
-    required = {"table_name": "deploy-time", "idempotency_table_name": "deploy-time", "event_bus_name": "deploy-time"}
+    required = {"table_name": "deploy-time", "idempotency_table_name": "deploy-time", "event_bus_name": "deploy-time",
+                "inventory_sources": ("pms.test",)}  # fmt: skip  # the consumer exists only with sources (synth above)
     expected = settings(**{k: v for k, v in required.items() if k in settings.__dataclass_fields__})
 
     def comparable(value: Any, reference: Any) -> Any:
