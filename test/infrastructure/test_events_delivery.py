@@ -15,7 +15,7 @@ from moto import mock_aws
 
 from cached_booking_api import CachedSearchApi
 from cached_booking_api.runtime import config
-from cached_booking_api.runtime.inventory_events import inventory_event_pattern
+from cached_booking_api.runtime.inventory_contract import inventory_event_pattern
 from cached_booking_api.runtime.outbox import PIPE_FILTER_PATTERN
 from test.infrastructure.conftest import Synthesized
 from test.infrastructure.test_security import as_list, logical_id, role_statements

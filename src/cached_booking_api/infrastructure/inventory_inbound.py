@@ -21,7 +21,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from ..runtime.inventory_events import INVENTORY_UPDATED, MAX_SOURCE_LENGTH, inventory_event_pattern
+from ..runtime.inventory_contract import INVENTORY_UPDATED, MAX_SOURCE_LENGTH, inventory_event_pattern
 from ..runtime.settings import InventoryUpdatesSettings
 from .event_bus import encrypted_queue
 from .functions import PythonFunction

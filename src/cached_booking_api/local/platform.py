@@ -215,7 +215,7 @@ class LocalPlatform:
         self.events.put_targets(Rule="all-events", EventBusName=self.bus_name, Targets=[{"Id": "q", "Arn": queue_arn}])
         self.inventory_queue_url: str | None = None
         if self.options.inventory_sources:  # the construct's inbound rule: inventory.updated of the allowed sources
-            from ..runtime.inventory_events import inventory_event_pattern
+            from ..runtime.inventory_contract import inventory_event_pattern
 
             self.inventory_queue_url = self.sqs.create_queue(QueueName=f"{self.table}-inventory")["QueueUrl"]
             inventory_arn = self.sqs.get_queue_attributes(

@@ -23,10 +23,10 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, Field, ValidationError
 
 from . import schema
+from .inventory_contract import INVENTORY_UPDATED, MAX_SOURCE_LENGTH
 from .loader import MAX_CONDITION_ROUNDS, CapacityConflict, capacity_update
 from .models import DeferredModel, IsoDate, describe_errors
 
-INVENTORY_UPDATED = "inventory.updated"
 #: At most this many nights per event: 400 nights span at most 15 months, so one transaction holds the receipt and
 #: every month item (a transaction takes at most 100 items).
 MAX_NIGHTS_PER_EVENT = 400
@@ -37,8 +37,6 @@ RECEIPT_TTL_SECONDS = 15 * 24 * 3600
 RECEIPT_PREFIX = "INBOUND#"
 RECEIPT_SORT_KEY = "RECEIPT"
 RECEIPT_ENTITY = "INBOUND_EVENT"
-#: EventBridge's limits on a source (PutEvents): 1-256 characters.
-MAX_SOURCE_LENGTH = 256
 
 Status = Literal["APPLIED", "DUPLICATE"]
 
@@ -92,12 +90,6 @@ class InventoryEventResult:
                 {"night": c.night.isoformat(), "capacity": c.capacity, "booked": c.booked} for c in self.conflicts
             ],
         }
-
-
-def inventory_event_pattern(sources: list[str]) -> dict[str, Any]:
-    """The EventBridge rule pattern of the inbound consumer: inventory.updated from the allowed sources only (the
-    construct's rule and the local mode's use this one definition)."""
-    return {"source": list(sources), "detail-type": [INVENTORY_UPDATED]}
 
 
 def validate_source(source: object) -> str:
