@@ -605,7 +605,8 @@ class CachedSearchApi(Construct):
         return self.metric(metric_names.BOOKING_CANCELLED, period=period)
 
     def metric_cache_invalidations(self, *, period: Duration | None = None) -> cloudwatch.Metric:
-        """Destinations whose cache generation the stream consumer bumped (Sum)."""
+        """Cache generations the stream consumer bumped: one per changed night of a destination, or one for a whole
+        destination when a listing changed (Sum)."""
         return self.metric(metric_names.CACHE_INVALIDATIONS, period=period)
 
     def metric_cache_hit_ratio(self, *, period: Duration | None = None) -> cloudwatch.MathExpression:
