@@ -5,38 +5,15 @@ The construct's own tests (test/infrastructure) build their own stacks; changing
 
 from __future__ import annotations
 
-import importlib.util
-from types import ModuleType
-
-import aws_cdk as cdk
 import pytest
 
-from test.conftest import ROOT
-from test.infrastructure.conftest import Synthesized, cfn_lint, synthesize
-
-APP = ROOT / "examples" / "booking_platform" / "app.py"
-
-
-def load_example() -> ModuleType:
-    """The example's ``app.py`` as a module, loaded from its file (no ``sys.path`` change)."""
-    spec = importlib.util.spec_from_file_location("booking_platform_app", APP)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from test.examples.conftest import Synthesized, cfn_lint, synthesize_example
 
 
 @pytest.fixture(scope="module")
 def example_app() -> Synthesized:
-    """The example's own ``build_app`` on an app that skips bundling, with both nag packs attached."""
-    build_app = load_example().build_app
-
-    def build(app: cdk.App) -> cdk.Stack:
-        build_app(app)
-        [stack] = [child for child in app.node.children if isinstance(child, cdk.Stack)]
-        return stack
-
-    return synthesize(build)
+    """The example's own ``build_app``, synthesized once for this module (test/examples/conftest.py)."""
+    return synthesize_example("booking_platform")
 
 
 def test_the_example_has_no_unacknowledged_nag_findings(example_app: Synthesized) -> None:

@@ -8,7 +8,7 @@ import json
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,10 +46,11 @@ class Synthesized:
         return found[0]
 
 
-def synthesize(build: Callable[[cdk.App], cdk.Stack]) -> Synthesized:
-    """Synthesize a stack with both nag packs; collect their findings instead of raising."""
+def synthesize(build: Callable[[cdk.App], cdk.Stack], *, context: Mapping[str, Any] | None = None) -> Synthesized:
+    """Synthesize a stack with both nag packs; collect their findings instead of raising. ``context``: more app
+    context (an example's cdk.json and cdk.context.json, as the CDK CLI passes them)."""
     outdir = tempfile.mkdtemp(prefix="cdk-")
-    app = cdk.App(outdir=outdir, context={"aws:cdk:bundling-stacks": []})
+    app = cdk.App(outdir=outdir, context={**(context or {}), "aws:cdk:bundling-stacks": []})
     stack = build(app)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
     with contextlib.suppress(Exception):  # cdk-nag 3 raises when findings remain; the report says which
