@@ -29,10 +29,15 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import schema
+from .booking_request import BookingLike, request_body
 from .errors import ApiError, service_unavailable, unavailable, validation_error
-from .models import Booking, BookingRequest
 from .outbox import BOOKING_CANCELLED, BOOKING_CONFIRMED, outbox_item
 
+BOOKING_FIELDS = (
+    "bookingId", "status", "listingId", "checkIn", "checkOut", "guests", "totalPrice", "currency", "createdAt",
+    "cancelledAt",
+)  # fmt: skip
+"""A booking as the API returns it, in order: the fields of the OpenAPI ``Booking`` model (a test keeps them equal)."""
 MAX_CONFLICT_RETRIES = 10
 #: Network-level failures after botocore's own retries: the request may or may not have reached DynamoDB.
 TRANSIENT: tuple[type[Exception], ...] = (BotoCoreError,)
@@ -57,9 +62,9 @@ def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def request_hash(request: BookingRequest) -> str:
+def request_hash(request: BookingLike) -> str:
     """A stable hash of the booking request body."""
-    body = request.model_dump(mode="json", by_alias=True)
+    body = request_body(request)
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
@@ -82,7 +87,7 @@ class BookingService:
         #: Cancellation closes this long before check-in (00:00 UTC of the check-in day); None: always open.
         self.cancellation_cutoff = cancellation_cutoff
 
-    def create(self, request: BookingRequest, scoped_key: str, owner: str = "anonymous") -> dict[str, Any]:
+    def create(self, request: BookingLike, scoped_key: str, owner: str = "anonymous") -> dict[str, Any]:
         """Book the stay for client ``owner`` (its API key id); returns the booking (the 201 body). Raises
         ``ApiError`` 400/404/409/422/503."""
         try:
@@ -197,29 +202,29 @@ class BookingService:
         return items
 
     def plan(
-        self, request: BookingRequest, scoped_key: str, owner_hash: str, listing: dict[str, Any], now: float
+        self, request: BookingLike, scoped_key: str, owner_hash: str, listing: dict[str, Any], now: float
     ) -> tuple[dict[str, Any], str, list[dict[str, Any]]]:
         """The booking, the ``ClientRequestToken`` and the transaction items for a request at time ``now``: pure, so
         the same inputs give byte-identical items (a retry never trips ``IdempotentParameterMismatch``)."""
         booking_id = booking_id_for(scoped_key)
         digest = request_hash(request)
         check_in, check_out = request.stay
-        booking = Booking(
-            bookingId=booking_id,
-            status="CONFIRMED",
-            listingId=request.listingId,
-            checkIn=check_in.isoformat(),
-            checkOut=check_out.isoformat(),
-            guests=request.guests,
-            totalPrice=listing["pricePerNight"] * len(request.nights),
-            currency=listing["currency"],
-            createdAt=_iso(now),
-        ).model_dump(exclude_none=True)
+        booking = {
+            "bookingId": booking_id,
+            "status": "CONFIRMED",
+            "listingId": request.listingId,
+            "checkIn": check_in.isoformat(),
+            "checkOut": check_out.isoformat(),
+            "guests": request.guests,
+            "totalPrice": listing["pricePerNight"] * len(request.nights),
+            "currency": listing["currency"],
+            "createdAt": _iso(now),
+        }
         items = self._transaction(request, listing, booking, digest, owner_hash, int(now))
         token = hashlib.sha256(f"{scoped_key}|{digest}|{booking['createdAt']}".encode()).hexdigest()[:36]
         return booking, token, items
 
-    def _create(self, request: BookingRequest, scoped_key: str, owner_hash: str) -> dict[str, Any]:
+    def _create(self, request: BookingLike, scoped_key: str, owner_hash: str) -> dict[str, Any]:
         listing = self._listing(request.listingId)
         if request.guests > listing["maxGuests"]:
             raise validation_error(
@@ -247,7 +252,7 @@ class BookingService:
             raise unavailable(sold_out)
         raise service_unavailable()
 
-    def _sold_out_nights(self, request: BookingRequest) -> list[str]:
+    def _sold_out_nights(self, request: BookingLike) -> list[str]:
         """Nights of the stay with no unit left (strongly consistent reads, one batch)."""
         grouped = schema.nights_by_month(request.nights)
         keys = [_key(schema.month_key(request.listingId, month)) for month in grouped]
@@ -278,7 +283,7 @@ class BookingService:
 
     def _transaction(
         self,
-        request: BookingRequest,
+        request: BookingLike,
         listing: dict[str, Any],
         booking: dict[str, Any],
         digest: str,
@@ -322,7 +327,7 @@ class BookingService:
         booking_item = {
             **_key(schema.booking_key(booking["bookingId"])),
             **{name: {"N": str(v)} if isinstance(v, int) else {"S": v} for name, v in booking.items()},
-            "customer": {"M": {k: {"S": v} for k, v in request.customer.model_dump().items()}},
+            "customer": {"M": {"name": {"S": request.customer.name}, "email": {"S": request.customer.email}}},
             "requestHash": {"S": digest},
             "owner": {"S": owner_hash},
         }
@@ -343,9 +348,7 @@ class BookingService:
         items.append({"Put": {"TableName": table, "Item": outbox_item(detail, now, detail_type=BOOKING_CONFIRMED)}})
         return items
 
-    def _cancelled(
-        self, exc: Exception, request: BookingRequest, booking_id: str, digest: str
-    ) -> dict[str, Any] | None:
+    def _cancelled(self, exc: Exception, request: BookingLike, booking_id: str, digest: str) -> dict[str, Any] | None:
         """Map a cancelled transaction to its answer; None means a conflict worth retrying."""
         cancellation = getattr(exc, "response", {}).get("CancellationReasons", [])
         reasons = [r.get("Code", "None") for r in cancellation]
@@ -393,5 +396,6 @@ def _key(key: dict[str, str]) -> dict[str, Any]:
 
 
 def _booking_from_item(item: dict[str, Any]) -> dict[str, Any]:
-    fields = Booking.model_fields
-    return {name: int(item[name]["N"]) if "N" in item[name] else item[name]["S"] for name in fields if name in item}
+    return {
+        name: int(item[name]["N"]) if "N" in item[name] else item[name]["S"] for name in BOOKING_FIELDS if name in item
+    }

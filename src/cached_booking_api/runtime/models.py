@@ -6,8 +6,7 @@ construct builds API Gateway's request validation.
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Annotated, Any, TypeVar
 
 from pydantic import (
@@ -21,28 +20,24 @@ from pydantic import (
     model_validator,
 )
 
+from .booking_request import (
+    IDEMPOTENCY_KEY,
+    ISO_DATE,
+    MAX_NIGHTS,
+    nights_of,
+    parse_iso_date,
+    stay_problem,
+    today_utc,
+)
 from .errors import ApiError, validation_error
 
-MAX_NIGHTS = 30
-ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 NO_CONTROL = r"^[^\x00-\x1f\x7f-\x9f]*$"
 """Free text without control characters (NUL, newlines, escapes ...): a pattern, so the document says it too."""
 
 
-def _iso_date(value: object) -> date:
-    if isinstance(value, date):
-        return value
-    if not isinstance(value, str) or not ISO_DATE.match(value):
-        raise ValueError("must be a date in YYYY-MM-DD format")
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ValueError("must be a valid calendar date in YYYY-MM-DD format") from None
-
-
 IsoDate = Annotated[
     date,
-    BeforeValidator(_iso_date),
+    BeforeValidator(parse_iso_date),
     PlainSerializer(lambda value: value.isoformat(), return_type=str),
     WithJsonSchema({"type": "string", "format": "date", "pattern": ISO_DATE.pattern}),
 ]
@@ -54,11 +49,6 @@ class DeferredModel(BaseModel):
     """Base of every model: its validator is built on first use, so a function builds only the models it uses."""
 
     model_config = ConfigDict(defer_build=True)
-
-
-def today_utc() -> date:
-    """Today's date in UTC: the reference for 'check-in in the past'."""
-    return datetime.now(UTC).date()
 
 
 class StayMixin(DeferredModel):
@@ -77,13 +67,9 @@ class StayMixin(DeferredModel):
 
     @model_validator(mode="after")
     def _stay_is_valid(self) -> StayMixin:
-        check_in, check_out = self.stay
-        if check_in < today_utc():
-            raise ValueError("checkIn: must not be in the past (UTC)")
-        if check_out <= check_in:
-            raise ValueError("checkOut: must be after checkIn")
-        if (check_out - check_in).days > MAX_NIGHTS:
-            raise ValueError(f"checkOut: a stay is at most {MAX_NIGHTS} nights")
+        problem = stay_problem(*self.stay)  # the rules the bookings function's cold path applies too
+        if problem is not None:
+            raise ValueError(problem)
         return self
 
     @property
@@ -94,8 +80,7 @@ class StayMixin(DeferredModel):
     @property
     def nights(self) -> list[date]:
         """Every night of the stay: check-in up to the night before check-out."""
-        check_in, check_out = self.stay
-        return [date.fromordinal(day) for day in range(check_in.toordinal(), check_out.toordinal())]
+        return nights_of(*self.stay)
 
 
 class SearchQuery(StayMixin):
@@ -168,7 +153,6 @@ class ErrorResponse(DeferredModel):
 
 
 EMAIL = r"^[^@\s\x00-\x1f\x7f-\x9f]{1,64}@[^@\s\x00-\x1f\x7f-\x9f]+\.[^@\s\x00-\x1f\x7f-\x9f]{2,}$"
-IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
 
 
 class Customer(DeferredModel):
@@ -253,6 +237,8 @@ def describe_errors(exc: ValidationError) -> list[dict[str, Any]]:
 
 
 __all__ = [
+    "IDEMPOTENCY_KEY",
+    "MAX_NIGHTS",
     "ApiError",
     "ErrorResponse",
     "ListingRecord",
@@ -260,4 +246,5 @@ __all__ = [
     "SearchResponse",
     "SearchResult",
     "parse_or_400",
+    "today_utc",
 ]

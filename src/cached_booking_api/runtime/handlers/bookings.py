@@ -26,11 +26,11 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from .. import config, metric_names, tracing
+from ..booking_request import IDEMPOTENCY_KEY, parse_booking, request_body
 from ..booking_service import BookingService
 from ..emf import leveled_metrics
 from ..errors import ApiError, service_unavailable, validation_error
 from ..http import create_resolver, json_response
-from ..models import IDEMPOTENCY_KEY, BookingRequest, parse_or_400
 from ..settings import BookingSettings
 
 logger = Logger()
@@ -72,7 +72,7 @@ def idempotent_booking() -> tuple[Callable[..., dict[str, Any]], IdempotencyConf
 
     @idempotent_function(data_keyword_argument="payload", persistence_store=persistence, config=idempotency)  # type: ignore[untyped-decorator]
     def book(payload: dict[str, Any]) -> dict[str, Any]:
-        request = BookingRequest.model_validate(payload["body"])
+        request = parse_booking(payload["body"])  # the body as validated below: no Pydantic on the cold path
         return booking_service().create(request, payload["key"], payload["owner"])
 
     return book, idempotency
@@ -98,7 +98,7 @@ def create_booking() -> Response[str]:
         problems.append({"field": "body", "message": "must be a JSON object"})
     if problems:
         raise validation_error(problems)
-    request = parse_or_400(BookingRequest, body)
+    request = parse_booking(body)
     client = _client(app.current_event)
     book, idempotency = idempotent_booking()
     if app.lambda_context is not None:
@@ -108,7 +108,7 @@ def create_booking() -> Response[str]:
             payload={
                 "key": f"{client}:{key}",
                 "owner": client,
-                "body": request.model_dump(mode="json", by_alias=True),
+                "body": request_body(request),
             }
         )
     except IdempotencyAlreadyInProgressError:
