@@ -1,7 +1,8 @@
-"""AWS service rules a first deploy would hit, checked on every variant's synthesized template (issue 7).
+"""AWS service rules a first deploy would hit, checked on every minimal stack's synthesized template (issue 7).
 
-Every test quotes the AWS documentation sentence it encodes and names the page. Variants: serverless Valkey (the
-example, CORS on), provisioned, redis engine, bring-your-own VPC, two instances in one stack.
+Every test quotes the AWS documentation sentence it encodes and names the page. Minimal stacks (conftest ``MINIMAL``):
+the defaults, provisioned, redis engine, a user's VPC, two instances in one stack, and one per integration prop
+(alarm topic, event targets and inventory sources, CORS, quota).
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from test.infrastructure.conftest import VARIANTS, Synthesized
+from test.infrastructure.conftest import MINIMAL, ORIGIN, Stacks, Synthesized
 
-ALL = sorted(VARIANTS)
+ALL = sorted(MINIMAL)
 
 
 def as_list(value: Any) -> list[Any]:
@@ -32,11 +33,11 @@ def users_of(synth: Synthesized, group: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("variant", ALL)
-def test_valkey_user_groups_hold_only_authenticating_users(variants: dict[str, Synthesized], variant: str) -> None:
+def test_valkey_user_groups_hold_only_authenticating_users(stacks: Stacks, variant: str) -> None:
     """ElastiCache RBAC (Amazon ElastiCache user guide, "Role-Based Access Control (RBAC)", Clusters.RBAC.html):
     "A user group configured for the VALKEY engine can only contain users that use an authentication mechanism
     (password or IAM)."  A ``no-password-required`` user in a valkey group makes CreateUserGroup fail."""
-    synth = variants[variant]
+    synth = stacks[variant]
     groups = synth.resources("AWS::ElastiCache::UserGroup").values()
     assert groups
     for group in groups:
@@ -48,12 +49,12 @@ def test_valkey_user_groups_hold_only_authenticating_users(variants: dict[str, S
 
 
 @pytest.mark.parametrize("variant", ALL)
-def test_redis_user_groups_include_a_default_user(variants: dict[str, Synthesized], variant: str) -> None:
+def test_redis_user_groups_include_a_default_user(stacks: Stacks, variant: str) -> None:
     """AWS CloudFormation reference, AWS::ElastiCache::UserGroup (aws-resource-elasticache-usergroup.html),
     UserIds: "The list of user IDs that belong to the user group. A user named default must be included."
     (ElastiCache answers CreateUserGroup with DefaultUserRequired otherwise.) Valkey groups are exempt (see the
     RBAC rule above), redis-engine groups are not."""
-    synth = variants[variant]
+    synth = stacks[variant]
     for group in synth.resources("AWS::ElastiCache::UserGroup").values():
         if group["Properties"]["Engine"] == "redis":
             names = [user["UserName"] for user in users_of(synth, group)]
@@ -61,12 +62,12 @@ def test_redis_user_groups_include_a_default_user(variants: dict[str, Synthesize
 
 
 @pytest.mark.parametrize("variant", ALL)
-def test_no_unauthenticated_connection_is_possible(variants: dict[str, Synthesized], variant: str) -> None:
+def test_no_unauthenticated_connection_is_possible(stacks: Stacks, variant: str) -> None:
     """ElastiCache RBAC (Clusters.RBAC.html): "For user rights, you pass on and off as part of the access string. If
     neither is specified in the access string, the user is assigned off and doesn't have access rights to the
     cache."  Every user of every group either authenticates (IAM, no password anywhere) or is switched off; the
     group's engine matches the cache's engine; every cache uses a group."""
-    synth = variants[variant]
+    synth = stacks[variant]
     groups = synth.resources("AWS::ElastiCache::UserGroup")
     for group in groups.values():
         for user in users_of(synth, group):
@@ -98,12 +99,12 @@ def role_statements(synth: Synthesized, role_id: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("variant", ALL)
-def test_pipe_role_can_list_streams(variants: dict[str, Synthesized], variant: str) -> None:
+def test_pipe_role_can_list_streams(stacks: Stacks, variant: str) -> None:
     """Amazon EventBridge user guide, "Event source permissions for Amazon EventBridge Pipes"
     (eb-pipes-permissions.html): "For DynamoDB Streams, EventBridge Pipes requires the following permissions to manage
     resources that are related to your DynamoDB data stream": dynamodb:DescribeStream, dynamodb:GetRecords,
     dynamodb:GetShardIterator, dynamodb:ListStreams."""
-    synth = variants[variant]
+    synth = stacks[variant]
     pipes = synth.resources("AWS::Pipes::Pipe").values()
     assert pipes
     for pipe in pipes:
@@ -133,16 +134,14 @@ def render_gateway_template(template: str) -> str:
 
 
 @pytest.mark.parametrize("variant", ALL)
-def test_gateway_response_bodies_are_valid_json_in_the_error_format(
-    variants: dict[str, Synthesized], variant: str
-) -> None:
+def test_gateway_response_bodies_are_valid_json_in_the_error_format(stacks: Stacks, variant: str) -> None:
     """Amazon API Gateway developer guide, "x-amazon-apigateway-gateway-responses.responseTemplates object"
     (api-gateway-swagger-extensions-gateway-responses.responseTemplates.html): "A GatewayResponse mapping template
     isn't processed by the Velocity Template Language (VTL) engine." and "A GatewayResponse body mapping template
     supporting only simple variable substitution".  Nothing escapes ``$context.error.validationErrorString``
     (it holds double quotes), so only constant text and the already-quoted ``$context.error.messageString`` may
     appear; every body must render as the contract's error JSON."""
-    responses = variants[variant].resources("AWS::ApiGateway::GatewayResponse").values()
+    responses = stacks[variant].resources("AWS::ApiGateway::GatewayResponse").values()
     assert responses
     for response in responses:
         for template in response["Properties"]["ResponseTemplates"].values():
@@ -164,13 +163,13 @@ def sg_id(reference: Any) -> str:
 
 
 @pytest.mark.parametrize("variant", ALL)
-def test_functions_in_the_vpc_have_explicit_egress_only(variants: dict[str, Synthesized], variant: str) -> None:
+def test_functions_in_the_vpc_have_explicit_egress_only(stacks: Stacks, variant: str) -> None:
     """AWS CloudFormation reference, AWS::EC2::SecurityGroup (aws-resource-ec2-securitygroup.html): "When you create a
     security group, if you do not add egress rules, we add egress rules that allow all outbound IPv4 and IPv6 traffic.
     Otherwise, we do not add them."  Rules in separate AWS::EC2::SecurityGroupEgress resources do not count, so
     every security group of a function in the VPC carries inline egress, none of it to 0.0.0.0/0 or ::/0; its
     separate egress goes to the cache's group on the cache ports only."""
-    synth = variants[variant]
+    synth = stacks[variant]
     resources = synth.template["Resources"]
     cache_groups = {
         sg_id(ref)
@@ -204,7 +203,7 @@ def test_functions_in_the_vpc_have_explicit_egress_only(variants: dict[str, Synt
     assert dynamodb == len(searches) >= 1, "only the search function reads DynamoDB from inside the VPC"
 
 
-def test_two_instances_have_distinct_api_names(variants: dict[str, Synthesized]) -> None:
+def test_two_instances_have_distinct_api_names(stacks: Stacks) -> None:
     """Amazon API Gateway developer guide, "Amazon API Gateway dimensions and metrics"
     (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-metrics-and-dimensions.html; stored
     copy: awsdocs/amazon-api-gateway-developer-guide, doc_source/api-gateway-metrics-and-dimensions.md), "Dimensions
@@ -215,14 +214,12 @@ def test_two_instances_have_distinct_api_names(variants: dict[str, Synthesized])
     Names derive from the construct path."""
     names: list[str] = []
     for variant in ALL:
-        for api in variants[variant].resources("AWS::ApiGateway::RestApi").values():
+        for api in stacks[variant].resources("AWS::ApiGateway::RestApi").values():
             names.append(api["Properties"]["Name"])
     assert len(names) == len(set(names)), names
-    two = [
-        api["Properties"]["Name"] for api in variants["two-instances"].resources("AWS::ApiGateway::RestApi").values()
-    ]
+    two = [api["Properties"]["Name"] for api in stacks["two-instances"].resources("AWS::ApiGateway::RestApi").values()]
     assert len(two) == 2 and all(name != "RestApi" for name in two), two
-    alarms = variants["two-instances"].resources("AWS::CloudWatch::Alarm").values()
+    alarms = stacks["two-instances"].resources("AWS::CloudWatch::Alarm").values()
     api_name_dimensions = {
         json.dumps(d["Value"])
         for alarm in alarms
@@ -242,9 +239,7 @@ def subnet_route_tables(synth: Synthesized) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("variant", ALL)
-def test_functions_subnets_route_to_dynamodb_through_a_gateway_endpoint(
-    variants: dict[str, Synthesized], variant: str
-) -> None:
+def test_functions_subnets_route_to_dynamodb_through_a_gateway_endpoint(stacks: Stacks, variant: str) -> None:
     """AWS PrivateLink guide, "Gateway endpoints", Routing
     (https://docs.aws.amazon.com/vpc/latest/privatelink/gateway-endpoints.html): "When you create a gateway endpoint,
     you select the VPC route tables for the subnets that you enable. The following route is automatically added to
@@ -255,7 +250,7 @@ def test_functions_subnets_route_to_dynamodb_through_a_gateway_endpoint(
     isolated subnets has no path to the public endpoint: whose route tables lack that route time out on every
     DynamoDB call. In the created VPC and in a VPC the user brings, every subnet a function runs in routes to
     DynamoDB's gateway endpoint."""
-    synth = variants[variant]
+    synth = stacks[variant]
     route_tables = subnet_route_tables(synth)
     endpoints = [
         e["Properties"] for e in synth.resources("AWS::EC2::VPCEndpoint").values()
@@ -312,7 +307,7 @@ def test_byo_vpc_without_route_tables_fails_with_what_to_do() -> None:
         CachedSearchApi(stack2, "Api", vpc_has_dynamodb_endpoint=True, api_cloud_watch_role=False)
 
 
-def test_alarm_topic_key_lets_cloudwatch_use_it(example: Synthesized) -> None:
+def test_alarm_topic_key_lets_cloudwatch_use_it(alarm_topic_stack: Synthesized) -> None:
     """Amazon SNS developer guide, "Enable compatibility between event sources from AWS services and encrypted topics"
     (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services; stored copy:
     awsdocs/amazon-sns-developer-guide, doc_source/sns-key-management.md): "Several AWS services publish events to
@@ -320,8 +315,8 @@ def test_alarm_topic_key_lets_cloudwatch_use_it(example: Synthesized) -> None:
     steps."  ... "To allow the AWS service to have the `kms:GenerateDataKey*` and `kms:Decrypt` permissions, add the
     following statement to the KMS policy." (with ``"Principal": {"Service": "service.amazonaws.com"}``; for
     CloudWatch alarms the service is cloudwatch.amazonaws.com). Without it alarms fire and nothing arrives. The
-    example's topic key is a key of the same app, so the construct grants it, scoped to this account's alarms."""
-    [key] = example.resources("AWS::KMS::Key").values()
+    topic's key is a key of the same app, so the construct grants it, scoped to this account's alarms."""
+    [key] = alarm_topic_stack.resources("AWS::KMS::Key").values()
     statements = key["Properties"]["KeyPolicy"]["Statement"]
     [grant] = [s for s in statements if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}]
     assert set(as_list(grant["Action"])) == {"kms:Decrypt", "kms:GenerateDataKey*"}
@@ -348,9 +343,7 @@ def test_alarm_topic_with_a_key_of_another_app_gets_a_synth_warning() -> None:
 
 
 @pytest.mark.parametrize("variant", ALL)
-def test_cors_origins_reach_lambda_responses_and_gateway_responses(
-    variants: dict[str, Synthesized], variant: str
-) -> None:
+def test_cors_origins_reach_lambda_responses_and_gateway_responses(stacks: Stacks, variant: str) -> None:
     """Amazon API Gateway developer guide, "CORS for REST APIs in API Gateway", "Enabling CORS support for proxy
     integrations" (https://docs.aws.amazon.com/apigateway/latest/developerguide/how-to-cors.html#apigateway-enable-
     cors-proxy): "For a Lambda proxy integration or HTTP proxy integration, your backend is responsible for returning
@@ -360,8 +353,8 @@ def test_cors_origins_reach_lambda_responses_and_gateway_responses(
     custom gateway response and want to enable CORS support for a response, select a gateway response."  The OPTIONS
     mock alone covers only preflight. One list (prop ``cors_allowed_origins``) feeds all three; without it, none has
     a CORS header."""
-    synth = variants[variant]
-    cors_on = variant in ("serverless-valkey", "provisioned", "redis-engine")  # the example's https://booking...
+    synth = stacks[variant]
+    cors_on = variant == "cors"  # cors_allowed_origins=[ORIGIN]
     api_functions = [
         f["Properties"] for f in synth.resources("AWS::Lambda::Function").values()
         if f["Properties"].get("Handler", "").endswith(("handlers.search.handler", "handlers.bookings.handler"))
@@ -369,16 +362,16 @@ def test_cors_origins_reach_lambda_responses_and_gateway_responses(
     assert api_functions
     for function in api_functions:
         value = function["Environment"]["Variables"].get("CORS_ALLOWED_ORIGINS")
-        assert value == ("https://booking.example.com" if cors_on else None), value
+        assert value == (ORIGIN if cors_on else None), value
     for response in synth.resources("AWS::ApiGateway::GatewayResponse").values():
         parameters = response["Properties"].get("ResponseParameters", {})
         origin = parameters.get("gatewayresponse.header.Access-Control-Allow-Origin")
-        assert origin == ("'https://booking.example.com'" if cors_on else None), response
+        assert origin == (f"'{ORIGIN}'" if cors_on else None), response
         if cors_on:
             assert parameters["gatewayresponse.header.Vary"] == "'Origin'"
 
 
-def test_stage_limits_come_from_the_expected_load_and_every_plan_is_below_them(example: Synthesized) -> None:
+def test_stage_limits_come_from_the_expected_load_and_every_plan_is_below_them(default_stack: Synthesized) -> None:
     """Amazon API Gateway developer guide, "Throttle requests to your REST APIs for better throughput in API Gateway"
     (api-gateway-request-throttling.html): "As an API developer, you can set the target limits for individual API
     stages or methods to improve overall performance across all APIs in your account. Alternatively, you can enable
@@ -386,13 +379,13 @@ def test_stage_limits_come_from_the_expected_load_and_every_plan_is_below_them(e
     Stage and method limits count all clients together, usage-plan limits one key: the stage limit is sized from
     the expected total load (default 250 rps peak → 500 rps / burst 1000), POST /bookings has its own lower method
     limit, and every plan sits below the stage."""
-    [stage] = example.resources("AWS::ApiGateway::Stage").values()
+    [stage] = default_stack.resources("AWS::ApiGateway::Stage").values()
     settings = {s["HttpMethod"] + " " + s["ResourcePath"]: s for s in stage["Properties"]["MethodSettings"]}
     everything = settings["* /*"]
     assert (everything["ThrottlingRateLimit"], everything["ThrottlingBurstLimit"]) == (500, 1000)
     booking = settings["POST /~1bookings"]
     assert booking["ThrottlingRateLimit"] == 50 and booking["ThrottlingRateLimit"] < everything["ThrottlingRateLimit"]
-    for plan in example.resources("AWS::ApiGateway::UsagePlan").values():
+    for plan in default_stack.resources("AWS::ApiGateway::UsagePlan").values():
         throttle = plan["Properties"]["Throttle"]
         assert throttle["RateLimit"] < everything["ThrottlingRateLimit"]
         assert throttle["BurstLimit"] <= everything["ThrottlingBurstLimit"]
@@ -423,15 +416,15 @@ def test_each_partner_gets_its_own_key_and_plan() -> None:
     assert {k["Properties"]["UsagePlanId"]["Ref"] for k in keys.values()} == set(plans)
 
 
-def test_throttled_requests_are_alarmed(example: Synthesized) -> None:
+def test_throttled_requests_are_alarmed(default_stack: Synthesized) -> None:
     """A 429 means a client was refused: the access log's status feeds a metric filter and an alarm on its rate."""
-    [log_filter] = [f["Properties"] for f in example.resources("AWS::Logs::MetricFilter").values()
+    [log_filter] = [f["Properties"] for f in default_stack.resources("AWS::Logs::MetricFilter").values()
                     if "429" in f["Properties"]["FilterPattern"]]  # fmt: skip
     assert log_filter["FilterPattern"] == '{ $.status = "429" }'
-    access_logs = [k for k in example.resources("AWS::Logs::LogGroup") if "AccessLogs" in k]
+    access_logs = [k for k in default_stack.resources("AWS::Logs::LogGroup") if "AccessLogs" in k]
     assert log_filter["LogGroupName"] == {"Ref": access_logs[0]}
     metric = log_filter["MetricTransformations"][0]["MetricName"]
-    alarms = [a for k, a in example.resources("AWS::CloudWatch::Alarm").items() if "ApiThrottled" in k]
+    alarms = [a for k, a in default_stack.resources("AWS::CloudWatch::Alarm").items() if "ApiThrottled" in k]
     assert len(alarms) == 1 and metric in json.dumps(alarms[0])
 
 
