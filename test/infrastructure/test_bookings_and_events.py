@@ -1,5 +1,6 @@
 """Issue-3 properties of the construct: booking routes, least-privilege roles, the outbox Pipe, the stream consumer,
-the analytics sink; and, with moto's EventBridge, that the rules the construct deploys deliver the events."""
+the analytics sink (on the construct with its defaults); and, with moto's EventBridge, that the rules the construct
+deploys deliver the events (on the stack with every rule: event targets and inventory sources)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import json
 from typing import Any
 
 import boto3
+import pytest
 from moto import mock_aws
 
 from cached_booking_api.runtime.invalidation_scopes import STREAM_FILTER_PATTERNS
 from cached_booking_api.runtime.outbox import PIPE_FILTER_PATTERN
-from test.infrastructure.conftest import Synthesized
+from test.infrastructure.conftest import Stacks, Synthesized
 from test.infrastructure.test_aws_rules import render_gateway_template
 from test.infrastructure.test_security import as_list, logical_id, role_statements
 
@@ -21,12 +23,14 @@ def actions_of(synth: Synthesized, role_part: str) -> set[str]:
     return {action for s in role_statements(synth, role) for action in as_list(s["Action"])}
 
 
-def test_booking_routes_validate_body_and_idempotency_header(example: Synthesized) -> None:
-    methods = [m["Properties"] for m in example.resources("AWS::ApiGateway::Method").values()]
+def test_booking_routes_validate_body_and_idempotency_header(default_stack: Synthesized) -> None:
+    methods = [m["Properties"] for m in default_stack.resources("AWS::ApiGateway::Method").values()]
     [post] = [m for m in methods if m["HttpMethod"] == "POST"]
     assert post["ApiKeyRequired"] is True
     assert post["RequestParameters"] == {"method.request.header.Idempotency-Key": True}
-    model = example.template["Resources"][post["RequestModels"]["application/json"]["Ref"]]["Properties"]["Schema"]
+    model = default_stack.template["Resources"][post["RequestModels"]["application/json"]["Ref"]]["Properties"][
+        "Schema"
+    ]
     assert set(model["required"]) == {"listingId", "checkIn", "checkOut", "guests", "customer"}
     assert model["properties"]["customer"]["properties"]["email"]["pattern"]
     assert model["additionalProperties"] is False
@@ -35,10 +39,10 @@ def test_booking_routes_validate_body_and_idempotency_header(example: Synthesize
     assert all(m["ApiKeyRequired"] is True for m in by_id)
 
 
-def test_gateway_errors_use_the_contract_format(example: Synthesized) -> None:
+def test_gateway_errors_use_the_contract_format(default_stack: Synthesized) -> None:
     responses = {
         r["Properties"]["ResponseType"]: r["Properties"]
-        for r in example.resources("AWS::ApiGateway::GatewayResponse").values()
+        for r in default_stack.resources("AWS::ApiGateway::GatewayResponse").values()
     }
     for response_type in (
         "BAD_REQUEST_BODY",
@@ -51,9 +55,9 @@ def test_gateway_errors_use_the_contract_format(example: Synthesized) -> None:
         assert set(body["error"]) == {"code", "message", "details"}
 
 
-def test_booking_role_has_only_the_transaction_and_idempotency_actions(example: Synthesized) -> None:
-    role = logical_id(example, "AWS::IAM::Role", "BookingRole")
-    statements = role_statements(example, role)
+def test_booking_role_has_only_the_transaction_and_idempotency_actions(default_stack: Synthesized) -> None:
+    role = logical_id(default_stack, "AWS::IAM::Role", "BookingRole")
+    statements = role_statements(default_stack, role)
     by_table: dict[str, set[str]] = {}
     for statement in statements:
         for resource in as_list(statement["Resource"]):
@@ -74,33 +78,33 @@ def test_booking_role_has_only_the_transaction_and_idempotency_actions(example: 
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
     }
-    actions = actions_of(example, "BookingRole")
+    actions = actions_of(default_stack, "BookingRole")
     assert not any(a in actions for a in ("dynamodb:Scan", "dynamodb:Query", "elasticache:Connect", "events:PutEvents"))
-    function = example.template["Resources"][logical_id(example, "AWS::Lambda::Function", "BookingFunction")][
-        "Properties"
-    ]
+    function = default_stack.template["Resources"][
+        logical_id(default_stack, "AWS::Lambda::Function", "BookingFunction")
+    ]["Properties"]
     assert "VpcConfig" not in function and function["Timeout"] <= 15
 
 
-def test_outbox_pipe_reads_the_stream_and_dead_letters(example: Synthesized) -> None:
+def test_outbox_pipe_reads_the_stream_and_dead_letters(default_stack: Synthesized) -> None:
     """Its filter, target and roles: test_events_delivery.py (both booking detail types)."""
-    pipe = example.one("AWS::Pipes::Pipe")["Properties"]
-    table = logical_id(example, "AWS::DynamoDB::Table", "DataTable")
+    pipe = default_stack.one("AWS::Pipes::Pipe")["Properties"]
+    table = logical_id(default_stack, "AWS::DynamoDB::Table", "DataTable")
     assert pipe["Source"] == {"Fn::GetAtt": [table, "StreamArn"]}
     source = pipe["SourceParameters"]
     assert json.loads(source["FilterCriteria"]["Filters"][0]["Pattern"]) == PIPE_FILTER_PATTERN
     assert "Arn" in source["DynamoDBStreamParameters"]["DeadLetterConfig"]
-    queues = [q["Properties"] for q in example.resources("AWS::SQS::Queue").values()]
+    queues = [q["Properties"] for q in default_stack.resources("AWS::SQS::Queue").values()]
     assert all(q.get("SqsManagedSseEnabled") or q.get("KmsMasterKeyId") for q in queues)
 
 
-def test_stream_consumer_is_filtered_bisects_and_reads_only_the_stream_and_cache(example: Synthesized) -> None:
-    mapping = example.one("AWS::Lambda::EventSourceMapping")["Properties"]
+def test_stream_consumer_is_filtered_bisects_and_reads_only_the_stream_and_cache(default_stack: Synthesized) -> None:
+    mapping = default_stack.one("AWS::Lambda::EventSourceMapping")["Properties"]
     assert mapping["BisectBatchOnFunctionError"] is True
     assert "OnFailure" in mapping["DestinationConfig"]
     patterns = [json.loads(f["Pattern"]) for f in mapping["FilterCriteria"]["Filters"]]
     assert patterns == list(STREAM_FILTER_PATTERNS)
-    actions = actions_of(example, "InvalidationConsumerRole")
+    actions = actions_of(default_stack, "InvalidationConsumerRole")
     dynamodb_actions = {a for a in actions if a.startswith("dynamodb:")}
     assert dynamodb_actions == {
         "dynamodb:DescribeStream",
@@ -112,9 +116,9 @@ def test_stream_consumer_is_filtered_bisects_and_reads_only_the_stream_and_cache
     assert not any(a.startswith(("events:", "s3:")) for a in actions)
 
 
-def test_analytics_bucket_is_encrypted_private_tls_only_and_tiered(example: Synthesized) -> None:
-    buckets = example.resources("AWS::S3::Bucket")
-    bucket = buckets[logical_id(example, "AWS::S3::Bucket", "AnalyticsBucket")]["Properties"]
+def test_analytics_bucket_is_encrypted_private_tls_only_and_tiered(default_stack: Synthesized) -> None:
+    buckets = default_stack.resources("AWS::S3::Bucket")
+    bucket = buckets[logical_id(default_stack, "AWS::S3::Bucket", "AnalyticsBucket")]["Properties"]
     assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"] == {
         "SSEAlgorithm": "AES256"
     }
@@ -124,7 +128,7 @@ def test_analytics_bucket_is_encrypted_private_tls_only_and_tiered(example: Synt
     assert "DestinationBucketName" in bucket["LoggingConfiguration"]
     transitions = bucket["LifecycleConfiguration"]["Rules"][0]["Transitions"]
     assert [t["StorageClass"] for t in transitions] == ["STANDARD_IA", "GLACIER_IR"]
-    policies = [p["Properties"] for p in example.resources("AWS::S3::BucketPolicy").values()]
+    policies = [p["Properties"] for p in default_stack.resources("AWS::S3::BucketPolicy").values()]
     denies_plain_http = [
         s for p in policies for s in p["PolicyDocument"]["Statement"]
         if s["Effect"] == "Deny" and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
@@ -132,32 +136,38 @@ def test_analytics_bucket_is_encrypted_private_tls_only_and_tiered(example: Synt
     assert len(denies_plain_http) == 2  # the analytics bucket and its access-log bucket
 
 
-def test_firehose_role_is_scoped_to_the_bucket_prefixes(example: Synthesized) -> None:
-    role = logical_id(example, "AWS::IAM::Role", "AnalyticsRole")
-    writes = [s for s in role_statements(example, role) if "s3:PutObject" in as_list(s["Action"])]
+def test_firehose_role_is_scoped_to_the_bucket_prefixes(default_stack: Synthesized) -> None:
+    role = logical_id(default_stack, "AWS::IAM::Role", "AnalyticsRole")
+    writes = [s for s in role_statements(default_stack, role) if "s3:PutObject" in as_list(s["Action"])]
     [statement] = writes
     resources = json.dumps(statement["Resource"])
     assert "/events/*" in resources and "/errors/*" in resources and '"/*"' not in resources
-    stream = example.one("AWS::KinesisFirehose::DeliveryStream")["Properties"]
+    stream = default_stack.one("AWS::KinesisFirehose::DeliveryStream")["Properties"]
     destination = stream["ExtendedS3DestinationConfiguration"]
     assert destination["Prefix"] == "events/dt=!{timestamp:yyyy-MM-dd}/"
     assert destination["CompressionFormat"] == "GZIP"
     assert stream["DeliveryStreamEncryptionConfigurationInput"] == {"KeyType": "AWS_OWNED_CMK"}
 
 
-def test_every_rule_target_has_a_dead_letter_queue_and_retry_policy(example: Synthesized) -> None:
-    rules = example.resources("AWS::Events::Rule").values()
-    assert len(rules) == 4  # search.completed → partner, booking.* → partner, analytics, inventory.updated → consumer
+#: The rules of each minimal stack: the analytics rule always; a rule per event-target prop; the inbound rule with
+#: inventory_sources.
+RULES = {"default": 1, "events": 4, "alarm-topic": 2}
+
+
+@pytest.mark.parametrize("name", sorted(RULES))
+def test_every_rule_target_has_a_dead_letter_queue_and_retry_policy(stacks: Stacks, name: str) -> None:
+    rules = stacks[name].resources("AWS::Events::Rule").values()
+    assert len(rules) == RULES[name]  # events: search.completed → target, booking.* → target, analytics, inventory
     for rule in rules:
         for target in rule["Properties"]["Targets"]:
             assert "Arn" in target["DeadLetterConfig"] and "MaximumRetryAttempts" in target["RetryPolicy"]
 
 
-def test_deployed_rules_deliver_booking_and_search_events(example: Synthesized) -> None:
+def test_deployed_rules_deliver_booking_and_search_events(events_stack: Synthesized) -> None:
     """The rules' patterns, as synthesized, put into moto's EventBridge with an SQS target each."""
     patterns = {
         logical: json.loads(json.dumps(rule["Properties"]["EventPattern"]))
-        for logical, rule in example.resources("AWS::Events::Rule").items()
+        for logical, rule in events_stack.resources("AWS::Events::Rule").items()
     }
     detail = {
         "eventId": "e1", "bookingId": "bk_1", "listingId": "lis-1", "checkIn": "2027-01-01", "checkOut": "2027-01-03",

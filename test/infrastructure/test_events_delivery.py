@@ -17,11 +17,8 @@ from cached_booking_api import CachedSearchApi
 from cached_booking_api.runtime import config
 from cached_booking_api.runtime.inventory_contract import inventory_event_pattern
 from cached_booking_api.runtime.outbox import PIPE_FILTER_PATTERN
-from test.infrastructure.conftest import Synthesized
+from test.infrastructure.conftest import INVENTORY_SOURCES, MINIMAL, Stacks, Synthesized
 from test.infrastructure.test_security import as_list, logical_id, role_statements
-
-#: The example's allowed inventory sources (examples/booking_platform/app.py).
-EXAMPLE_SOURCES = ["pms.example", "channel-manager.example"]
 
 
 def actions_of(synth: Synthesized, role_part: str) -> set[str]:
@@ -35,29 +32,29 @@ def function_of(synth: Synthesized, path_part: str) -> dict[str, Any]:
 
 
 # -- 9.3: booking.cancelled through the same Pipe ------------------------------------------------------------------
-def test_the_outbox_pipe_passes_both_detail_types_to_the_publisher(example: Synthesized) -> None:
+def test_the_outbox_pipe_passes_both_detail_types_to_the_publisher(events_stack: Synthesized) -> None:
     """Amazon EventBridge user guide, "Amazon EventBridge Pipes input transformation": input transformers "can be free
     text, a JSON path to the event payload, or a JSON object that includes inline JSON paths to the event payload" -
     one template per Pipe, so one fixed set of keys, while booking.confirmed and booking.cancelled have different
     fields. The Pipe therefore filters outbox inserts of both detail types and hands them, synchronously, to the
     publisher function, which puts each on the bus as its own detail type with exactly its contract's fields."""
-    pipe = example.one("AWS::Pipes::Pipe")["Properties"]
+    pipe = events_stack.one("AWS::Pipes::Pipe")["Properties"]
     source = pipe["SourceParameters"]
     assert json.loads(source["FilterCriteria"]["Filters"][0]["Pattern"]) == PIPE_FILTER_PATTERN
     assert PIPE_FILTER_PATTERN["dynamodb"]["NewImage"]["detailType"] == {
         "S": ["booking.confirmed", "booking.cancelled"]
     }
     assert "Arn" in source["DynamoDBStreamParameters"]["DeadLetterConfig"]
-    publisher = logical_id(example, "AWS::Lambda::Function", "OutboxPublisher")
+    publisher = logical_id(events_stack, "AWS::Lambda::Function", "OutboxPublisher")
     assert pipe["Target"] == {"Fn::GetAtt": [publisher, "Arn"]}
     assert pipe["TargetParameters"] == {"LambdaFunctionParameters": {"InvocationType": "REQUEST_RESPONSE"}}
-    environment = example.template["Resources"][publisher]["Properties"]["Environment"]["Variables"]
+    environment = events_stack.template["Resources"][publisher]["Properties"]["Environment"]["Variables"]
     assert environment[config.EVENT_SOURCE] == "booking.platform" and config.EVENT_BUS_NAME in environment
-    assert "VpcConfig" not in example.template["Resources"][publisher]["Properties"]
+    assert "VpcConfig" not in events_stack.template["Resources"][publisher]["Properties"]
 
 
 def test_the_pipe_role_may_invoke_the_publisher_and_the_publisher_only_put_booking_events(
-    example: Synthesized,
+    events_stack: Synthesized,
 ) -> None:
     """Amazon EventBridge user guide, "Amazon EventBridge Pipes targets": "EventBridge PIpes uses the IAM role that
     you specify on the pipe for enrichment and target calls using the IAM principal pipes.amazonaws.com." - the
@@ -65,15 +62,15 @@ def test_the_pipe_role_may_invoke_the_publisher_and_the_publisher_only_put_booki
     role puts events on the bus only with the construct's source and the two booking detail types ("To grant access
     to specific sources and types of events, use the events:source and events:detail-type condition keys", "Using
     IAM policy conditions in Amazon EventBridge")."""
-    assert actions_of(example, "OutboxRole") == {
+    assert actions_of(events_stack, "OutboxRole") == {
         "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams",
         "lambda:InvokeFunction", "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl",
     }  # fmt: skip
-    publisher = logical_id(example, "AWS::Lambda::Function", "OutboxPublisher")
-    invoke = [s for s in role_statements(example, logical_id(example, "AWS::IAM::Role", "OutboxRole"))
+    publisher = logical_id(events_stack, "AWS::Lambda::Function", "OutboxPublisher")
+    invoke = [s for s in role_statements(events_stack, logical_id(events_stack, "AWS::IAM::Role", "OutboxRole"))
               if "lambda:InvokeFunction" in as_list(s["Action"])]  # fmt: skip
     assert {"Fn::GetAtt": [publisher, "Arn"]} in as_list(invoke[0]["Resource"])
-    [put] = [s for s in role_statements(example, logical_id(example, "AWS::IAM::Role", "OutboxPublisherRole"))
+    [put] = [s for s in role_statements(events_stack, logical_id(events_stack, "AWS::IAM::Role", "OutboxPublisherRole"))
              if "events:PutEvents" in as_list(s["Action"])]  # fmt: skip
     assert put["Condition"] == {
         "StringEquals": {
@@ -81,21 +78,21 @@ def test_the_pipe_role_may_invoke_the_publisher_and_the_publisher_only_put_booki
             "events:detail-type": ["booking.confirmed", "booking.cancelled"],
         }
     }
-    assert put["Resource"] == {"Fn::GetAtt": [logical_id(example, "AWS::Events::EventBus", "Bus"), "Arn"]}
-    assert not any(a.startswith("dynamodb:") for a in actions_of(example, "OutboxPublisherRole"))
+    assert put["Resource"] == {"Fn::GetAtt": [logical_id(events_stack, "AWS::Events::EventBus", "Bus"), "Arn"]}
+    assert not any(a.startswith("dynamodb:") for a in actions_of(events_stack, "OutboxPublisherRole"))
 
 
 # -- 9.4: inbound inventory.updated ------------------------------------------------------------------------------
-def test_the_inbound_rule_takes_inventory_updated_from_the_allowed_sources_only(example: Synthesized) -> None:
+def test_the_inbound_rule_takes_inventory_updated_from_the_allowed_sources_only(events_stack: Synthesized) -> None:
     """Amazon EventBridge user guide, "Event pattern syntax" (eb-create-pattern.html): "In an event pattern, the value
     to match is in a JSON array, surrounded by square brackets ("[", "]") so that you can provide multiple values."
     and "For an event pattern to match an event, the event must contain all the field names listed in the event
     pattern." - the rule lists the allowed sources and the one detail type; moto's EventBridge applies the very
     pattern the template holds: an allowed source reaches the target, any other source does not."""
-    rules = [r["Properties"] for r in example.resources("AWS::Events::Rule").values()
+    rules = [r["Properties"] for r in events_stack.resources("AWS::Events::Rule").values()
              if r["Properties"].get("EventPattern", {}).get("detail-type") == ["inventory.updated"]]  # fmt: skip
     [rule] = rules
-    assert rule["EventPattern"] == inventory_event_pattern(EXAMPLE_SOURCES)
+    assert rule["EventPattern"] == inventory_event_pattern(INVENTORY_SOURCES)
     with mock_aws():
         events, sqs = boto3.client("events", "us-east-1"), boto3.client("sqs", "us-east-1")
         events.create_event_bus(Name="bus")
@@ -115,7 +112,7 @@ def test_the_inbound_rule_takes_inventory_updated_from_the_allowed_sources_only(
     assert [(b["source"], b["detail-type"]) for b in bodies] == [("pms.example", "inventory.updated")]
 
 
-def test_the_consumer_dead_letters_at_both_hops_and_is_alarmed(example: Synthesized) -> None:
+def test_the_consumer_dead_letters_at_both_hops_and_is_alarmed(alarm_topic_stack: Synthesized) -> None:
     """Amazon EventBridge user guide, "How EventBridge retries delivering events": "If an event isn't delivered after
     all retry attempts are exhausted, the event is dropped and EventBridge doesn't continue to process it." and "To
     avoid losing events after they fail to be delivered to a target, configure a dead-letter queue (DLQ) to receive
@@ -124,55 +121,55 @@ def test_the_consumer_dead_letters_at_both_hops_and_is_alarmed(example: Synthesi
     an error. [...] When an event fails all processing attempts or stays in the asynchronous invocation queue for too
     long, Lambda discards it." and AWS::Lambda::EventInvokeConfig OnFailure: "To retain records of unsuccessful
     asynchronous invocations, you can configure an Amazon SNS topic, Amazon SQS queue, [...] as the destination." -
-    the function's on-failure destination is the same queue, which an alarm watches."""
-    consumer = logical_id(example, "AWS::Lambda::Function", "InventoryEventsConsumer")
-    dlq = logical_id(example, "AWS::SQS::Queue", "InventoryEventsDlq")
-    [rule] = [r["Properties"] for r in example.resources("AWS::Events::Rule").values()
+    the function's on-failure destination is the same queue, which an alarm watches (and notifies the alarm topic)."""
+    consumer = logical_id(alarm_topic_stack, "AWS::Lambda::Function", "InventoryEventsConsumer")
+    dlq = logical_id(alarm_topic_stack, "AWS::SQS::Queue", "InventoryEventsDlq")
+    [rule] = [r["Properties"] for r in alarm_topic_stack.resources("AWS::Events::Rule").values()
               if r["Properties"].get("EventPattern", {}).get("detail-type") == ["inventory.updated"]]  # fmt: skip
     [target] = rule["Targets"]
     assert target["Arn"] == {"Fn::GetAtt": [consumer, "Arn"]}
     assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [dlq, "Arn"]}}
     assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1
-    [invoke_config] = [c["Properties"] for c in example.resources("AWS::Lambda::EventInvokeConfig").values()
+    [invoke_config] = [c["Properties"] for c in alarm_topic_stack.resources("AWS::Lambda::EventInvokeConfig").values()
                        if c["Properties"]["FunctionName"] == {"Ref": consumer}]  # fmt: skip
     assert invoke_config["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": [dlq, "Arn"]}
     assert invoke_config["MaximumRetryAttempts"] == 2
-    alarms = [a["Properties"] for a in example.resources("AWS::CloudWatch::Alarm").values()]
+    alarms = [a["Properties"] for a in alarm_topic_stack.resources("AWS::CloudWatch::Alarm").values()]
     watching = [a for a in alarms if {"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq, "QueueName"]}}
                 in a.get("Dimensions", [])]  # fmt: skip
     assert watching and watching[0]["AlarmActions"], "the inventory DLQ alarm notifies the alarm topic"
-    queue_policies = [p["Properties"] for p in example.resources("AWS::SQS::QueuePolicy").values()
+    queue_policies = [p["Properties"] for p in alarm_topic_stack.resources("AWS::SQS::QueuePolicy").values()
                       if {"Ref": dlq} in p["Properties"]["Queues"]]  # fmt: skip
     principals = [s.get("Principal") for p in queue_policies for s in p["PolicyDocument"]["Statement"]]
     assert {"Service": "events.amazonaws.com"} in principals  # the rule may dead-letter into it
 
 
-def test_the_consumer_role_writes_items_only_and_runs_outside_the_vpc(example: Synthesized) -> None:
-    consumer = function_of(example, "InventoryEventsConsumer")["Properties"]
+def test_the_consumer_role_writes_items_only_and_runs_outside_the_vpc(events_stack: Synthesized) -> None:
+    consumer = function_of(events_stack, "InventoryEventsConsumer")["Properties"]
     assert "VpcConfig" not in consumer
     environment = consumer["Environment"]["Variables"]
-    assert environment[config.INVENTORY_SOURCES] == ",".join(EXAMPLE_SOURCES)
+    assert environment[config.INVENTORY_SOURCES] == ",".join(INVENTORY_SOURCES)
     assert {config.TABLE_NAME, config.DEAD_LETTER_QUEUE_URL} <= set(environment)
-    role = logical_id(example, "AWS::IAM::Role", "InventoryEventsConsumerRole")
-    table = logical_id(example, "AWS::DynamoDB::Table", "DataTable")
+    role = logical_id(events_stack, "AWS::IAM::Role", "InventoryEventsConsumerRole")
+    table = logical_id(events_stack, "AWS::DynamoDB::Table", "DataTable")
     table_arn = {"Fn::GetAtt": [table, "Arn"]}
     table_actions = {
-        action for s in role_statements(example, role) for action in as_list(s["Action"])
+        action for s in role_statements(events_stack, role) for action in as_list(s["Action"])
         if table_arn in as_list(s["Resource"])
     }  # fmt: skip
     assert table_actions == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
-    actions = actions_of(example, "InventoryEventsConsumerRole")
+    actions = actions_of(events_stack, "InventoryEventsConsumerRole")
     assert not any(a in actions for a in ("dynamodb:Scan", "dynamodb:Query", "dynamodb:DeleteItem", "events:PutEvents"))
 
 
 # -- 9.6: two readers of the table stream, whatever the variant ---------------------------------------------------
-@pytest.mark.parametrize("variant", ["serverless-valkey", "provisioned", "redis-engine", "own-vpc", "two-instances"])
-def test_the_table_stream_keeps_exactly_two_readers(variants: dict[str, Synthesized], variant: str) -> None:
+@pytest.mark.parametrize("variant", sorted(MINIMAL))
+def test_the_table_stream_keeps_exactly_two_readers(stacks: Stacks, variant: str) -> None:
     """Amazon DynamoDB developer guide, "Change data capture for DynamoDB Streams": "No more than two processes at
     most should be reading from the same stream's shard at the same time. Having more than two readers per shard can
     result in throttling." - every table's stream is read by the invalidation consumer's event source mapping and
     the outbox Pipe, nothing else: cancellations and inbound inventory events reuse both."""
-    synth = variants[variant]
+    synth = stacks[variant]
     tables = synth.resources("AWS::DynamoDB::Table")
     streams = {table_id for table_id, t in tables.items() if "StreamSpecification" in t["Properties"]}
     assert streams
