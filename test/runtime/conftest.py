@@ -156,3 +156,29 @@ def book() -> BookCall:
         return response["statusCode"], json.loads(response["body"])
 
     return call
+
+
+class ConflictingTransactions:
+    """The real DynamoDB Local client, except that the first ``conflicts`` TransactWriteItems calls are cancelled the
+    way DynamoDB cancels one whose month item is in another ongoing transaction (a booking's). DynamoDB Local
+    serialises transactions instead (it never answers TransactionConflict), so the interleaving is injected."""
+
+    def __init__(self, client: Any, conflicts: int, code: str = "TransactionConflict") -> None:
+        self.client, self.exceptions, self.left, self.code, self.calls = client, client.exceptions, conflicts, code, 0
+
+    def transact_write_items(self, **request: Any) -> Any:
+        self.calls += 1
+        if self.left > 0:
+            self.left -= 1
+            reasons = [{"Code": "None"}] + [{"Code": self.code, "Message": "Transaction is ongoing for the item"}] * (
+                len(request["TransactItems"]) - 1
+            )
+            error = {
+                "Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"},
+                "CancellationReasons": reasons,
+            }
+            raise self.exceptions.TransactionCanceledException(error, "TransactWriteItems")
+        return self.client.transact_write_items(**request)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)

@@ -4,8 +4,14 @@ capacity = sellable + confirmed bookings, with nothing below zero.
 Hypothesis draws the operation mix (which listing, which nights, which capacities, which bookings are retried or
 cancelled, on which thread); each example runs it on real threads against DynamoDB Local through the real paths: the
 bookings Lambda handler (POST and DELETE, Powertools idempotency included), the loader (``load_listings``, a whole file
-reloaded with other capacities, some below what is booked) and ``apply_capacity``, the path of inbound
-``inventory.updated`` events. Then the table is read back and checked against what the clients were told.
+reloaded with other capacities, some below what is booked) and ``apply_inventory_event``, the inbound
+``inventory.updated`` consumer's path (receipt and month items in one transaction). DynamoDB Local serialises
+transactions and never answers ``TransactionConflict`` as DynamoDB does when a booking holds a month item, so some
+events meet injected conflicts first (``ConflictingTransactions``) and go through the consumer's backoff. Then the
+table is read back and checked against what the clients were told.
+
+The table is shared by every example (a function-scoped fixture under Hypothesis), so everything an example names is
+unique to it: listing ids and event ids carry its tag (an eventId reused with another detail is refused, by design).
 """
 
 from __future__ import annotations
@@ -28,9 +34,10 @@ from hypothesis import strategies as st
 from cached_booking_api.local.gateway import proxy_event
 from cached_booking_api.runtime import config, schema
 from cached_booking_api.runtime.handlers import bookings
+from cached_booking_api.runtime.inventory_events import apply_inventory_event
 from cached_booking_api.runtime.loader import CapacityConflict, apply_capacity, load_listings
 from cached_booking_api.runtime.models import today_utc
-from test.runtime.conftest import LambdaContextStub
+from test.runtime.conftest import ConflictingTransactions, LambdaContextStub
 
 LISTINGS = 2
 WINDOW = 6  # nights per listing, across a month boundary (a stay may touch two month items)
@@ -38,6 +45,7 @@ THREADS = 5
 INITIAL_CAPACITY = 2
 CLIENT_ATTEMPTS = 5
 DESTINATION = "Chaosville"
+EVENT_SOURCE = "com.example.pms"
 #: Each example is a few seconds on DynamoDB Local; raise it for a longer hunt (INVENTORY_CHAOS_EXAMPLES=50).
 EXAMPLES = int(os.environ.get("INVENTORY_CHAOS_EXAMPLES", "4"))
 
@@ -84,6 +92,8 @@ class InventoryEvent:
 
     listing: int
     nights: tuple[tuple[int, int], ...]
+    conflicts: int = 0
+    """Transaction conflicts injected before DynamoDB Local sees the event (a booking holding its month item)."""
 
 
 Operation = Book | Retry | Cancel | Reload | InventoryEvent
@@ -105,6 +115,7 @@ events = st.builds(
     nights=st.lists(
         st.tuples(st.integers(0, WINDOW - 1), capacity), min_size=1, max_size=4, unique_by=lambda n: n[0]
     ).map(tuple),
+    conflicts=st.integers(0, 3),
 )
 
 
@@ -225,8 +236,15 @@ class Run:
         else:
             capacities = {self.nights[offset]: units for offset, units in operation.nights}
             listing_id = self.listing_ids[operation.listing]
-            # The inbound inventory.updated consumer applies an event through this same function (issue 9.4).
-            result = apply_capacity(self.dynamodb, self.table, listing_id, DESTINATION, capacities)
+            detail = {
+                "eventId": f"chaos-{self.tag}-{index:04d}", "listingId": listing_id,
+                "nights": {night.isoformat(): units for night, units in capacities.items()},
+            }  # fmt: skip
+            # The path of the inbound inventory.updated consumer (runtime/handlers/inventory_updates.py).
+            client = ConflictingTransactions(self.dynamodb, conflicts=operation.conflicts)
+            result = apply_inventory_event(client, self.table, detail, source=EVENT_SOURCE)
+            assert result.status == "APPLIED", result
+            assert set(result.applied) | {c.night for c in result.conflicts} == set(capacities), result
             self.applied({(listing_id, n): c for n, c in capacities.items()}, result.conflicts)
 
     def applied(self, wanted: dict[tuple[str, date], int], conflicts: list[CapacityConflict]) -> None:

@@ -17,7 +17,7 @@ from cached_booking_api.runtime.inventory_events import (
 )
 from cached_booking_api.runtime.models import today_utc
 from test.conftest import create_table, listing
-from test.runtime.conftest import load
+from test.runtime.conftest import ConflictingTransactions, load
 
 SOURCE = "pms.acme"
 FIRST = today_utc() + timedelta(days=20)
@@ -175,3 +175,48 @@ def test_a_transient_failure_raises_so_lambda_retries_it(dynamodb: Any) -> None:
     with pytest.raises(dynamodb.exceptions.ResourceNotFoundException):
         process(event, dynamodb, "no-such-table", [SOURCE], rejected.append)
     assert rejected == []
+
+
+@pytest.mark.parametrize("code", ["TransactionConflict", "ThrottlingError"])
+def test_an_event_meeting_ongoing_booking_transactions_is_retried_after_a_jittered_backoff(
+    dynamodb: Any, table: str, code: str
+) -> None:
+    """AWS, DynamoDB Developer Guide, "Transaction conflict handling in DynamoDB": "An item within a
+    TransactWriteItems request is part of another ongoing TransactWriteItems request." and "If any item-level request
+    within TransactWriteItems or TransactGetItems is rejected, the request fails with a TransactionCanceledException."
+    (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html) botocore does not retry
+    it: a booking holding the month item made the event fail after 5 immediate attempts. Now it waits a jittered,
+    growing while (as the loader does) and is applied."""
+    from cached_booking_api.runtime.inventory_events import MAX_TRANSACTION_CONFLICTS
+
+    conflicts = MAX_TRANSACTION_CONFLICTS  # more than the 5 attempts of before
+    client = ConflictingTransactions(dynamodb, conflicts=conflicts, code=code)
+    slept: list[float] = []
+    result = apply_inventory_event(client, table, detail("evt-busy", d0=5), source=SOURCE, sleep=slept.append)
+    assert result.status == "APPLIED" and result.applied == [night(0)] and result.conflicts == []
+    assert client.calls == conflicts + 1 and len(slept) == conflicts
+    assert all(0 <= pause <= min(0.05 * 2**attempt, 1.0) for attempt, pause in enumerate(slept, start=1))
+    assert len(set(slept)) > 1  # jittered: concurrent retries do not collide again in step
+    assert day_attributes(dynamodb, table, night(0)) == (5, 0)
+
+
+def test_an_event_whose_month_stays_busy_raises_so_lambda_retries_it_then_dead_letters_it(
+    dynamodb: Any, table: str
+) -> None:
+    """Retries exhausted: nothing written, no receipt (a later delivery applies it), and the consumer raises rather
+    than returning, so Lambda's asynchronous retries and then its on-failure destination (the DLQ) take over; the
+    event is never dropped as if it had been handled."""
+    from cached_booking_api.runtime.handlers.inventory_updates import process
+    from cached_booking_api.runtime.inventory_events import InventoryEventBusy
+
+    client = ConflictingTransactions(dynamodb, conflicts=10_000)
+    event = {"source": SOURCE, "detail-type": "inventory.updated", "detail": detail("evt-stuck", d0=5)}
+    rejected: list[dict[str, Any]] = []
+    with pytest.raises(InventoryEventBusy, match="lis-1.*evt-stuck"):
+        process(event, client, table, [SOURCE], rejected.append, sleep=lambda _: None)
+    assert rejected == [] and day_attributes(dynamodb, table, night(0)) == (3, 0)
+    assert "Item" not in dynamodb.get_item(
+        TableName=table, Key={n: {"S": v} for n, v in receipt_key(SOURCE, "evt-stuck").items()}, ConsistentRead=True
+    )
+    later = apply_inventory_event(dynamodb, table, event["detail"], source=SOURCE)  # the retry
+    assert later.status == "APPLIED" and day_attributes(dynamodb, table, night(0)) == (5, 0)

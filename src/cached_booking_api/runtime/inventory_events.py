@@ -24,7 +24,13 @@ from pydantic import ConfigDict, Field, ValidationError
 
 from . import schema
 from .inventory_contract import INVENTORY_UPDATED, MAX_SOURCE_LENGTH
-from .loader import MAX_CONDITION_ROUNDS, CapacityConflict, capacity_update
+from .loader import (
+    MAX_CONDITION_ROUNDS,
+    MAX_TRANSACTION_CONFLICTS,
+    CapacityConflict,
+    capacity_update,
+    conflict_backoff,
+)
 from .models import DeferredModel, IsoDate, describe_errors
 
 #: At most this many nights per event: 400 nights span at most 15 months, so one transaction holds the receipt and
@@ -39,6 +45,8 @@ RECEIPT_SORT_KEY = "RECEIPT"
 RECEIPT_ENTITY = "INBOUND_EVENT"
 
 Status = Literal["APPLIED", "DUPLICATE"]
+#: Cancellation reasons that say "another writer holds the item, or DynamoDB is throttling": send again later.
+BUSY_REASONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
 
 
 class InventoryUpdatedDetail(DeferredModel):
@@ -65,6 +73,12 @@ class InvalidInventoryEvent(ValueError):
     def body(self) -> dict[str, Any]:
         """As the contract's error body (local endpoint) and as the DLQ message's ``error``."""
         return {"error": {"code": "INVALID_INVENTORY_EVENT", "message": self.message, "details": self.details}}
+
+
+class InventoryEventBusy(RuntimeError):
+    """Bookings kept the event's month items in their transactions (or kept racing it) through every retry: nothing
+    of the event was written, no receipt either. Transient: the consumer lets it raise, so Lambda retries the
+    invocation and then sends it to its on-failure destination (the dead-letter queue); a redelivery applies it."""
 
 
 @dataclass
@@ -152,12 +166,17 @@ def apply_inventory_event(
     *,
     source: str,
     clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> InventoryEventResult:
     """Apply one ``inventory.updated`` event exactly once (per source and eventId), never half.
 
+    A transaction cancelled because a month item is in another transaction (a booking's) or throttled is sent again
+    after a jittered backoff (``loader.conflict_backoff``), at most ``MAX_TRANSACTION_CONFLICTS`` times; one that
+    refuses nights (capacity below booked) is sent again without them, at most ``MAX_CONDITION_ROUNDS`` times.
+
     Raises ``InvalidInventoryEvent`` (nothing written) for an invalid detail or source, an unknown listing, or an
-    eventId already used with a different detail. Any other exception (throttling, a network error) is transient:
-    nothing was written either, and the event can be retried as it is.
+    eventId already used with a different detail. ``InventoryEventBusy`` (retries exhausted) and any other exception
+    (a network error) are transient: nothing was written either, and the event can be retried as it is.
     """
     source = validate_source(source)
     parsed = detail if isinstance(detail, InventoryUpdatedDetail) else parse_detail(detail)
@@ -176,7 +195,8 @@ def apply_inventory_event(
     destination = listing["destination"]["S"]
     pending = dict(parsed.nights)
     conflicts: list[CapacityConflict] = []
-    for _ in range(MAX_CONDITION_ROUNDS):
+    rounds = busy = 0
+    while True:
         months = schema.nights_by_month(pending)
         items = [_receipt_put(table_name, source, parsed, digest, pending, conflicts, clock())]
         for month, nights in months.items():
@@ -189,16 +209,35 @@ def apply_inventory_event(
             client.transact_write_items(TransactItems=items)
         except client.exceptions.TransactionCanceledException as exc:
             reasons = exc.response.get("CancellationReasons", [])
+            codes = {reason.get("Code", "None") for reason in reasons}
             if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
                 return _duplicate(reasons[0].get("Item", {}), source, parsed, digest)
             refused = _refused_nights(reasons[1:], list(months.values()), pending, parsed.listingId)
             conflicts.extend(refused)
             for conflict in refused:
                 pending.pop(conflict.night)
-            continue  # refused nights dropped, or a concurrent transaction touched an item: try again
+            if codes & BUSY_REASONS:  # a booking holds a month item (or throttling): wait, then send again
+                busy += 1
+                if busy > MAX_TRANSACTION_CONFLICTS:
+                    raise InventoryEventBusy(
+                        f"{parsed.listingId}: event {parsed.eventId} met booking transactions {busy} times "
+                        f"({', '.join(sorted(codes & BUSY_REASONS))}); nothing written, retry it"
+                    ) from None
+                sleep(conflict_backoff(busy))
+                continue
+            if "ConditionalCheckFailed" not in codes:
+                raise  # not a condition, not contention (e.g. a ValidationError): retrying would not help
+            if refused:
+                continue  # the refused nights are dropped: progress, at most one round per night
+            rounds += 1  # a condition failed yet no night is over capacity in the item returned: send again
+            if rounds >= MAX_CONDITION_ROUNDS:
+                raise InventoryEventBusy(
+                    f"{parsed.listingId}: bookings kept racing the inventory event {parsed.eventId}; nothing written, "
+                    "retry it"
+                ) from None
+            continue
         return InventoryEventResult(source, parsed.eventId, parsed.listingId, "APPLIED", sorted(pending),
                                     sorted(conflicts, key=lambda c: c.night))  # fmt: skip
-    raise RuntimeError(f"{parsed.listingId}: bookings kept racing the inventory event {parsed.eventId}; retry it")
 
 
 def _receipt_put(

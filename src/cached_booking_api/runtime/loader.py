@@ -37,6 +37,13 @@ MAX_TRANSACTION_CONFLICTS = 8
 DEFAULT_WORKERS = 8
 
 
+def conflict_backoff(attempt: int) -> float:
+    """How long to wait before sending again a write that met another transaction (``attempt`` from 1): "full
+    jitter", a random pause up to 0.1 s, 0.2 s, 0.4 s ... capped at 1 s, so writers that collided do not collide again
+    in step. The loader and the inbound ``inventory.updated`` consumer use it."""
+    return random.uniform(0, min(0.05 * 2**attempt, 1.0))
+
+
 class LoadError(RuntimeError):
     """A load (or an inventory update) stopped part-way; what was written stays valid and loading again is safe."""
 
@@ -268,7 +275,7 @@ def _update_month(
                     f"{listing_id} {month}: the month item stayed in booking transactions ({busy} transaction "
                     "conflicts)"
                 ) from None
-            sleep(random.uniform(0, min(0.05 * 2**busy, 1.0)))
+            sleep(conflict_backoff(busy))
             continue
         result.changed += sum(
             1 for night, cap in pending.items() if old.get(schema.capacity_attribute(night)) != {"N": str(cap)}

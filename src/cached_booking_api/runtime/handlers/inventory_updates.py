@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable
 from functools import cache
 from typing import Any
@@ -47,9 +48,17 @@ def dead_letter() -> DeadLetter:
 
 
 def process(
-    event: dict[str, Any], client: Any, table_name: str, allowed_sources: list[str], reject: DeadLetter
+    event: dict[str, Any],
+    client: Any,
+    table_name: str,
+    allowed_sources: list[str],
+    reject: DeadLetter,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, Any]:
-    """Apply one event; an event that can never be applied goes to ``reject`` with its reason (nothing written)."""
+    """Apply one event; an event that can never be applied goes to ``reject`` with its reason (nothing written).
+    A transient failure (``InventoryEventBusy`` after the retries, a network error) raises: Lambda retries the
+    invocation, then sends the event to its on-failure destination."""
     try:
         source, detail = parse_event(event)
         if source not in allowed_sources:
@@ -58,7 +67,7 @@ def process(
                 f"{', '.join(allowed_sources) or 'none'}; the construct's inventory_sources prop)",
                 [{"field": "source", "message": "not allowed"}],
             )
-        result = apply_inventory_event(client, table_name, detail, source=source)
+        result = apply_inventory_event(client, table_name, detail, source=source, sleep=sleep)
     except InvalidInventoryEvent as exc:
         reject({"event": event, **exc.body()})
         logger.warning("inventory event rejected", extra={"reason": exc.message, "details": exc.details})
