@@ -415,10 +415,8 @@ YamlFile(
     },
 )  # fmt: skip
 project.add_task("docgen", description="Regenerate API.md from the code", exec="python scripts/docgen.py")
-project.add_task(
-    "synth:example",
-    description="Synthesize the booking-platform example",
-    exec="python examples/booking_platform/app.py",
-)
+synth_examples = project.add_task("synth:example", description="Synthesize the three example apps (examples/*/app.py)")
+for example in ("booking_platform", "existing_resources", "partner_integration"):
+    synth_examples.exec(f"python examples/{example}/app.py")
 
 project.synth()

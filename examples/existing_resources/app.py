@@ -12,6 +12,9 @@ Every identifier comes from ``cdk.json``'s ``context`` (keys ``existing:*``): re
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
@@ -82,9 +85,21 @@ class ExistingResourcesStack(cdk.Stack):
         cdk.CfnOutput(self, "ApiKeyId", value=self.api.api_key.key_id)
 
 
+def cli_context() -> dict[str, Any]:
+    """The context ``cdk synth`` passes (this folder's cdk.json, then cdk.context.json), for ``python app.py``; the
+    CLI itself passes it in ``CDK_CONTEXT_JSON``, which ``cdk.App`` reads."""
+    if "CDK_CONTEXT_JSON" in os.environ:
+        return {}
+    folder = Path(__file__).resolve().parent
+    context: dict[str, Any] = dict(json.loads((folder / "cdk.json").read_text()).get("context", {}))
+    if (folder / "cdk.context.json").exists():
+        context.update(json.loads((folder / "cdk.context.json").read_text()))
+    return context
+
+
 def build_app(app: cdk.App | None = None) -> cdk.App:
     """The example app (tests pass their own ``App`` with this folder's context and bundling skipped)."""
-    app = app or cdk.App()
+    app = app or cdk.App(context=cli_context())
     env = cdk.Environment(account=setting(app, "existing:account"), region=setting(app, "existing:region"))
     ExistingResourcesStack(app, "BookingOnTeamPlatform", env=env)
     return app
