@@ -3,7 +3,6 @@ AwsSolutions and Serverless cdk-nag packs attached and bundling skipped (asset h
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import subprocess
@@ -60,8 +59,11 @@ def synthesize(build: Callable[[cdk.App], cdk.Stack], *, context: Mapping[str, A
     app = cdk.App(outdir=outdir, context={**(context or {}), "aws:cdk:bundling-stacks": []})
     stack = build(app)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
-    with contextlib.suppress(Exception):  # cdk-nag 3 raises when findings remain; the report says which
+    synth_error: Exception | None = None
+    try:
         app.synth()
+    except Exception as error:  # cdk-nag 3 raises when findings remain; the report says which
+        synth_error = error
     report_path = Path(outdir) / "validation-report.json"
     findings: list[str] = []
     if report_path.exists():
@@ -71,6 +73,8 @@ def synthesize(build: Callable[[cdk.App], cdk.Stack], *, context: Mapping[str, A
                 for construct in violation.get("violatingConstructs", []):
                     findings.append(f"{violation['ruleName']} @ {construct['constructPath']}")
     template_path = Path(outdir) / f"{stack.artifact_id}.template.json"
+    if synth_error is not None and not template_path.exists():
+        raise synth_error  # not a nag finding: the synth itself failed (e.g. a token that cannot be resolved)
     return Synthesized(json.loads(template_path.read_text()), findings, template_path)
 
 
