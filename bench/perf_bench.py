@@ -69,7 +69,7 @@ response = function.handler(json.loads(sys.argv[1]), Context())
 done = time.perf_counter()
 assert response["statusCode"] == {status}, response
 print(json.dumps({{"import_ms": (imported - started) * 1000, "total_ms": (done - started) * 1000,
-                  "xray_loaded": "aws_xray_sdk" in sys.modules}}))
+                  "xray_loaded": "aws_xray_sdk" in sys.modules, "pydantic_loaded": "pydantic" in sys.modules}}))
 """
 MINIMAL_SEARCH = """
 import time
@@ -128,6 +128,7 @@ def paired(ours: Any, baseline: Any, runs: int = RUNS, before: Any = None) -> di
                 statistics.median(x[key] / b[key] for _, b, x in triples if x), 2
             )
     result["xray_loaded"] = any(o["xray_loaded"] for o, _, _ in triples)
+    result["pydantic_loaded"] = any(o["pydantic_loaded"] for o, _, _ in triples)
     return result
 
 
@@ -239,6 +240,8 @@ def cold_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         rows.append((f"cold import {function} ms", imported, f"import boto3, redis {m['baseline_import_ms']:.0f}",
                      "<= 1.3x"))  # fmt: skip
         rows.append((f"    X-Ray SDK loaded, unsampled {function}", str(m["xray_loaded"]), "-", "False"))
+        if function == "bookings":  # a valid booking is validated without Pydantic (runtime/booking_request.py)
+            rows.append(("    Pydantic loaded, bookings cold start", str(m["pydantic_loaded"]), "-", "False"))
     rows.append(
         ("    cold start search, sampled ms", f"{r['search_sampled_ms']:.0f}", "(loads the X-Ray SDK)", "context")
     )

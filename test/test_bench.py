@@ -119,3 +119,16 @@ def test_the_0_1_0_loader_of_the_load_bench_writes_the_0_1_0_layout(dynamodb_loc
     assert len(nights) == 20 and all(set(item) == {"pk", "sk", "available", "destinationTag"} for item in nights)
     indexes = dynamodb.describe_table(TableName=table)["Table"]["GlobalSecondaryIndexes"]
     assert [index["IndexName"] for index in indexes] == ["byDestination"]
+
+
+def test_the_cold_rows_say_whether_the_bookings_cold_start_loaded_pydantic() -> None:
+    """Issue 10.1: the bookings function's cold start is Pydantic-free; the bench shows it next to the X-Ray row."""
+    import perf_bench
+
+    figures = {"runs": 3, "import_ms": 1.0, "total_ms": 2.0, "import_ratio": 1.0, "total_ratio": 1.0,
+               "baseline_import_ms": 1.0, "baseline_total_ms": 2.0, "xray_loaded": False}  # fmt: skip
+    results = {"search": {**figures, "pydantic_loaded": True}, "bookings": {**figures, "pydantic_loaded": False}}
+    rows = perf_bench.cold_rows({**results, "search_sampled_ms": 3.0})
+    [row] = [row for row in rows if "Pydantic" in row[0]]
+    assert row == ("    Pydantic loaded, bookings cold start", "False", "-", "False")
+    assert "pydantic_loaded" in perf_bench.OURS
