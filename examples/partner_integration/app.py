@@ -199,6 +199,7 @@ class PartnerIntegrationStack(cdk.Stack):
         )
         cdk.CfnOutput(self, "ApiUrl", value=self.api.url)
         cdk.CfnOutput(self, "PartnerQueueUrl", value=self.partner_queue.queue_url)
+        cdk.CfnOutput(self, "PartnerQueueArn", value=self.partner_queue.queue_arn)
         cdk.CfnOutput(self, "EventBusArn", value=self.api.event_bus.event_bus_arn)
 
 

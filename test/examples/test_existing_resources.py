@@ -129,3 +129,13 @@ def test_a_missing_setting_is_a_clear_error() -> None:
     context = {key: value for key, value in CONTEXT.items() if key != "existing:tableStreamArn"}
     with pytest.raises(ValueError, match=r"existing:tableStreamArn: not set\. Set it in cdk\.json's context"):
         load_example("existing_resources").build_app(cdk.App(context=context))
+
+
+def test_python_app_py_gets_the_context_cdk_synth_would_give(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``python app.py`` reads this folder's cdk.json and cdk.context.json; under the CLI (``CDK_CONTEXT_JSON`` set)
+    it adds nothing, the CLI's context being read by ``cdk.App`` itself."""
+    module = load_example("existing_resources")
+    monkeypatch.delenv("CDK_CONTEXT_JSON", raising=False)
+    assert module.cli_context() == CONTEXT
+    monkeypatch.setenv("CDK_CONTEXT_JSON", "{}")
+    assert module.cli_context() == {}

@@ -191,3 +191,16 @@ def test_a_bad_or_missing_setting_is_a_clear_error(key: str, value: object, mess
     context = {k: v for k, v in CONTEXT.items() if k != key} | ({} if value is None else {key: value})
     with pytest.raises(ValueError, match=message):
         load_example("partner_integration").partner_settings(cdk.App(context=context))
+
+
+def test_python_app_py_gets_the_context_cdk_synth_would_give(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``python app.py`` reads this folder's cdk.json; under the CLI (``CDK_CONTEXT_JSON`` set) it adds nothing."""
+    module = load_example("partner_integration")
+    monkeypatch.delenv("CDK_CONTEXT_JSON", raising=False)
+    assert module.cli_context() == CONTEXT
+    monkeypatch.setenv("CDK_CONTEXT_JSON", "{}")
+    assert module.cli_context() == {}
+
+
+def test_the_outputs_are_what_the_partner_needs(example_app: Synthesized) -> None:
+    assert set(example_app.template["Outputs"]) >= {"ApiUrl", "PartnerQueueUrl", "PartnerQueueArn", "EventBusArn"}
