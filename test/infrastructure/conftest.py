@@ -109,7 +109,7 @@ INVENTORY_SOURCES = ["pms.example", "channel-manager.example"]
 
 def _default(app: cdk.App) -> cdk.Stack:
     """``CachedSearchApi(stack, "Api")``: every default."""
-    stack = cdk.Stack(app, "Default")
+    stack = cdk.Stack(app, "Defaults")  # not "Default": CDK leaves an id "Default" out of unique names
     CachedSearchApi(stack, "Api")
     return stack
 

@@ -1,4 +1,5 @@
-"""The security properties the construct promises, asserted on the synthesized templates."""
+"""The security properties the construct promises, asserted on the minimal stacks' synthesized templates (the
+defaults unless a test is about a prop)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import aws_cdk as cdk
 import pytest
 
 from cached_booking_api import CachedSearchApi
-from test.infrastructure.conftest import Synthesized, synthesize
+from test.infrastructure.conftest import MINIMAL, ORIGIN, Stacks, Synthesized, synthesize
 
 WRITE_WORDS = ("Put", "Update", "Delete", "Write", "Create", "Batchwrite", "Transact")
 STAR_ALLOWED = {
@@ -41,29 +42,29 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def test_usage_plan_is_linked_to_the_stage(example: Synthesized) -> None:
-    plan = example.one("AWS::ApiGateway::UsagePlan")["Properties"]
-    stage_id = logical_id(example, "AWS::ApiGateway::Stage", "BookingApi")
-    api_id = logical_id(example, "AWS::ApiGateway::RestApi", "BookingApi")
+def test_usage_plan_is_linked_to_the_stage(quota_stack: Synthesized) -> None:
+    plan = quota_stack.one("AWS::ApiGateway::UsagePlan")["Properties"]
+    stage_id = logical_id(quota_stack, "AWS::ApiGateway::Stage", "Api")
+    api_id = logical_id(quota_stack, "AWS::ApiGateway::RestApi", "Api")
     [linked] = plan["ApiStages"]
     assert (linked["ApiId"], linked["Stage"]) == ({"Ref": api_id}, {"Ref": stage_id})
     assert plan["Throttle"] == {"RateLimit": 100, "BurstLimit": 200}
     assert plan["Quota"] == {"Limit": 1_000_000, "Period": "MONTH"}
-    key = example.one("AWS::ApiGateway::UsagePlanKey")["Properties"]
+    key = quota_stack.one("AWS::ApiGateway::UsagePlanKey")["Properties"]
     assert key["KeyType"] == "API_KEY" and key["UsagePlanId"] == {
-        "Ref": logical_id(example, "AWS::ApiGateway::UsagePlan", "")
+        "Ref": logical_id(quota_stack, "AWS::ApiGateway::UsagePlan", "")
     }
 
 
-def test_every_method_but_cors_preflight_requires_an_api_key(example: Synthesized) -> None:
-    methods = example.resources("AWS::ApiGateway::Method").values()
+def test_every_method_but_cors_preflight_requires_an_api_key(cors_stack: Synthesized) -> None:
+    methods = cors_stack.resources("AWS::ApiGateway::Method").values()
     for method in methods:
         props = method["Properties"]
         assert props.get("ApiKeyRequired") is (props["HttpMethod"] != "OPTIONS"), props["HttpMethod"]
 
 
-def test_stage_logs_without_data_trace_and_traces(example: Synthesized) -> None:
-    stage = example.one("AWS::ApiGateway::Stage")["Properties"]
+def test_stage_logs_without_data_trace_and_traces(default_stack: Synthesized) -> None:
+    stage = default_stack.one("AWS::ApiGateway::Stage")["Properties"]
     assert stage["TracingEnabled"] is True
     assert "DestinationArn" in stage["AccessLogSetting"]
     assert json.loads(stage["AccessLogSetting"]["Format"])["status"] == "$context.status"
@@ -71,14 +72,14 @@ def test_stage_logs_without_data_trace_and_traces(example: Synthesized) -> None:
     assert settings["DataTraceEnabled"] is False
     assert settings["LoggingLevel"] == "ERROR"
     assert all(s.get("DataTraceEnabled") is not True for s in stage["MethodSettings"])
-    api = example.one("AWS::ApiGateway::RestApi")["Properties"]
+    api = default_stack.one("AWS::ApiGateway::RestApi")["Properties"]
     assert api["EndpointConfiguration"] == {"Types": ["REGIONAL"]}
 
 
-def test_search_has_gateway_validation_of_required_parameters(example: Synthesized) -> None:
+def test_search_has_gateway_validation_of_required_parameters(default_stack: Synthesized) -> None:
     [get] = [
         m["Properties"]
-        for m in example.resources("AWS::ApiGateway::Method").values()
+        for m in default_stack.resources("AWS::ApiGateway::Method").values()
         if "method.request.querystring.destination" in m["Properties"].get("RequestParameters", {})
     ]
     assert get["RequestParameters"] == {
@@ -89,14 +90,16 @@ def test_search_has_gateway_validation_of_required_parameters(example: Synthesiz
         "method.request.querystring.limit": False,
         "method.request.querystring.cursor": False,
     }
-    validator = example.one("AWS::ApiGateway::RequestValidator")["Properties"]
+    validator = default_stack.one("AWS::ApiGateway::RequestValidator")["Properties"]
     assert validator["ValidateRequestParameters"] is True
     assert get["Integration"]["Type"] == "AWS_PROXY"
 
 
-def test_cors_allows_only_the_given_origins(example: Synthesized, variants: dict[str, Synthesized]) -> None:
+def test_cors_allows_only_the_given_origins(cors_stack: Synthesized, default_stack: Synthesized) -> None:
     options = [
-        m for m in example.resources("AWS::ApiGateway::Method").values() if m["Properties"]["HttpMethod"] == "OPTIONS"
+        m
+        for m in cors_stack.resources("AWS::ApiGateway::Method").values()
+        if m["Properties"]["HttpMethod"] == "OPTIONS"
     ]
     assert options
     origin_headers = {
@@ -107,13 +110,13 @@ def test_cors_allows_only_the_given_origins(example: Synthesized, variants: dict
         )
         for o in options
     }
-    assert origin_headers == {json.dumps("'https://booking.example.com'")}
-    own_vpc_methods = variants["own-vpc"].resources("AWS::ApiGateway::Method").values()
-    assert all(m["Properties"]["HttpMethod"] != "OPTIONS" for m in own_vpc_methods)
+    assert origin_headers == {json.dumps(f"'{ORIGIN}'")}
+    without_origins = default_stack.resources("AWS::ApiGateway::Method").values()
+    assert all(m["Properties"]["HttpMethod"] != "OPTIONS" for m in without_origins)
 
 
-def test_cache_uses_tls_and_an_iam_authenticated_user(variants: dict[str, Synthesized]) -> None:
-    for name, synth in variants.items():
+def test_cache_uses_tls_and_an_iam_authenticated_user(stacks: Stacks) -> None:
+    for name, synth in stacks.items():
         users = [u["Properties"] for u in synth.resources("AWS::ElastiCache::User").values()]
         iam_users = [u for u in users if u["AuthenticationMode"]["Type"] == "iam"]
         defaults = [u for u in users if u["UserName"] == "default"]
@@ -126,41 +129,41 @@ def test_cache_uses_tls_and_an_iam_authenticated_user(variants: dict[str, Synthe
         assert "AuthToken" not in json.dumps(synth.template), name
 
 
-def test_serverless_cache_sits_behind_its_security_group(example: Synthesized) -> None:
-    cache = example.one("AWS::ElastiCache::ServerlessCache")["Properties"]
+def test_serverless_cache_sits_behind_its_security_group(default_stack: Synthesized) -> None:
+    cache = default_stack.one("AWS::ElastiCache::ServerlessCache")["Properties"]
     assert cache["Engine"] == "valkey"
-    assert cache["UserGroupId"] == {"Ref": logical_id(example, "AWS::ElastiCache::UserGroup", "")}
-    ingress = [r["Properties"] for r in example.resources("AWS::EC2::SecurityGroupIngress").values()]
+    assert cache["UserGroupId"] == {"Ref": logical_id(default_stack, "AWS::ElastiCache::UserGroup", "")}
+    ingress = [r["Properties"] for r in default_stack.resources("AWS::EC2::SecurityGroupIngress").values()]
     clients = {
-        json.dumps({"Fn::GetAtt": [logical_id(example, "AWS::EC2::SecurityGroup", name), "GroupId"]})
+        json.dumps({"Fn::GetAtt": [logical_id(default_stack, "AWS::EC2::SecurityGroup", name), "GroupId"]})
         for name in ("SearchSecurityGroup", "InvalidationSecurityGroup")
     }
     assert ingress and {json.dumps(rule["SourceSecurityGroupId"]) for rule in ingress} == clients
 
 
-def test_provisioned_cache_is_multi_az_encrypted_on_a_non_default_port(variants: dict[str, Synthesized]) -> None:
-    group = variants["provisioned"].one("AWS::ElastiCache::ReplicationGroup")["Properties"]
+def test_provisioned_cache_is_multi_az_encrypted_on_a_non_default_port(stacks: Stacks) -> None:
+    group = stacks["provisioned"].one("AWS::ElastiCache::ReplicationGroup")["Properties"]
     assert group["TransitEncryptionEnabled"] is True and group["TransitEncryptionMode"] == "required"
     assert group["AtRestEncryptionEnabled"] is True
     assert group["MultiAZEnabled"] is True and group["AutomaticFailoverEnabled"] is True
     assert group["ReplicasPerNodeGroup"] >= 1
     assert group["Port"] != 6379
-    assert variants["redis-engine"].one("AWS::ElastiCache::ServerlessCache")["Properties"]["Engine"] == "redis"
+    assert stacks["redis-engine"].one("AWS::ElastiCache::ServerlessCache")["Properties"]["Engine"] == "redis"
 
 
-def test_created_vpc_has_no_nat_no_internet_and_no_interface_endpoints(example: Synthesized) -> None:
+def test_created_vpc_has_no_nat_no_internet_and_no_interface_endpoints(default_stack: Synthesized) -> None:
     for forbidden in ("AWS::EC2::NatGateway", "AWS::EC2::InternetGateway", "AWS::EC2::EIP"):
-        assert not example.resources(forbidden), forbidden
-    [endpoint] = example.resources("AWS::EC2::VPCEndpoint").values()
+        assert not default_stack.resources(forbidden), forbidden
+    [endpoint] = default_stack.resources("AWS::EC2::VPCEndpoint").values()
     assert endpoint["Properties"].get("VpcEndpointType", "Gateway") == "Gateway"
     assert "dynamodb" in json.dumps(endpoint["Properties"]["ServiceName"])
-    assert example.resources("AWS::EC2::FlowLog")
-    flow_logs = [g for k, g in example.resources("AWS::Logs::LogGroup").items() if "FlowLogs" in k]
+    assert default_stack.resources("AWS::EC2::FlowLog")
+    flow_logs = [g for k, g in default_stack.resources("AWS::Logs::LogGroup").items() if "FlowLogs" in k]
     assert flow_logs and all("RetentionInDays" in g["Properties"] for g in flow_logs)
 
 
-def test_table_is_on_demand_recoverable_encrypted_and_streams(example: Synthesized) -> None:
-    table = example.template["Resources"][logical_id(example, "AWS::DynamoDB::Table", "DataTable")]
+def test_table_is_on_demand_recoverable_encrypted_and_streams(default_stack: Synthesized) -> None:
+    table = default_stack.template["Resources"][logical_id(default_stack, "AWS::DynamoDB::Table", "DataTable")]
     props = table["Properties"]
     assert props["BillingMode"] == "PAY_PER_REQUEST"
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
@@ -174,20 +177,20 @@ def test_table_is_on_demand_recoverable_encrypted_and_streams(example: Synthesiz
     assert table["DeletionPolicy"] == "Retain"
 
 
-def test_projected_attributes_stay_within_dynamodbs_limits(example: Synthesized) -> None:
+def test_projected_attributes_stay_within_dynamodbs_limits(default_stack: Synthesized) -> None:
     """AWS (DynamoDB API Reference, Projection.NonKeyAttributes): "For global and local secondary indexes, the total
     count of NonKeyAttributes summed across all of the secondary indexes, must not exceed 100." and "Array Members:
     Minimum number of 1 item. Maximum number of 20 items." So the inventory index (62 day attributes) projects ALL."""
-    table = example.template["Resources"][logical_id(example, "AWS::DynamoDB::Table", "DataTable")]
+    table = default_stack.template["Resources"][logical_id(default_stack, "AWS::DynamoDB::Table", "DataTable")]
     indexes = table["Properties"]["GlobalSecondaryIndexes"]
     lists = [index["Projection"].get("NonKeyAttributes", []) for index in indexes]
     assert sum(len(names) for names in lists) <= 100 and all(len(names) <= 20 for names in lists)
 
 
-def test_search_role_reads_only_and_uses_star_only_where_aws_requires(example: Synthesized) -> None:
-    role_id = logical_id(example, "AWS::IAM::Role", "SearchRole")
-    assert "ManagedPolicyArns" not in example.template["Resources"][role_id]["Properties"]
-    statements = role_statements(example, role_id)
+def test_search_role_reads_only_and_uses_star_only_where_aws_requires(default_stack: Synthesized) -> None:
+    role_id = logical_id(default_stack, "AWS::IAM::Role", "SearchRole")
+    assert "ManagedPolicyArns" not in default_stack.template["Resources"][role_id]["Properties"]
+    statements = role_statements(default_stack, role_id)
     actions = {action for s in statements for action in as_list(s["Action"])}
     dynamodb_actions = {a for a in actions if a.startswith("dynamodb:")}
     assert dynamodb_actions == {"dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem"}
@@ -202,51 +205,54 @@ def test_search_role_reads_only_and_uses_star_only_where_aws_requires(example: S
                 assert not name.startswith(WRITE_WORDS), action
 
 
-def test_forwarder_runs_outside_the_vpc_and_may_only_put_its_source(example: Synthesized) -> None:
-    functions = example.resources("AWS::Lambda::Function")
-    forwarder = functions[logical_id(example, "AWS::Lambda::Function", "Forwarder")]["Properties"]
-    search = functions[logical_id(example, "AWS::Lambda::Function", "SearchFunction")]["Properties"]
+def test_forwarder_runs_outside_the_vpc_and_may_only_put_its_source(default_stack: Synthesized) -> None:
+    functions = default_stack.resources("AWS::Lambda::Function")
+    forwarder = functions[logical_id(default_stack, "AWS::Lambda::Function", "Forwarder")]["Properties"]
+    search = functions[logical_id(default_stack, "AWS::Lambda::Function", "SearchFunction")]["Properties"]
     assert "VpcConfig" not in forwarder and "VpcConfig" in search
-    statements = role_statements(example, logical_id(example, "AWS::IAM::Role", "ForwarderRole"))
+    statements = role_statements(default_stack, logical_id(default_stack, "AWS::IAM::Role", "ForwarderRole"))
     [put] = [s for s in statements if "events:PutEvents" in as_list(s["Action"])]
     assert put["Condition"] == {"StringEquals": {"events:source": "booking.platform"}}
     assert "*" not in as_list(put["Resource"])
-    forwarder_id = logical_id(example, "AWS::Lambda::Function", "Forwarder")
-    [config] = [c["Properties"] for c in example.resources("AWS::Lambda::EventInvokeConfig").values()
+    forwarder_id = logical_id(default_stack, "AWS::Lambda::Function", "Forwarder")
+    [config] = [c["Properties"] for c in default_stack.resources("AWS::Lambda::EventInvokeConfig").values()
                 if c["Properties"]["FunctionName"] == {"Ref": forwarder_id}]  # fmt: skip
     assert "OnFailure" in config["DestinationConfig"]
 
 
-def test_functions_use_the_newest_python_on_arm_with_tracing(example: Synthesized) -> None:
-    for function in example.resources("AWS::Lambda::Function").values():
+def test_functions_use_the_newest_python_on_arm_with_tracing(default_stack: Synthesized) -> None:
+    for function in default_stack.resources("AWS::Lambda::Function").values():
         props = function["Properties"]
         if props.get("Handler", "").startswith("cached_booking_api."):
             assert props["Runtime"] == "python3.14"
             assert props["Architectures"] == ["arm64"]
             assert props["TracingConfig"] == {"Mode": "Active"}
             assert props["Timeout"] <= 30
-    search = example.template["Resources"][logical_id(example, "AWS::Lambda::Function", "SearchFunction")]
+    search = default_stack.template["Resources"][logical_id(default_stack, "AWS::Lambda::Function", "SearchFunction")]
     assert search["Properties"]["Timeout"] <= 10
 
 
-def test_alarms_notify_the_topic_when_given(variants: dict[str, Synthesized]) -> None:
-    alarms = variants["serverless-valkey"].resources("AWS::CloudWatch::Alarm").values()
+def test_alarms_notify_the_topic_when_given(alarm_topic_stack: Synthesized, given_vpc_stack: Synthesized) -> None:
+    alarms = alarm_topic_stack.resources("AWS::CloudWatch::Alarm").values()
     assert len(alarms) >= 8
     for alarm in alarms:
         assert alarm["Properties"]["AlarmActions"] and alarm["Properties"]["OKActions"]
         assert alarm["Properties"].get("Statistic") != "Average"
-    for alarm in variants["own-vpc"].resources("AWS::CloudWatch::Alarm").values():
+    for alarm in given_vpc_stack.resources("AWS::CloudWatch::Alarm").values():
         assert "AlarmActions" not in alarm["Properties"]
 
 
-def test_no_fixed_physical_names(example: Synthesized) -> None:
+@pytest.mark.parametrize("name", sorted(MINIMAL))
+def test_no_fixed_physical_names(stacks: Stacks, name: str) -> None:
+    synth = stacks[name]
+    stack_name = synth.template_path.name.split(".")[0]
     name_properties = ("TableName", "FunctionName", "RoleName", "QueueName", "TopicName", "Name", "LogGroupName",
                        "DashboardName", "AlarmName", "BucketName", "RestApiName", "UsagePlanName")  # fmt: skip
-    for logical, resource in example.template["Resources"].items():
+    for logical, resource in synth.template["Resources"].items():
         for prop in name_properties:
             value = resource.get("Properties", {}).get(prop)
             # CDK derives some required names (e.g. the event bus) from the stack name and construct path: unique
-            derived = isinstance(value, str) and value.startswith("BookingPlatform")
+            derived = isinstance(value, str) and value.startswith(stack_name)
             assert value is None or not isinstance(value, str) or derived, f"{logical}.{prop} = {value}"
 
 
@@ -280,7 +286,8 @@ def test_two_instances_in_one_stack_and_two_stacks_do_not_collide() -> None:
     assert len(services) == 10  # search, bookings, forwarder, invalidation, outbox publisher per instance
 
 
+@pytest.mark.parametrize("name", sorted(set(MINIMAL) - {"given-vpc"}))  # the user's VPC's flow logs are the user's
 @pytest.mark.parametrize("resource_type", ["AWS::Logs::LogGroup"])
-def test_every_log_group_has_retention(example: Synthesized, resource_type: str) -> None:
-    for group in example.resources(resource_type).values():
+def test_every_log_group_has_retention(stacks: Stacks, name: str, resource_type: str) -> None:
+    for group in stacks[name].resources(resource_type).values():
         assert group["Properties"]["RetentionInDays"] == 30
