@@ -1,5 +1,9 @@
-"""Synthesized templates shared by the construct tests: each variant is synthesized once per session, with the
-AwsSolutions and Serverless cdk-nag packs attached and bundling skipped (asset hashes do not depend on bundling)."""
+"""Synthesized templates shared by the construct tests: minimal stacks (the construct with its defaults, or with one
+prop group and only what that prop needs), each synthesized once per session on first use, with the AwsSolutions and
+Serverless cdk-nag packs attached and bundling skipped (asset hashes do not depend on bundling).
+
+The construct's tests build their own stacks: the example apps (``examples/``) are tested as examples in
+``test/examples``, and changing an example changes none of these."""
 
 from __future__ import annotations
 
@@ -226,130 +230,21 @@ def stacks() -> Stacks:
     return Stacks()
 
 
-@pytest.fixture(scope="session")
-def default_stack(stacks: Stacks) -> Synthesized:
-    """``CachedSearchApi(stack, "Api")`` with every default."""
-    return stacks["default"]
+def _stack_fixture(name: str) -> Any:
+    """A session fixture for one minimal stack (documented by its builder in ``MINIMAL``)."""
+
+    @pytest.fixture(scope="session", name=f"{name.replace('-', '_')}_stack")
+    def fixture(stacks: Stacks) -> Synthesized:
+        return stacks[name]
+
+    fixture.__doc__ = MINIMAL[name].__doc__ or f"The {name!r} minimal stack."
+    return fixture
 
 
-@pytest.fixture(scope="session")
-def provisioned_stack(stacks: Stacks) -> Synthesized:
-    """``cache=CacheOptions(mode="provisioned")``."""
-    return stacks["provisioned"]
-
-
-@pytest.fixture(scope="session")
-def given_vpc_stack(stacks: Stacks) -> Synthesized:
-    """``vpc=`` a VPC of the user's."""
-    return stacks["given-vpc"]
-
-
-@pytest.fixture(scope="session")
-def alarm_topic_stack(stacks: Stacks) -> Synthesized:
-    """``alarm_topic=`` an encrypted topic (and ``inventory_sources``: every optional alarm)."""
-    return stacks["alarm-topic"]
-
-
-@pytest.fixture(scope="session")
-def events_stack(stacks: Stacks) -> Synthesized:
-    """``search_event_targets``, ``booking_event_targets`` and ``inventory_sources``: every rule."""
-    return stacks["events"]
-
-
-@pytest.fixture(scope="session")
-def cors_stack(stacks: Stacks) -> Synthesized:
-    """``cors_allowed_origins=[ORIGIN]``."""
-    return stacks["cors"]
-
-
-@pytest.fixture(scope="session")
-def quota_stack(stacks: Stacks) -> Synthesized:
-    """``throttle=ThrottleOptions(quota_limit=1_000_000, quota_period="MONTH")``."""
-    return stacks["quota"]
-
-
-def wired_stack(app: cdk.App, stack_id: str, *, cache: CacheOptions | None = None) -> cdk.Stack:
-    """A stack with every integration a user wires to the construct: an encrypted alarm topic, a partner queue (with
-    its dead-letter queue) as search and booking event target, a quota, CORS, and outputs of the public attributes.
-
-    The construct tests' own stack (ids kept from the example it was first modelled on, so the snapshots stayed):
-    changing ``examples/`` never changes these tests; the example is tested as an example in ``test/examples``.
-    """
-    stack = cdk.Stack(app, stack_id)
-    topic_key = kms.Key(stack, "AlarmTopicKey", enable_key_rotation=True, description="Alarm topic encryption")
-    alarm_topic = sns.Topic(stack, "AlarmTopic", master_key=topic_key, enforce_ssl=True)
-    partner_dlq = sqs.Queue(stack, "PartnerDlq", encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True)
-    partner_queue = sqs.Queue(
-        stack,
-        "PartnerQueue",
-        encryption=sqs.QueueEncryption.SQS_MANAGED,
-        enforce_ssl=True,
-        dead_letter_queue=sqs.DeadLetterQueue(queue=partner_dlq, max_receive_count=5),
-    )
-    for rule in ("AwsSolutions::AwsSolutions-SQS3", "Serverless::Serverless-SQSRedrivePolicy"):
-        cdk.Validations.of(partner_dlq).acknowledge(
-            cdk.Acknowledgment(id=rule, reason="This queue is the partner queue's dead-letter queue.")
-        )
-    api = CachedSearchApi(
-        stack,
-        "BookingApi",
-        cache=cache or CacheOptions(),
-        throttle=ThrottleOptions(rate_limit=100, burst_limit=200, quota_limit=1_000_000, quota_period="MONTH"),
-        alarm_topic=alarm_topic,
-        search_event_targets=[targets.SqsQueue(partner_queue, dead_letter_queue=partner_dlq, retry_attempts=3)],
-        booking_event_targets=[targets.SqsQueue(partner_queue, dead_letter_queue=partner_dlq, retry_attempts=3)],
-        cors_allowed_origins=["https://booking.example.com"],
-        inventory_sources=["pms.example", "channel-manager.example"],  # the inbound consumer, checked by nag too
-    )
-    cdk.CfnOutput(stack, "ApiUrl", value=api.url)
-    cdk.CfnOutput(stack, "ApiKeyId", value=api.api_key.key_id)
-    cdk.CfnOutput(stack, "TableName", value=api.table.table_name)
-    return stack
-
-
-VARIANTS: dict[str, Callable[[cdk.App], cdk.Stack]] = {
-    "serverless-valkey": lambda app: wired_stack(app, "BookingPlatform"),
-    "provisioned": lambda app: wired_stack(app, "BookingPlatformProvisioned", cache=CacheOptions(mode="provisioned")),
-    "redis-engine": lambda app: wired_stack(app, "BookingPlatformRedis", cache=CacheOptions(engine="redis")),
-}
-
-
-def _own_vpc_stack(app: cdk.App) -> cdk.Stack:
-    stack = cdk.Stack(app, "OwnVpc")
-    vpc = ec2.Vpc(
-        stack,
-        "Vpc",
-        nat_gateways=0,
-        max_azs=2,
-        subnet_configuration=[ec2.SubnetConfiguration(name="iso", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)],
-        flow_logs={"f": ec2.FlowLogOptions()},
-        restrict_default_security_group=True,
-    )
-    CachedSearchApi(stack, "Api", vpc=vpc, api_cloud_watch_role=False)
-    return stack
-
-
-VARIANTS["own-vpc"] = _own_vpc_stack
-
-
-def _two_instances_stack(app: cdk.App) -> cdk.Stack:
-    stack = cdk.Stack(app, "TwoInstances")
-    CachedSearchApi(stack, "One", api_cloud_watch_role=False)
-    CachedSearchApi(stack, "Two", api_cloud_watch_role=False, cache=CacheOptions(mode="provisioned"))
-    return stack
-
-
-VARIANTS["two-instances"] = _two_instances_stack
-
-
-@pytest.fixture(scope="session")
-def variants() -> dict[str, Synthesized]:
-    """Every variant, synthesized once."""
-    return {name: synthesize(build) for name, build in VARIANTS.items()}
-
-
-@pytest.fixture(scope="session")
-def example(variants: dict[str, Synthesized]) -> Synthesized:
-    """The wired stack (``wired_stack``) with the default serverless Valkey cache. (Named after the example app it
-    was first taken from; it no longer is: see ``wired_stack``.)"""
-    return variants["serverless-valkey"]
+default_stack = _stack_fixture("default")
+provisioned_stack = _stack_fixture("provisioned")
+given_vpc_stack = _stack_fixture("given-vpc")
+alarm_topic_stack = _stack_fixture("alarm-topic")
+events_stack = _stack_fixture("events")
+cors_stack = _stack_fixture("cors")
+quota_stack = _stack_fixture("quota")

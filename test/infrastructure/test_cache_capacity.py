@@ -12,8 +12,8 @@ from cached_booking_api.runtime import config
 from test.infrastructure.conftest import Synthesized
 
 
-def _functions_with(example: Synthesized, variable: str) -> dict[str, dict[str, Any]]:
-    functions = example.resources("AWS::Lambda::Function")
+def _functions_with(synth: Synthesized, variable: str) -> dict[str, dict[str, Any]]:
+    functions = synth.resources("AWS::Lambda::Function")
     return {
         name: fn["Properties"]["Environment"]["Variables"]
         for name, fn in functions.items()
@@ -21,9 +21,9 @@ def _functions_with(example: Synthesized, variable: str) -> dict[str, dict[str, 
     }
 
 
-def test_cache_clients_get_a_connect_timeout_separate_from_the_command_timeout(example: Synthesized) -> None:
+def test_cache_clients_get_a_connect_timeout_separate_from_the_command_timeout(default_stack: Synthesized) -> None:
     """redis-py applies ``socket_timeout`` to connection set-up too (TLS, AUTH, CLUSTER SLOTS): set-up has its own."""
-    with_cache = _functions_with(example, config.CACHE_ENDPOINT)
+    with_cache = _functions_with(default_stack, config.CACHE_ENDPOINT)
     assert len(with_cache) >= 2  # the search function and the invalidation consumer
     for variables in with_cache.values():
         assert variables[config.CACHE_TIMEOUT_MS] == "50"
@@ -65,7 +65,7 @@ def _alarm(template: dict[str, Any], fragment: str) -> dict[str, Any]:
 
 
 def test_serverless_caps_derive_from_the_expected_load_with_headroom(
-    example: Synthesized, busy: dict[str, Any]
+    default_stack: Synthesized, busy: dict[str, Any]
 ) -> None:
     """Amazon ElastiCache User Guide, "Scaling ElastiCache Serverless" (docs.aws.amazon.com/AmazonElastiCache/latest/
     dg/Scaling.html): "You can choose to configure a maximum usage on both cache data storage and ECPU/second for your
@@ -79,7 +79,7 @@ def test_serverless_caps_derive_from_the_expected_load_with_headroom(
     """
     from cached_booking_api.infrastructure.cache_cluster import ECPU_PER_SEARCH, HEADROOM, serverless_limits
 
-    default = _limits(example.template)
+    default = _limits(default_stack.template)
     assert (default["ECPUPerSecond"]["Maximum"], default["DataStorage"]["Maximum"]) == serverless_limits(CacheOptions())
     limits = _limits(busy)
     assert limits["ECPUPerSecond"]["Maximum"] == 500 * ECPU_PER_SEARCH * HEADROOM == 30_000
@@ -88,13 +88,13 @@ def test_serverless_caps_derive_from_the_expected_load_with_headroom(
     assert explicit == (7000, 3)
 
 
-def test_cache_alarms_ring_at_75_percent_of_the_caps(example: Synthesized, busy: dict[str, Any]) -> None:
+def test_cache_alarms_ring_at_75_percent_of_the_caps(default_stack: Synthesized, busy: dict[str, Any]) -> None:
     """Amazon ElastiCache User Guide, "Scaling ElastiCache Serverless": "If you set a maximum on either
     BytesUsedForCache or ElastiCacheProcessingUnits, we highly recommend setting a CloudWatch alarm at a value lower
     than the maximum limit so that you are notified when your cache is operating close to these limits. We recommend
     setting an alarm at 75% of the maximum limit you set." Serverless caches publish these metrics under the
     ``clusterId`` dimension ("Serverless metrics and events for Valkey and Redis OSS")."""
-    for template in (example.template, busy):
+    for template in (default_stack.template, busy):
         limits = _limits(template)
         ecpu = _alarm(template, "CacheEcpuNearLimit")
         assert ecpu["Threshold"] == 0.75 * limits["ECPUPerSecond"]["Maximum"]
@@ -110,17 +110,17 @@ def test_cache_alarms_ring_at_75_percent_of_the_caps(example: Synthesized, busy:
         assert _alarm(template, "CacheThrottledCommands")["MetricName"] == "ThrottledCmds"
 
 
-def test_provisioned_caches_have_no_serverless_cap_alarms(variants: dict[str, Synthesized]) -> None:
-    names = " ".join(_alarms(variants["provisioned"].template))
+def test_provisioned_caches_have_no_serverless_cap_alarms(provisioned_stack: Synthesized) -> None:
+    names = " ".join(_alarms(provisioned_stack.template))
     assert "CacheEcpuNearLimit" not in names and "CacheStorageNearLimit" not in names
 
 
-def test_alarms_for_stream_lag_and_dynamodb_write_throttles(example: Synthesized) -> None:
+def test_alarms_for_stream_lag_and_dynamodb_write_throttles(default_stack: Synthesized) -> None:
     """What a growing load meets first besides the cache caps: the invalidation consumer falling behind the table
     stream (searches serve stale availability) and DynamoDB throttling writes. (429s are alarmed with the API.)"""
-    lag = _alarm(example.template, "InvalidationIteratorAge")
+    lag = _alarm(default_stack.template, "InvalidationIteratorAge")
     assert (lag["MetricName"], lag["Statistic"], lag["Threshold"]) == ("IteratorAge", "Maximum", 60_000)
-    writes = _alarm(example.template, "DynamoDbWriteThrottles")
+    writes = _alarm(default_stack.template, "DynamoDbWriteThrottles")
     names = {
         dimension["Value"]
         for m in writes["Metrics"]

@@ -11,8 +11,8 @@ from test.infrastructure.conftest import Synthesized
 
 
 @pytest.fixture(scope="module")
-def booking_model(example: Synthesized) -> dict[str, Any]:
-    models = [m["Properties"] for m in example.resources("AWS::ApiGateway::Model").values()]
+def booking_model(default_stack: Synthesized) -> dict[str, Any]:
+    models = [m["Properties"] for m in default_stack.resources("AWS::ApiGateway::Model").values()]
     assert len(models) == 1
     schema: dict[str, Any] = models[0]["Schema"]
     return schema

@@ -1,16 +1,15 @@
 """The construct on minimal stacks (a stack and the construct, nothing else), one behaviour per test, asserted with
-``aws_cdk.assertions.Template``. Each stack is synthesized once per module; bundling is skipped."""
+``aws_cdk.assertions.Template``. The stacks are conftest's minimal stacks (synthesized once per session) or, for props
+given as tokens, one built here; bundling is skipped."""
 
 from __future__ import annotations
 
 import aws_cdk as cdk
 import pytest
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk.assertions import Match, Template
 
-from cached_booking_api import CachedSearchApi, CacheOptions
-
-ISOLATED_ONLY = [ec2.SubnetConfiguration(name="iso", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)]
+from cached_booking_api import CachedSearchApi
+from test.infrastructure.conftest import Synthesized
 
 
 def minimal_stack(stack_id: str = "Minimal") -> cdk.Stack:
@@ -18,27 +17,20 @@ def minimal_stack(stack_id: str = "Minimal") -> cdk.Stack:
 
 
 @pytest.fixture(scope="module")
-def default() -> Template:
-    """``CachedSearchApi(stack, "Api")`` with every default."""
-    stack = minimal_stack()
-    CachedSearchApi(stack, "Api")
-    return Template.from_stack(stack)
+def default(default_stack: Synthesized) -> Template:
+    """``CachedSearchApi(stack, "Api")`` with every default (the session's ``default_stack``)."""
+    return default_stack.assertions
 
 
 @pytest.fixture(scope="module")
-def given_vpc() -> Template:
+def given_vpc(given_vpc_stack: Synthesized) -> Template:
     """The construct given a VPC of the user's (isolated subnets only, as the construct would create)."""
-    stack = minimal_stack("GivenVpc")
-    vpc = ec2.Vpc(stack, "UserVpc", nat_gateways=0, max_azs=2, subnet_configuration=ISOLATED_ONLY)
-    CachedSearchApi(stack, "Api", vpc=vpc)
-    return Template.from_stack(stack)
+    return given_vpc_stack.assertions
 
 
 @pytest.fixture(scope="module")
-def provisioned() -> Template:
-    stack = minimal_stack("Provisioned")
-    CachedSearchApi(stack, "Api", cache=CacheOptions(mode="provisioned"))
-    return Template.from_stack(stack)
+def provisioned(provisioned_stack: Synthesized) -> Template:
+    return provisioned_stack.assertions
 
 
 @pytest.fixture(scope="module")

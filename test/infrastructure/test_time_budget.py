@@ -12,17 +12,17 @@ from cached_booking_api.runtime import config
 from test.infrastructure.conftest import Synthesized
 
 
-def _search_function(example: Synthesized) -> dict[str, Any]:
-    functions = example.resources("AWS::Lambda::Function").values()
+def _search_function(synth: Synthesized) -> dict[str, Any]:
+    functions = synth.resources("AWS::Lambda::Function").values()
     found = [f for f in functions if f["Properties"].get("Description") == "cached-booking-api GET /search"]
     assert len(found) == 1
     return found[0]["Properties"]
 
 
-def test_the_dynamodb_worst_case_and_the_lock_fit_in_the_search_functions_timeout(example: Synthesized) -> None:
+def test_the_dynamodb_worst_case_and_the_lock_fit_in_the_search_functions_timeout(default_stack: Synthesized) -> None:
     """AWS::Lambda::Function Timeout: "The amount of time (in seconds) that Lambda allows a function to run before
     stopping it." A search holding the single-flight lock, or waiting for it, must answer before then."""
-    function = _search_function(example)
+    function = _search_function(default_stack)
     timeout = function["Timeout"]
     env = function["Environment"]["Variables"]
     assert env[config.FUNCTION_TIMEOUT_SECONDS] == str(timeout)
