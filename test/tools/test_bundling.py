@@ -46,7 +46,7 @@ def test_asset_holds_the_handlers_and_their_pinned_dependencies(bundled_asset: P
     assert (package / "runtime" / "handlers" / "search.py").is_file()
     assert (package / "runtime" / "handlers" / "forwarder.py").is_file()
     assert "aws_cdk" not in (package / "__init__.py").read_text()
-    for dependency in ("aws_lambda_powertools", "pydantic", "pydantic_core", "redis", "aws_xray_sdk"):
+    for dependency in ("aws_lambda_powertools", "pydantic", "pydantic_core", "redis", "aws_xray_sdk", "fastjsonschema"):
         assert (bundled_asset / dependency).is_dir(), dependency
     [core] = list((bundled_asset / "pydantic_core").glob("*.so"))
     assert "cpython-314-aarch64-linux-gnu" in core.name, "built for the Lambda platform, not this machine"
