@@ -18,7 +18,6 @@ from aws_cdk import Duration
 from cached_booking_api import AlarmOptions, CachedSearchApi, CacheOptions, Partner, ThrottleOptions
 from cached_booking_api.runtime import config
 
-
 GARBAGE = r"e\+2\d\d|\d{100}"
 """A number token as Python sees it (about -1.89e+289), written with ``str()`` or ``str(int())``."""
 

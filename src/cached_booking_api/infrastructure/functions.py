@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -84,6 +84,21 @@ def timeout_from(
     return int(seconds)
 
 
+def deploy_time_numbers(environment: Mapping[str, str]) -> dict[str, str]:
+    """The environment with every number known at deploy time only (a token, e.g. a ``CfnParameter`` value given as a
+    prop) written as the token's string, which CloudFormation resolves. The settings (runtime code, no CDK) write a
+    number token as the float it is in Python (about -1.89e+289, as a whole number): the value would deploy as that."""
+    rewritten = dict(environment)
+    for name, value in environment.items():
+        try:
+            number = float(value)
+        except ValueError:
+            continue
+        if abs(number) > 1e200 and Token.is_unresolved(number):  # only a token is that large: one jsii call each
+            rewritten[name] = Token.as_string(number)
+    return rewritten
+
+
 class PythonFunction(Construct):
     """The handler of ``settings`` (``cached_booking_api.runtime.handlers.<settings.handler_module>``) with a role that
     holds only what it is granted; its environment is ``settings.to_environment()`` and its timeout
@@ -134,7 +149,7 @@ class PythonFunction(Construct):
                 "Lambda ENI management (ec2:CreateNetworkInterface & co.) and X-Ray PutTraceSegments do not support "
                 "resource-level permissions; the role holds only those on '*'." + wildcard_actions_reason,
             )
-        environment = {"POWERTOOLS_LOG_LEVEL": "INFO", **settings.to_environment()}
+        environment = {"POWERTOOLS_LOG_LEVEL": "INFO", **deploy_time_numbers(settings.to_environment())}
         props: dict[str, object] = {
             "description": description,
             "memory_size": memory_size,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Token
 
 from ..runtime.settings import CacheConnectionSettings, CacheTimings, CircuitBreakerSettings
 
@@ -15,6 +15,35 @@ CacheEngine = Literal["valkey", "redis"]
 
 def _fail(prop: str, problem: str, fix: str) -> ValueError:
     return ValueError(f"{prop}: {problem}. {fix}")
+
+
+def _token(value: object) -> bool:
+    """Whether ``value`` is known at deploy time only (a ``CfnParameter``'s value, another resource's attribute, a
+    ``Duration`` of one): CloudFormation resolves it, so it is not checked here, as aws-cdk-lib does
+    (``Token.is_unresolved``). In Python a number token is a float such as -1.89e+289: never compare it."""
+    if value is None:
+        return False
+    if isinstance(value, Duration):
+        return bool(value.is_unresolved())
+    return bool(Token.is_unresolved(value))
+
+
+def _literal(prop: str, value: object, derived: str) -> None:
+    """Refuse a token for a prop the construct derives other numbers from (CloudFormation has no arithmetic)."""
+    if _token(value):
+        raise _fail(prop, f"cannot be a token: the construct derives {derived} from it when it synthesizes",
+                    "Give a number (a literal, or a context value).")  # fmt: skip
+
+
+def _token_duration_in(prop: str, value: Duration | None, unit: str) -> None:
+    """A token duration is passed on as it is, in the unit the consumer reads: it cannot be converted."""
+    if value is None or not _token(value):
+        return
+    try:
+        value.to_seconds() if unit == "seconds" else value.to_milliseconds()
+    except Exception as exc:  # jsii: "Duration must be specified as 'Duration.<unit>()' here since its value ..."
+        raise _fail(prop, f"a token duration cannot be converted to {unit}",
+                    f"Give Duration.{'millis' if unit == 'milliseconds' else unit}(token).") from exc  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -68,20 +97,32 @@ class CacheOptions:
             raise _fail("cache.mode", f"{self.mode!r} is not a cache mode", "Use 'serverless' or 'provisioned'.")
         if self.engine not in ("valkey", "redis"):
             raise _fail("cache.engine", f"{self.engine!r} is not an engine", "Use 'valkey' or 'redis'.")
-        if not 5 <= self.timeout_ms <= 1000:
+        if not _token(self.timeout_ms) and not 5 <= self.timeout_ms <= 1000:
             raise _fail("cache.timeout_ms", f"{self.timeout_ms} is out of range", "Use 5 to 1000 milliseconds.")
-        if not max(self.timeout_ms, 50) <= self.connect_timeout_ms <= 10_000:
+        least = 50 if _token(self.timeout_ms) else max(self.timeout_ms, 50)
+        if not _token(self.connect_timeout_ms) and not least <= self.connect_timeout_ms <= 10_000:
             raise _fail("cache.connect_timeout_ms", f"{self.connect_timeout_ms} is out of range",
                         "Use 50 to 10000 milliseconds, and no less than timeout_ms.")  # fmt: skip
         if self.mode == "provisioned":
-            if self.replicas < 1:
+            if not _token(self.replicas) and self.replicas < 1:
                 raise _fail("cache.replicas", "provisioned mode needs at least one replica for Multi-AZ failover",
                             "Set replicas >= 1.")  # fmt: skip
-            if self.port == 6379 or not 1024 <= self.port <= 65535:
+            if not _token(self.port) and (self.port == 6379 or not 1024 <= self.port <= 65535):
                 raise _fail("cache.port", f"{self.port} is the default Redis port or out of range",
                             "Use a port from 1024 to 65535 other than 6379 (default 6380).")  # fmt: skip
         else:
-            if not 0 < self.expected_peak_searches_per_second <= 1_000_000:
+            _literal("cache.max_ecpu_per_second", self.max_ecpu_per_second, "its alarm threshold (75 %)")
+            _literal("cache.max_data_storage_gb", self.max_data_storage_gb, "its alarm threshold (75 %)")
+            if self.max_ecpu_per_second is None or self.max_data_storage_gb is None:
+                _literal("cache.expected_peak_searches_per_second", self.expected_peak_searches_per_second,
+                         "the ECPU/s and data storage caps")  # fmt: skip
+            if self.max_data_storage_gb is None:
+                _literal("cache.ttl", self.ttl, "the data storage cap (unless max_data_storage_gb is given)")
+                _literal("cache.stale_window", self.stale_window,
+                         "the data storage cap (unless max_data_storage_gb is given)")  # fmt: skip
+            if not _token(self.expected_peak_searches_per_second) and not (
+                0 < self.expected_peak_searches_per_second <= 1_000_000
+            ):
                 raise _fail("cache.expected_peak_searches_per_second", "must be above 0",
                             "Give your expected peak search rate per second (up to 1000000).")  # fmt: skip
             if self.max_data_storage_gb is not None and not 1 <= self.max_data_storage_gb <= 5000:
@@ -90,9 +131,10 @@ class CacheOptions:
                 raise _fail("cache.max_ecpu_per_second", "out of range", "Use 1000 to 15000000.")
         for name in ("ttl", "stale_window", "negative_ttl", "circuit_cooldown"):
             value: Duration | None = getattr(self, name)
-            if value is not None and value.to_milliseconds() < 1000:
+            _token_duration_in(f"cache.{name}", value, "seconds")  # the function reads whole seconds
+            if value is not None and not _token(value) and value.to_milliseconds() < 1000:
                 raise _fail(f"cache.{name}", "must be at least 1 second", "Use Duration.seconds(n) with n >= 1.")
-        if not 1 <= self.circuit_failure_threshold <= 1000:
+        if not _token(self.circuit_failure_threshold) and not 1 <= self.circuit_failure_threshold <= 1000:
             raise _fail("cache.circuit_failure_threshold", f"{self.circuit_failure_threshold} is out of range",
                         "Use 1 to 1000 consecutive failures (default 3).")  # fmt: skip
 
@@ -174,13 +216,16 @@ class ThrottleOptions:
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the prop and the fix when a value is invalid."""
+        derived = "the stage and per-method limits"
+        for name in ("rate_limit", "burst_limit", "expected_peak_rps", "booking_rate_limit"):
+            _literal(f"throttle.{name}", getattr(self, name), derived)
         if self.rate_limit <= 0 or self.burst_limit < 1:
             raise _fail(
                 "throttle", "rate_limit and burst_limit must be positive", "E.g. rate_limit=100, burst_limit=200."
             )
         if self.burst_limit < self.rate_limit:
             raise _fail("throttle.burst_limit", "is below rate_limit", "Set burst_limit >= rate_limit.")
-        if self.quota_limit is not None and self.quota_limit < 1:
+        if self.quota_limit is not None and not _token(self.quota_limit) and self.quota_limit < 1:
             raise _fail("throttle.quota_limit", "must be at least 1", "Leave it None for no quota.")
         if self.quota_period not in ("DAY", "WEEK", "MONTH"):
             raise _fail("throttle.quota_period", f"{self.quota_period!r} is not a period", "Use DAY, WEEK or MONTH.")
@@ -197,6 +242,8 @@ class ThrottleOptions:
             if partner.name in names:
                 raise _fail(f"{prop}.name", f"{partner.name!r} is listed twice", "Give each partner its own name.")
             names.add(partner.name)
+            _literal(f"{prop}.rate_limit", partner.rate_limit, "the per-method limits of its plan")
+            _literal(f"{prop}.burst_limit", partner.burst_limit, "the per-method limits of its plan")
             if partner.rate_limit <= 0 or partner.burst_limit < max(1, partner.rate_limit):
                 raise _fail(f"{prop}.burst_limit", "rate must be positive and burst at least the rate",
                             "E.g. rate_limit=100, burst_limit=200.")  # fmt: skip
@@ -204,7 +251,7 @@ class ThrottleOptions:
                 raise _fail(f"{prop}.rate_limit", f"{partner.rate_limit:g} rps / burst {partner.burst_limit} is above "
                             f"the stage limit ({self.stage_rate_limit:g} rps / burst {self.stage_burst_limit}), which "
                             "all clients share", "Lower it, or raise throttle.expected_peak_rps.")  # fmt: skip
-            if partner.quota_limit is not None and partner.quota_limit < 1:
+            if partner.quota_limit is not None and not _token(partner.quota_limit) and partner.quota_limit < 1:
                 raise _fail(f"{prop}.quota_limit", "must be at least 1", "Leave it None for no quota.")
             if partner.quota_period not in ("DAY", "WEEK", "MONTH"):
                 raise _fail(
@@ -241,12 +288,20 @@ class AlarmOptions:
         for name in ("api_5xx_rate_percent", "search_error_rate_percent", "booking_error_rate_percent",
                      "api_throttled_rate_percent"):  # fmt: skip
             value = getattr(self, name)
-            if not 0 < value <= 100:
+            if not _token(value) and not 0 < value <= 100:
                 raise _fail(f"alarms.{name}", f"{value} is not a percentage", "Use a value in (0, 100].")
-        if self.invalidation_iterator_age is not None and self.invalidation_iterator_age.to_seconds() < 1:
+        for name in ("api_p99_latency", "invalidation_iterator_age"):  # alarm thresholds in milliseconds
+            _token_duration_in(f"alarms.{name}", getattr(self, name), "milliseconds")
+        age = self.invalidation_iterator_age
+        if age is not None and not _token(age) and age.to_seconds() < 1:
             raise _fail("alarms.invalidation_iterator_age", "must be at least 1 second", "E.g. Duration.minutes(1).")
-        if self.cache_errors_per_5_minutes < 1:
+        if not _token(self.cache_errors_per_5_minutes) and self.cache_errors_per_5_minutes < 1:
             raise _fail("alarms.cache_errors_per_5_minutes", "must be at least 1", "E.g. 50.")
-        if not 1 <= self.datapoints_to_alarm <= self.evaluation_periods:
+        periods, datapoints = self.evaluation_periods, self.datapoints_to_alarm
+        if _token(periods) or _token(datapoints):  # what can be checked: a literal one is at least 1
+            if any(not _token(value) and value < 1 for value in (periods, datapoints)):
+                raise _fail("alarms.datapoints_to_alarm", "must be between 1 and evaluation_periods",
+                            "E.g. evaluation_periods=3, datapoints_to_alarm=2.")  # fmt: skip
+        elif not 1 <= datapoints <= periods:
             raise _fail("alarms.datapoints_to_alarm", "must be between 1 and evaluation_periods",
                         "E.g. evaluation_periods=3, datapoints_to_alarm=2.")  # fmt: skip

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import struct
 import types
 import typing
 from collections.abc import Mapping
@@ -36,6 +37,14 @@ SettingsT = TypeVar("SettingsT", bound="EnvironmentSettings")
 _ENV = "env"
 _SET_BY_LAMBDA = "set_by_lambda"
 _MINIMUM = "minimum"
+
+
+def is_deploy_time_number(value: object) -> bool:
+    """Whether ``value`` is a number aws-cdk-lib resolves at deploy time (a token, e.g. a ``CfnParameter``'s value):
+    aws-cdk-lib encodes one as a double whose top 16 bits are 0xFBFF (about -1.89e+289; ``createTokenDouble`` in
+    aws-cdk-lib's ``core/lib/private/encoding.ts``). The construct passes such settings through unchecked, as
+    aws-cdk-lib does; the handler checks the resolved value it reads from the environment. Standard library only."""
+    return isinstance(value, float) and struct.pack(">d", value)[:2] == b"\xfb\xff"
 
 
 def _env(name: str, *, minimum: float | None = None, set_by_lambda: bool = False) -> dict[str, Any]:
@@ -105,7 +114,8 @@ class EnvironmentSettings:
         for item in dataclasses.fields(self):  # type: ignore[arg-type]
             value = getattr(self, item.name)
             minimum = item.metadata.get(_MINIMUM)
-            if minimum is not None and isinstance(value, int | float) and not value >= minimum:
+            checkable = isinstance(value, int | float) and not is_deploy_time_number(value)
+            if minimum is not None and checkable and not value >= minimum:
                 raise ValueError(f"{item.metadata[_ENV]}={value}: must be at least {minimum:g} ({type(self).__name__}"
                                  f".{item.name})")  # fmt: skip
 
