@@ -197,3 +197,18 @@ def test_a_token_the_construct_derives_from_is_refused_naming_the_prop(props: An
     with pytest.raises(ValueError, match=re.escape(message) + r": .*token") as refused:
         _build(props)
     assert "." in str(refused.value).split("token", 1)[1], "the message says what to give instead"
+
+
+def test_token_trace_sampling_props_reach_the_sampling_rule() -> None:
+    from cached_booking_api import ObservabilityOptions
+
+    stack = new_stack("ObservabilityTokens")
+    options = ObservabilityOptions(trace_sampling_rate=number(stack, "Rate"),
+                                   trace_reservoir_per_second=number(stack, "Reservoir"),  # type: ignore[arg-type]
+                                   trace_sampling_priority=number(stack, "Priority"))  # type: ignore[arg-type]  # fmt: skip
+    CachedSearchApi(stack, "Api", observability=options)
+    [rule] = resources(template_of(stack), "AWS::XRay::SamplingRule").values()
+    sampling = rule["SamplingRule"]
+    assert (sampling["FixedRate"], sampling["ReservoirSize"], sampling["Priority"]) == (
+        {"Ref": "Rate"}, {"Ref": "Reservoir"}, {"Ref": "Priority"},
+    )  # fmt: skip

@@ -248,3 +248,17 @@ def test_the_search_dynamodb_client_fits_a_load_in_the_function_timeout() -> Non
     load = config.load_worst_case_seconds(type("Config", (), fitted))
     assert load + config.cache_worst_case_seconds(search.cache) <= search.timeout_seconds
     assert config.dynamodb_client_config(search.dynamodb, function_timeout_seconds=None)["retries"]["max_attempts"] == 3
+
+
+@pytest.mark.fast
+def test_a_number_token_is_recognised_by_its_bits_and_nothing_else_is() -> None:
+    """aws-cdk-lib's number token (a ``CfnParameter``'s ``value_as_number``, as Python receives it) passes the settings'
+    minimum checks; real numbers, however large or small, do not look like one."""
+    from cached_booking_api.runtime.settings import CacheConnectionSettings, is_deploy_time_number
+
+    token = -1.8881545897087526e289  # CfnParameter(stack, "P", type="Number").value_as_number
+    assert is_deploy_time_number(token)
+    assert not any(is_deploy_time_number(v) for v in (0.0, -1.0, 1e308, -1e308, 5, float("inf"), float("nan")))
+    assert CacheConnectionSettings(timeout_ms=token).timeout_ms == token  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="CACHE_TIMEOUT_MS=-1.0: must be at least 1"):
+        CacheConnectionSettings(timeout_ms=-1.0)  # type: ignore[arg-type]
