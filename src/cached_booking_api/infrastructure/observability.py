@@ -13,6 +13,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Literal
 
+from aws_cdk import Token
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_xray as xray
 from constructs import Construct
@@ -54,17 +55,20 @@ class ObservabilityOptions:
     the guarantee, and the API Gateway, Lambda and ElastiCache consoles graph the same metrics."""
 
     def validate(self) -> None:
-        """Raise ``ValueError`` naming the prop and the fix."""
-        if not 0 <= self.trace_sampling_rate <= 1:
+        """Raise ``ValueError`` naming the prop and the fix. A token (known at deploy time only) is not checked, as
+        aws-cdk-lib does: the sampling rule takes it as it is."""
+        rate, reservoir, priority = (self.trace_sampling_rate, self.trace_reservoir_per_second,
+                                     self.trace_sampling_priority)  # fmt: skip
+        if not Token.is_unresolved(rate) and not 0 <= rate <= 1:
             raise ValueError(
                 f"observability.trace_sampling_rate must be within 0..1 (a share, 0.05 = 5 %), "
                 f"got {self.trace_sampling_rate}"
             )
-        if self.trace_reservoir_per_second < 0:
+        if not Token.is_unresolved(reservoir) and reservoir < 0:
             raise ValueError(
                 f"observability.trace_reservoir_per_second must be >= 0, got {self.trace_reservoir_per_second}"
             )
-        if not 1 <= self.trace_sampling_priority <= 9999:
+        if not Token.is_unresolved(priority) and not 1 <= priority <= 9999:
             raise ValueError(
                 f"observability.trace_sampling_priority must be within 1..9999, got {self.trace_sampling_priority}"
             )
