@@ -34,6 +34,10 @@ def test_booking_routes_validate_body_and_idempotency_header(default_stack: Synt
     assert set(model["required"]) == {"listingId", "checkIn", "checkOut", "guests", "customer"}
     assert model["properties"]["customer"]["properties"]["email"]["pattern"]
     assert model["additionalProperties"] is False
+
+
+def test_booking_by_id_routes_read_and_cancel_with_an_api_key(default_stack: Synthesized) -> None:
+    methods = [m["Properties"] for m in default_stack.resources("AWS::ApiGateway::Method").values()]
     by_id = [m for m in methods if m.get("RequestParameters") == {"method.request.path.bookingId": True}]
     assert sorted(m["HttpMethod"] for m in by_id) == ["DELETE", "GET"]  # read and cancel
     assert all(m["ApiKeyRequired"] is True for m in by_id)
@@ -80,6 +84,9 @@ def test_booking_role_has_only_the_transaction_and_idempotency_actions(default_s
     }
     actions = actions_of(default_stack, "BookingRole")
     assert not any(a in actions for a in ("dynamodb:Scan", "dynamodb:Query", "elasticache:Connect", "events:PutEvents"))
+
+
+def test_the_booking_function_runs_outside_the_vpc_within_15_seconds(default_stack: Synthesized) -> None:
     function = default_stack.template["Resources"][
         logical_id(default_stack, "AWS::Lambda::Function", "BookingFunction")
     ]["Properties"]
@@ -94,6 +101,9 @@ def test_outbox_pipe_reads_the_stream_and_dead_letters(default_stack: Synthesize
     source = pipe["SourceParameters"]
     assert json.loads(source["FilterCriteria"]["Filters"][0]["Pattern"]) == PIPE_FILTER_PATTERN
     assert "Arn" in source["DynamoDBStreamParameters"]["DeadLetterConfig"]
+
+
+def test_the_construct_s_queues_are_encrypted(default_stack: Synthesized) -> None:
     queues = [q["Properties"] for q in default_stack.resources("AWS::SQS::Queue").values()]
     assert all(q.get("SqsManagedSseEnabled") or q.get("KmsMasterKeyId") for q in queues)
 

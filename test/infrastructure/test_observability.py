@@ -65,12 +65,9 @@ def test_the_search_function_never_logs_above_info(levers: tuple[CachedSearchApi
     assert rules[0]["Properties"]["SamplingRule"]["FixedRate"] == 0.5
 
 
-def test_detailed_metrics_and_the_dashboard_are_opt_in(
-    default_stack: Synthesized, levers: tuple[CachedSearchApi, dict[str, Any]]
-) -> None:
+def test_detailed_metrics_and_the_dashboard_are_opt_in(default_stack: Synthesized) -> None:
     """Issue 10.2: the fixed cost is justified line by line. By default no dashboard ($3/month) and the handlers
-    publish only the metrics an alarm or the hit ratio reads; each lever is a prop, and the cost model reads both
-    from the template."""
+    publish only the metrics an alarm or the hit ratio reads."""
     assert not default_stack.resources("AWS::CloudWatch::Dashboard")
     handlers = [f["Properties"] for f in default_stack.resources("AWS::Lambda::Function").values()
                 if "cached_booking_api" in f["Properties"].get("Handler", "")]  # fmt: skip
@@ -78,6 +75,13 @@ def test_detailed_metrics_and_the_dashboard_are_opt_in(
     deployment = cost.Deployment.from_template(default_stack.template_path)
     assert (deployment.dashboards, deployment.detailed_metrics) == (0, False)
     assert {m.name for m in deployment.custom_metrics} >= emf.ALARMED
+
+
+def test_detailed_metrics_and_the_dashboard_are_levers_the_cost_model_reads(
+    levers: tuple[CachedSearchApi, dict[str, Any]],
+) -> None:
+    """Each lever is a prop: with both on, the stack has one dashboard, the handlers publish every metric, and the
+    cost model reads both from the template."""
     api, template = levers
     assert api.dashboard is not None
     assert [r["Type"] for r in template["Resources"].values()].count("AWS::CloudWatch::Dashboard") == 1

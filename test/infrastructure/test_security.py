@@ -42,14 +42,21 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def test_usage_plan_is_linked_to_the_stage(quota_stack: Synthesized) -> None:
+def test_the_usage_plan_is_linked_to_the_stage(quota_stack: Synthesized) -> None:
     plan = quota_stack.one("AWS::ApiGateway::UsagePlan")["Properties"]
     stage_id = logical_id(quota_stack, "AWS::ApiGateway::Stage", "Api")
     api_id = logical_id(quota_stack, "AWS::ApiGateway::RestApi", "Api")
     [linked] = plan["ApiStages"]
     assert (linked["ApiId"], linked["Stage"]) == ({"Ref": api_id}, {"Ref": stage_id})
+
+
+def test_the_usage_plan_carries_the_throttle_and_quota_props(quota_stack: Synthesized) -> None:
+    plan = quota_stack.one("AWS::ApiGateway::UsagePlan")["Properties"]
     assert plan["Throttle"] == {"RateLimit": 100, "BurstLimit": 200}
     assert plan["Quota"] == {"Limit": 1_000_000, "Period": "MONTH"}
+
+
+def test_the_api_key_belongs_to_the_usage_plan(quota_stack: Synthesized) -> None:
     key = quota_stack.one("AWS::ApiGateway::UsagePlanKey")["Properties"]
     assert key["KeyType"] == "API_KEY" and key["UsagePlanId"] == {
         "Ref": logical_id(quota_stack, "AWS::ApiGateway::UsagePlan", "")
@@ -72,6 +79,9 @@ def test_stage_logs_without_data_trace_and_traces(default_stack: Synthesized) ->
     assert settings["DataTraceEnabled"] is False
     assert settings["LoggingLevel"] == "ERROR"
     assert all(s.get("DataTraceEnabled") is not True for s in stage["MethodSettings"])
+
+
+def test_the_api_is_regional(default_stack: Synthesized) -> None:
     api = default_stack.one("AWS::ApiGateway::RestApi")["Properties"]
     assert api["EndpointConfiguration"] == {"Types": ["REGIONAL"]}
 
@@ -95,7 +105,7 @@ def test_search_has_gateway_validation_of_required_parameters(default_stack: Syn
     assert get["Integration"]["Type"] == "AWS_PROXY"
 
 
-def test_cors_allows_only_the_given_origins(cors_stack: Synthesized, default_stack: Synthesized) -> None:
+def test_cors_allows_only_the_given_origins(cors_stack: Synthesized) -> None:
     options = [
         m
         for m in cors_stack.resources("AWS::ApiGateway::Method").values()
@@ -111,6 +121,9 @@ def test_cors_allows_only_the_given_origins(cors_stack: Synthesized, default_sta
         for o in options
     }
     assert origin_headers == {json.dumps(f"'{ORIGIN}'")}
+
+
+def test_without_cors_origins_there_is_no_preflight_method(default_stack: Synthesized) -> None:
     without_origins = default_stack.resources("AWS::ApiGateway::Method").values()
     assert all(m["Properties"]["HttpMethod"] != "OPTIONS" for m in without_origins)
 
@@ -148,6 +161,9 @@ def test_provisioned_cache_is_multi_az_encrypted_on_a_non_default_port(stacks: S
     assert group["MultiAZEnabled"] is True and group["AutomaticFailoverEnabled"] is True
     assert group["ReplicasPerNodeGroup"] >= 1
     assert group["Port"] != 6379
+
+
+def test_the_redis_engine_gives_a_redis_serverless_cache(stacks: Stacks) -> None:
     assert stacks["redis-engine"].one("AWS::ElastiCache::ServerlessCache")["Properties"]["Engine"] == "redis"
 
 
@@ -157,6 +173,9 @@ def test_created_vpc_has_no_nat_no_internet_and_no_interface_endpoints(default_s
     [endpoint] = default_stack.resources("AWS::EC2::VPCEndpoint").values()
     assert endpoint["Properties"].get("VpcEndpointType", "Gateway") == "Gateway"
     assert "dynamodb" in json.dumps(endpoint["Properties"]["ServiceName"])
+
+
+def test_the_created_vpc_logs_its_flows_with_a_retention(default_stack: Synthesized) -> None:
     assert default_stack.resources("AWS::EC2::FlowLog")
     flow_logs = [g for k, g in default_stack.resources("AWS::Logs::LogGroup").items() if "FlowLogs" in k]
     assert flow_logs and all("RetentionInDays" in g["Properties"] for g in flow_logs)
@@ -214,6 +233,9 @@ def test_forwarder_runs_outside_the_vpc_and_may_only_put_its_source(default_stac
     [put] = [s for s in statements if "events:PutEvents" in as_list(s["Action"])]
     assert put["Condition"] == {"StringEquals": {"events:source": "booking.platform"}}
     assert "*" not in as_list(put["Resource"])
+
+
+def test_the_forwarder_sends_failed_invocations_to_a_destination(default_stack: Synthesized) -> None:
     forwarder_id = logical_id(default_stack, "AWS::Lambda::Function", "Forwarder")
     [config] = [c["Properties"] for c in default_stack.resources("AWS::Lambda::EventInvokeConfig").values()
                 if c["Properties"]["FunctionName"] == {"Ref": forwarder_id}]  # fmt: skip
@@ -228,16 +250,22 @@ def test_functions_use_the_newest_python_on_arm_with_tracing(default_stack: Synt
             assert props["Architectures"] == ["arm64"]
             assert props["TracingConfig"] == {"Mode": "Active"}
             assert props["Timeout"] <= 30
+
+
+def test_the_search_function_times_out_within_10_seconds(default_stack: Synthesized) -> None:
     search = default_stack.template["Resources"][logical_id(default_stack, "AWS::Lambda::Function", "SearchFunction")]
     assert search["Properties"]["Timeout"] <= 10
 
 
-def test_alarms_notify_the_topic_when_given(alarm_topic_stack: Synthesized, given_vpc_stack: Synthesized) -> None:
+def test_alarms_notify_the_topic_when_given(alarm_topic_stack: Synthesized) -> None:
     alarms = alarm_topic_stack.resources("AWS::CloudWatch::Alarm").values()
     assert len(alarms) >= 8
     for alarm in alarms:
         assert alarm["Properties"]["AlarmActions"] and alarm["Properties"]["OKActions"]
         assert alarm["Properties"].get("Statistic") != "Average"
+
+
+def test_without_a_topic_alarms_have_no_actions(given_vpc_stack: Synthesized) -> None:
     for alarm in given_vpc_stack.resources("AWS::CloudWatch::Alarm").values():
         assert "AlarmActions" not in alarm["Properties"]
 
