@@ -162,3 +162,80 @@ def test_regulated_lever_prices_each_choice(capsys: pytest.CaptureFixture[str]) 
     assert cli.main(["cost", "--regulated"]) == 0
     out = capsys.readouterr().out
     assert "AWS Backup, 35 daily copies (regulated)" in out and "KMS keys" in out
+
+
+def test_the_outbox_publisher_is_priced_for_every_booking_and_cancellation_event() -> None:
+    """The Pipe invokes the outbox publisher (256 MB) synchronously for each batch of outbox items: booking.confirmed
+    and booking.cancelled (one booking in ten is cancelled, Assumptions). Its invocations and duration are in the
+    Lambda line, its events in the Pipe's requests."""
+    p, a, d = cost.load_prices(), cost.Assumptions(), cost.Deployment()
+    assert d.publisher_gb == 0.25 and a.cancellations_per_booking == 0.1
+    bookings = 1_000 * 30
+    events = bookings * 1.1
+    invocations = events / a.outbox_events_per_invocation
+    lines = cost.estimate(0, 1_000).lines
+    expected = (bookings * a.booking_seconds * d.booking_gb + invocations * a.publisher_seconds * 0.25) * p[
+        "lambda_arm_gb_second"
+    ] + (bookings + bookings + invocations) / 1e6 * p["lambda_requests_per_million"]  # API, stream batches, publisher
+    assert lines["Lambda (arm64 duration, requests)"] == pytest.approx(expected)
+    assert lines["EventBridge (events, Pipe)"] == pytest.approx(
+        bookings / 1e6 * p["eventbridge_events_per_million"] + events / 1e6 * p["pipes_requests_per_million"]
+    )
+    bigger = cost.estimate(0, 1_000, deployment=cost.Deployment(publisher_gb=1.0)).lines
+    assert bigger["Lambda (arm64 duration, requests)"] - lines["Lambda (arm64 duration, requests)"] == pytest.approx(
+        invocations * a.publisher_seconds * 0.75 * p["lambda_arm_gb_second"]
+    )
+
+
+def test_the_inbound_inventory_consumer_is_priced_when_deployed() -> None:
+    """With inventory_sources the construct deploys the inventory.updated consumer (256 MB): each event is an
+    inbound custom event on the bus, one invocation (a GetItem and one transaction of the receipt and the month
+    items: transactional writes count twice)."""
+    p, a = cost.load_prices(), cost.Assumptions()
+    consumer = cost.Deployment(inventory_consumer_gb=0.25)
+    events = 2_000 * 30
+    without = cost.estimate(50_000, 1_000, deployment=consumer).lines
+    with_events = cost.estimate(50_000, 1_000, deployment=consumer, inventory_events_per_day=2_000).lines
+    added = {name: with_events[name] - without[name] for name in without}
+    assert added["Lambda (arm64 duration, requests)"] == pytest.approx(
+        events * a.inventory_event_seconds * 0.25 * p["lambda_arm_gb_second"]
+        + events / 1e6 * p["lambda_requests_per_million"]
+    )
+    assert a.inventory_event_write_units == 6.0 and a.inventory_event_read_units == 1.0
+    assert added["DynamoDB writes, storage, PITR"] == pytest.approx(
+        events * 6 / 1e6 * p["dynamodb_write_request_units_per_million"]
+    )
+    assert added["DynamoDB reads (cache misses, bookings)"] == pytest.approx(
+        events / 1e6 * p["dynamodb_read_request_units_per_million"]
+    )
+    assert added["EventBridge (events, Pipe)"] == pytest.approx(events / 1e6 * p["eventbridge_events_per_million"])
+    assert sum(added.values()) > 0 and all(v >= 0 for v in added.values())
+    with pytest.raises(ValueError, match="inventory_sources"):
+        cost.estimate(50_000, 1_000, inventory_events_per_day=2_000)  # the defaults deploy no consumer
+
+
+def test_a_template_tells_the_publisher_and_inventory_consumer_memory(tmp_path: Path) -> None:
+    def function(module: str, memory: int) -> dict[str, object]:
+        handler = f"cached_booking_api.runtime.handlers.{module}.handler"
+        return {"Type": "AWS::Lambda::Function", "Properties": {"Handler": handler, "MemorySize": memory}}
+
+    template = tmp_path / "stack.template.json"
+    template.write_text(json.dumps({"Resources": {"Pub": function("outbox_publisher", 512)}}))
+    read = cost.Deployment.from_template(template)
+    assert (read.publisher_gb, read.inventory_consumer_gb) == (0.5, 0.0)
+    template.write_text(json.dumps({"Resources": {"Pub": function("outbox_publisher", 256),
+                                                  "Inv": function("inventory_updates", 384)}}))  # fmt: skip
+    read = cost.Deployment.from_template(template)
+    assert (read.publisher_gb, read.inventory_consumer_gb) == (0.25, 0.375)
+
+
+def test_cost_command_prices_inventory_events(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert cli.main(["cost", "--inventory-events-per-day", "2000"]) == 0
+    out = capsys.readouterr().out
+    assert "2,000 inventory events/day" in out
+    template = tmp_path / "stack.template.json"
+    template.write_text(json.dumps({"Resources": {}}))
+    assert cli.main(["cost", "--template", str(template), "--inventory-events-per-day", "10"]) == 2
+    assert "inventory_sources" in capsys.readouterr().err
+    assert cli.main(["cost", "--inventory-events-per-day", "-1"]) == 2
+    assert "--inventory-events-per-day" in capsys.readouterr().err

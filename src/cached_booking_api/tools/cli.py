@@ -70,6 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     cost = commands.add_parser("cost", help="monthly cost estimate of the deployed construct for a workload")
     cost.add_argument("--searches-per-day", type=float, default=50_000, help="default 50000")
     cost.add_argument("--bookings-per-day", type=float, default=1_000, help="default 1000")
+    cost.add_argument("--inventory-events-per-day", type=float, default=0,
+                      help="inbound inventory.updated events (default 0; prices the consumer inventory_sources "
+                      "deploys)")  # fmt: skip
     cost.add_argument("--cache-mode", choices=["serverless", "provisioned"], default="serverless")
     cost.add_argument("--engine", choices=["valkey", "redis"], default="valkey")
     cost.add_argument(
@@ -213,8 +216,9 @@ def _cost(args: argparse.Namespace) -> int:
     from . import cost
 
     hit_ratio = cost.Assumptions().hit_ratio if args.hit_ratio is None else args.hit_ratio
-    if args.searches_per_day < 0 or args.bookings_per_day < 0 or not 0 <= hit_ratio <= 1:
-        print("error: --searches-per-day and --bookings-per-day must be >= 0, --hit-ratio within 0..1", file=sys.stderr)
+    if min(args.searches_per_day, args.bookings_per_day, args.inventory_events_per_day) < 0 or not 0 <= hit_ratio <= 1:
+        print("error: --searches-per-day, --bookings-per-day and --inventory-events-per-day must be >= 0, --hit-ratio "
+              "within 0..1", file=sys.stderr)  # fmt: skip
         return 2
     try:
         prices = cost.load_prices(args.prices) if args.prices else cost.load_prices()
@@ -226,10 +230,18 @@ def _cost(args: argparse.Namespace) -> int:
         deployment = replace(deployment, cache_mode=args.cache_mode, engine=args.engine)
         if args.regulated:
             deployment = replace(deployment, regulated=True, kms_keys=deployment.kms_keys + cost.REGULATED_KMS_KEYS)
+        if args.inventory_events_per_day:  # as with inventory_sources
+            deployment = replace(deployment, inventory_consumer_gb=cost.INVENTORY_CONSUMER_GB)
+    elif args.inventory_events_per_day and not deployment.inventory_consumer_gb:
+        print(f"error: {args.template} has no inventory.updated consumer (the construct deploys one with "
+              "inventory_sources): --inventory-events-per-day cannot be priced", file=sys.stderr)  # fmt: skip
+        return 2
     assumptions = cost.Assumptions(hit_ratio=hit_ratio)
     common = {"prices": prices, "assumptions": assumptions, "deployment": deployment, "free_tier": args.free_tier}
     workload = (args.searches_per_day, args.bookings_per_day)
-    print(f"{args.searches_per_day:,.0f} searches/day, {args.bookings_per_day:,.0f} bookings/day, "
+    events = args.inventory_events_per_day
+    inventory = f", {events:,.0f} inventory events/day" if events else ""
+    print(f"{args.searches_per_day:,.0f} searches/day, {args.bookings_per_day:,.0f} bookings/day{inventory}, "
           f"hit ratio {hit_ratio:.1%}{' (measured, bench/hit_ratio_bench.py)' if args.hit_ratio is None else ''}; "
           f"{deployment.source}: {deployment.cache_mode} {deployment.engine}, X-Ray rule "
           f"{deployment.trace_reservoir_per_second:g}/s + {deployment.trace_sampling_rate:.0%}, platform logs "
@@ -238,7 +250,7 @@ def _cost(args: argparse.Namespace) -> int:
           f"dashboard(s), {len(deployment.custom_metrics)} custom metrics "
           f"({'detailed' if deployment.detailed_metrics else 'alarmed only'}); free tiers "
           f"{'applied' if args.free_tier else 'not applied'}")  # fmt: skip
-    ours = cost.estimate(*workload, **common)
+    ours = cost.estimate(*workload, **common, inventory_events_per_day=events)
     idle = cost.estimate(0, 0, **common)
     idle.design = "the same, idle"
     print(cost.render([ours, idle, cost.nat_design(*workload, prices, assumptions)], prices))
@@ -247,7 +259,8 @@ def _cost(args: argparse.Namespace) -> int:
     if args.scale:
         scaled = []
         for factor in cost.SCALES:
-            estimate = cost.estimate(workload[0] * factor, workload[1] * factor, **common)
+            estimate = cost.estimate(workload[0] * factor, workload[1] * factor, **common,
+                                     inventory_events_per_day=events * factor)  # fmt: skip
             estimate.design = f"{factor}x load"
             scaled.append(estimate)
         print()

@@ -20,6 +20,9 @@ HOURS_PER_MONTH = 730
 DAYS_PER_MONTH = 30
 SECONDS_PER_MONTH = DAYS_PER_MONTH * 86_400
 SCALES = (1, 10, 100)
+#: Memory of the inbound inventory.updated consumer the construct deploys with ``inventory_sources``
+#: (infrastructure/inventory_inbound.py).
+INVENTORY_CONSUMER_GB = 0.25
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,21 @@ class Assumptions:
     booking_seconds: float = 0.150
     booking_write_units: float = 14.0  # transaction (x2) of 3 nights + booking + outbox + check, idempotency put/update
     booking_read_units: float = 2.0
+    cancellations_per_booking: float = 0.1
+    """Assumed: one booking in ten is cancelled (a ``booking.cancelled`` through the same outbox, Pipe and publisher;
+    the same share as the ``CancellationRequest`` metric below)."""
+    publisher_seconds: float = 0.05
+    """Assumed: one outbox publisher invocation (warm) is one ``PutEvents`` call of its batch, ~50 ms."""
+    outbox_events_per_invocation: float = 1.0
+    """Assumed: the Pipe invokes the publisher as soon as records arrive (batches of at most 10, no batching window);
+    below a booking a second nearly every batch holds one event, and it is counted so at every scale (an upper
+    bound)."""
+    inventory_event_seconds: float = 0.08
+    """Assumed: one ``inventory.updated`` (warm): a ``GetItem`` of the listing and one ``TransactWriteItems``."""
+    inventory_event_write_units: float = 6.0
+    """The event's transaction: the receipt (< 1 KB) and its month items (< 1 KB each; 1-2 months for a typical
+    event), each written twice as transactional writes are: 2 x (1 + 2)."""
+    inventory_event_read_units: float = 1.0  # the listing's destination, one strongly consistent GetItem (< 4 KB)
     ecpu_per_hit: float = 2.0  # one GET of a compressed entry (~2.2 KB; 1 ECPU per KB), README "Scaling"
     ecpu_per_miss: float = 12.0  # README "Scaling": 9 commands, the entry written and read back
     app_log_bytes_per_search: float = 900.0  # the search.completed line + one EMF document
@@ -153,6 +171,11 @@ class Deployment:
     cache_nodes: int = 2
     search_gb: float = 0.5
     booking_gb: float = 0.5
+    publisher_gb: float = 0.25
+    """The outbox publisher (the Pipe's target that puts ``booking.confirmed``/``booking.cancelled`` on the bus)."""
+    inventory_consumer_gb: float = 0.0
+    """The inbound ``inventory.updated`` consumer; 0: not deployed (the construct deploys it with
+    ``inventory_sources``, ``INVENTORY_CONSUMER_GB``)."""
     trace_sampling_rate: float = 0.05
     trace_reservoir_per_second: float = 0.0
     system_log_level: str = "WARN"
@@ -228,6 +251,10 @@ class Deployment:
                 found["detailed_metrics"] = str(variables.get(DETAILED_METRICS_ENV, "true")).lower() == "true"
             elif handler.endswith("handlers.bookings.handler"):
                 found["booking_gb"] = gb
+            elif handler.endswith("handlers.outbox_publisher.handler"):
+                found["publisher_gb"] = gb
+            elif handler.endswith("handlers.inventory_updates.handler"):
+                found["inventory_consumer_gb"] = gb
         rules = by_type.get("AWS::XRay::SamplingRule", [])
         if rules:
             rule = rules[0].get("SamplingRule") or {}
@@ -319,26 +346,41 @@ def estimate(
     assumptions: Assumptions | None = None,
     deployment: Deployment | None = None,
     free_tier: bool = False,
+    inventory_events_per_day: float = 0.0,
 ) -> Estimate:
     """The construct's monthly cost for a workload. ``free_tier`` applies the always-free X-Ray and CloudWatch tiers
-    (only true if nothing else in the account uses them)."""
+    (only true if nothing else in the account uses them). ``inventory_events_per_day``: inbound ``inventory.updated``
+    events, priced on the deployment's inventory consumer (``ValueError`` when it deploys none)."""
     p, a, d = prices or load_prices(), assumptions or Assumptions(), deployment or Deployment()
     d = replace(d, cache_mode=cache_mode or d.cache_mode, engine=engine or d.engine)
+    if inventory_events_per_day and not d.inventory_consumer_gb:
+        raise ValueError(
+            "inventory events: this deployment has no inventory.updated consumer (the construct deploys one with "
+            "inventory_sources)"
+        )
     searches, bookings = searches_per_day * DAYS_PER_MONTH, bookings_per_day * DAYS_PER_MONTH
+    inventory_events = inventory_events_per_day * DAYS_PER_MONTH
     requests = searches + bookings
     hits, misses = searches * a.hit_ratio, searches * (1 - a.hit_ratio)
+    outbox_events = bookings * (1 + a.cancellations_per_booking)  # through the Pipe to the publisher
+    publisher_invocations = outbox_events / a.outbox_events_per_invocation
     estimate_ = Estimate(f"CachedSearchApi ({d.cache_mode} {d.engine})")
     lines = estimate_.lines
     lines["API Gateway (REST requests)"] = requests / 1e6 * p["api_gateway_rest_per_million"]
     gb_seconds = ((hits * a.search_hit_seconds + misses * a.search_miss_seconds) * d.search_gb
-                  + bookings * a.booking_seconds * d.booking_gb)  # fmt: skip
-    async_invocations = searches / 50 + bookings  # forwarder batches of search events, stream consumer batches
+                  + bookings * a.booking_seconds * d.booking_gb
+                  + publisher_invocations * a.publisher_seconds * d.publisher_gb
+                  + inventory_events * a.inventory_event_seconds * d.inventory_consumer_gb)  # fmt: skip
+    # forwarder batches of search events, stream consumer batches, the outbox publisher, the inventory consumer
+    async_invocations = searches / 50 + bookings + publisher_invocations + inventory_events
     invocations = requests + async_invocations
     lines["Lambda (arm64 duration, requests)"] = (gb_seconds * p["lambda_arm_gb_second"]
                                                   + invocations / 1e6 * p["lambda_requests_per_million"])  # fmt: skip
-    read_units = misses * a.miss_read_units + bookings * a.booking_read_units
+    read_units = (misses * a.miss_read_units + bookings * a.booking_read_units
+                  + inventory_events * a.inventory_event_read_units)  # fmt: skip
     lines["DynamoDB reads (cache misses, bookings)"] = read_units / 1e6 * p["dynamodb_read_request_units_per_million"]
-    lines["DynamoDB writes, storage, PITR"] = bookings * a.booking_write_units / 1e6 * p[
+    write_units = bookings * a.booking_write_units + inventory_events * a.inventory_event_write_units
+    lines["DynamoDB writes, storage, PITR"] = write_units / 1e6 * p[
         "dynamodb_write_request_units_per_million"
     ] + a.data_gb * (p["dynamodb_storage_gb_month"] + p["dynamodb_pitr_gb_month"])
     lines["ElastiCache"] = cache_cost(p, a, d, hits, misses)
@@ -363,8 +405,8 @@ def estimate(
     lines["CloudWatch dashboards"] = (
         max(0, d.dashboards - (p["cloudwatch_free_dashboards"] if free_tier else 0)) * p["cloudwatch_dashboard_month"]
     )
-    lines["EventBridge (events, Pipe)"] = (requests / 1e6 * p["eventbridge_events_per_million"]
-                                           + bookings / 1e6 * p["pipes_requests_per_million"])  # fmt: skip
+    lines["EventBridge (events, Pipe)"] = ((requests + inventory_events) / 1e6 * p["eventbridge_events_per_million"]
+                                           + outbox_events / 1e6 * p["pipes_requests_per_million"])  # fmt: skip
     lines["Firehose + S3 (analytics)"] = (requests * a.event_bytes / 1e9 * p["firehose_gb"]
                                           + requests * 1000 / 1e9 * p["s3_standard_gb_month"]
                                           + (DAYS_PER_MONTH * 288 / 1000 * p["s3_put_per_thousand"]
