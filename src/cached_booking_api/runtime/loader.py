@@ -4,8 +4,9 @@ Every line is validated before anything is written; a bad line is reported with 
 is written. A good listing is written as its listing item (a plain put: names, prices, guests) and its month items of
 inventory, each night's **capacity** set only where it is not below the units already booked: a month that does not
 exist yet is created by a ``PutItem`` conditional on its absence (nothing can be booked in it), an existing one by a
-conditional ``UpdateItem`` of the nights whose capacity changes (``attribute_not_exists(bDD) OR bDD <= :cap``), and a
-month that would not change is not written at all (a strongly consistent read of the listing's months tells which).
+conditional ``UpdateItem`` of the nights whose capacity changes (``SET cDD = :cap`` only if ``bDD <= :cap``; nothing
+else is written when the read shows the index keys and booked attributes in place), and a month that would not change
+is not written at all (a strongly consistent read of the listing's months tells which).
 Booked units are never written here, so re-running a load (or retrying a failed one) cannot hand a booked unit back.
 A night whose new capacity is below what is booked is reported (listing, night, capacity, booked) and left as it is;
 the other nights of that month are applied in a second, still conditional, update. ``apply_capacity`` is the one safe
@@ -146,17 +147,36 @@ def listing_item(record: ListingRecord) -> dict[str, Any]:
 
 
 def capacity_update(
-    table_name: str, listing_id: str, destination: str, month: str, capacities: dict[date, int]
+    table_name: str,
+    listing_id: str,
+    destination: str,
+    month: str,
+    capacities: dict[date, int],
+    *,
+    known: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The conditional ``UpdateItem`` request setting the capacity of some nights of one month item."""
+    """The conditional ``UpdateItem`` request setting the capacity of some nights of one month item: ``SET cDD =
+    :cap`` only if ``attribute_not_exists(bDD) OR bDD <= :cap`` for each night, ``bDD`` created as 0 where missing, the
+    index keys set.
+
+    ``known`` is the month item as a strongly consistent read just found it (the loader reads a listing's months
+    first). It only makes the request smaller, never laxer: index keys it shows with these values are not set again,
+    and a night whose ``bDD`` it shows (no write path ever removes one) gets ``SET cDD = :cap`` with the condition
+    ``bDD <= :cap`` alone. Whether a capacity may be set is still decided by the condition, at write time. Without
+    ``known`` the request also returns the old values (``UPDATED_OLD``) so the caller can count what changed; with
+    it, the read tells that, and DynamoDB Local answers much faster without it (``bench/load_bench.py``).
+    """
+    known = known or {}
     names: dict[str, str] = {}
-    values: dict[str, Any] = {":zero": {"N": "0"}}
+    values: dict[str, Any] = {}
     sets: list[str] = []
     conditions: list[str] = []
     index_keys = schema.inventory_index_keys(destination, listing_id, month)
     for i, (name, value) in enumerate(
         [*index_keys.items(), (schema.DESTINATION_TAG_ATTRIBUTE, schema.destination_tag(destination))]
     ):
+        if known.get(name) == {"S": value}:
+            continue
         names[f"#k{i}"] = name
         values[f":k{i}"] = {"S": value}
         sets.append(f"#k{i} = :k{i}")
@@ -164,17 +184,23 @@ def capacity_update(
         day = f"{night.day:02d}"
         names[f"#c{day}"], names[f"#b{day}"] = schema.capacity_attribute(night), schema.booked_attribute(night)
         values[f":c{day}"] = {"N": str(capacity)}
-        sets.append(f"#c{day} = :c{day}, #b{day} = if_not_exists(#b{day}, :zero)")
-        conditions.append(f"(attribute_not_exists(#b{day}) OR #b{day} <= :c{day})")
+        if schema.booked_attribute(night) in known:
+            sets.append(f"#c{day} = :c{day}")
+            conditions.append(f"#b{day} <= :c{day}")
+        else:
+            values[":zero"] = {"N": "0"}
+            sets.append(f"#c{day} = :c{day}, #b{day} = if_not_exists(#b{day}, :zero)")
+            conditions.append(f"(attribute_not_exists(#b{day}) OR #b{day} <= :c{day})")
     request: dict[str, Any] = {
         "TableName": table_name,
         "Key": {name: {"S": value} for name, value in schema.month_key(listing_id, month).items()},
         "UpdateExpression": "SET " + ", ".join(sets),
         "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": values,
-        "ReturnValues": "UPDATED_OLD",
         "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
     }
+    if not known:
+        request["ReturnValues"] = "UPDATED_OLD"
     if conditions:
         request["ConditionExpression"] = " AND ".join(conditions)
     return request
@@ -239,7 +265,7 @@ def apply_capacity(
                 pending = wanted  # the destination changed: every night is rewritten with the new index keys
             else:
                 pending = {n: c for n, c in wanted.items() if item.get(schema.capacity_attribute(n)) != {"N": str(c)}}
-        _update_month(client, table_name, listing_id, destination, month, pending, result, sleep)
+        _update_month(client, table_name, listing_id, destination, month, pending, result, sleep, item)
     return result
 
 
@@ -252,12 +278,13 @@ def _update_month(
     pending: dict[date, int],
     result: CapacityResult,
     sleep: Callable[[float], None],
+    known: dict[str, Any] | None = None,
 ) -> None:
     rounds = busy = 0
     while pending:
-        request = capacity_update(table_name, listing_id, destination, month, pending)
+        request = capacity_update(table_name, listing_id, destination, month, pending, known=known)
         try:
-            old = client.update_item(**request).get("Attributes", {})
+            answer = client.update_item(**request)
         except client.exceptions.ConditionalCheckFailedException as exc:
             current = exc.response.get("Item", {})
             for night in list(pending):
@@ -277,6 +304,7 @@ def _update_month(
                 ) from None
             sleep(conflict_backoff(busy))
             continue
+        old = answer.get("Attributes", {}) if "ReturnValues" in request else known or {}
         result.changed += sum(
             1 for night, cap in pending.items() if old.get(schema.capacity_attribute(night)) != {"N": str(cap)}
         )
