@@ -40,38 +40,29 @@ from figures import table  # noqa: E402
 
 from cached_booking_api.local.processes import DynamoDBLocal  # noqa: E402
 from cached_booking_api.runtime import schema  # noqa: E402
-from cached_booking_api.runtime.loader import load_listings, parse_listings  # noqa: E402
+from cached_booking_api.runtime.loader import listing_item, load_listings, parse_listings, put_items  # noqa: E402
 from cached_booking_api.runtime.models import ListingRecord  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 DEFAULT_LISTINGS, FULL_LISTINGS, DEFAULT_NIGHTS = 50, 500, 365
 
 
-# -- the 0.1.0 loader's write path (runtime/loader.py at d46b3a6^), verbatim but for names --------------------------
+# -- the 0.1.0 loader's write path (runtime/loader.py at d46b3a6^) ---------------------------------------------------
+# Its listing item and its 25-item BatchWriteItem loop are today's (``listing_item``, ``put_items``: the same item, the
+# same batches and retries); what is 0.1.0's own is one item per night and a plain put of every item, every time.
 def items_0_1_0(record: ListingRecord) -> list[dict[str, Any]]:
     """The DynamoDB items (low-level format) of one listing in 0.1.0: the listing item and one item per night."""
-    listing: dict[str, Any] = {
-        **schema.listing_key(record.listingId),
-        **schema.destination_index_keys(record.destination, record.pricePerNight, record.listingId),
-        "listingId": record.listingId,
-        "name": record.name,
-        "destination": record.destination,
-        "pricePerNight": record.pricePerNight,
-        "currency": record.currency,
-        "maxGuests": record.maxGuests,
-    }
-    items = [listing]
     tag = schema.destination_tag(record.destination)
-    for night, units in sorted(record.inventory.items()):
-        items.append(
-            {
-                schema.PARTITION_KEY: f"LISTING#{record.listingId}",
-                schema.SORT_KEY: f"NIGHT#{night.isoformat()}",
-                "available": units,
-                schema.DESTINATION_TAG_ATTRIBUTE: tag,
-            }
-        )
-    return [{k: {"N": str(v)} if isinstance(v, int) else {"S": v} for k, v in item.items()} for item in items]
+    nights = [
+        {
+            schema.PARTITION_KEY: {"S": f"LISTING#{record.listingId}"},
+            schema.SORT_KEY: {"S": f"NIGHT#{night.isoformat()}"},
+            "available": {"N": str(units)},
+            schema.DESTINATION_TAG_ATTRIBUTE: {"S": tag},
+        }
+        for night, units in sorted(record.inventory.items())
+    ]
+    return [listing_item(record), *nights]
 
 
 def load_0_1_0(client: Any, table_name: str, lines: list[str]) -> int:
@@ -79,15 +70,7 @@ def load_0_1_0(client: Any, table_name: str, lines: list[str]) -> int:
     records, errors = parse_listings(lines)
     assert not errors, errors
     items = [item for record in records for item in items_0_1_0(record)]
-    for start in range(0, len(items), 25):
-        pending: dict[str, Any] = {table_name: [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]}
-        for attempt in range(8):
-            pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
-            if not pending:
-                break
-            time.sleep(min(0.05 * 2**attempt, 2.0))
-        else:
-            raise RuntimeError("DynamoDB kept items unprocessed")
+    put_items(client, table_name, items)
     return len(items)
 
 

@@ -408,7 +408,7 @@ def load_records(
                 progress(len(record.inventory))
         report.listings = len(records)
         return report
-    _put_listing_items(client, table_name, [listing_item(record) for record in records], sleep)
+    put_items(client, table_name, [listing_item(record) for record in records], sleep=sleep)
 
     def one(record: ListingRecord) -> CapacityResult:
         return apply_capacity(
@@ -426,9 +426,12 @@ def load_records(
     return report
 
 
-def _put_listing_items(
-    client: Any, table_name: str, items: list[dict[str, Any]], sleep: Callable[[float], None]
+def put_items(
+    client: Any, table_name: str, items: list[dict[str, Any]], *, sleep: Callable[[float], None] = time.sleep
 ) -> None:
+    """Plain puts of items (low-level attribute values) in ``BatchWriteItem`` requests of 25, one after the other,
+    unprocessed items sent again with a growing pause; ``LoadError`` if DynamoDB keeps some unprocessed. Only for
+    items no condition guards: the loader's listing items (and bench/load_bench.py's 0.1.0 loader)."""
     for chunk in _chunks(items, BATCH_WRITE_LIMIT):
         pending: dict[str, Any] = {table_name: [{"PutRequest": {"Item": item}} for item in chunk]}
         for attempt in range(MAX_UNPROCESSED_ATTEMPTS):
@@ -437,7 +440,7 @@ def _put_listing_items(
                 break
             sleep(min(0.05 * 2**attempt, 2.0))
         else:
-            raise LoadError("DynamoDB kept listing items unprocessed")
+            raise LoadError("DynamoDB kept items unprocessed")
 
 
 def _to_attribute_values(item: dict[str, Any]) -> dict[str, Any]:
