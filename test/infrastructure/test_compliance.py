@@ -8,7 +8,9 @@ repeat the default's ~140 resources and make every change be reviewed four more 
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -84,6 +86,15 @@ def cfn_lint_findings(stacks: Stacks) -> dict[str, str]:
     paths = {name: synth.template_path for name, synth in stacks.items()}
     found = cfn_lint_each(list(paths.values()))
     return {name: found[path] for name, path in paths.items()}
+
+
+def test_cfn_lint_each_reports_a_finding_against_its_template_only(tmp_path: Path) -> None:
+    """The one cfn-lint run above is not vacuous: a template's finding is reported for it, not for the others."""
+    bad, good = tmp_path / "bad.json", tmp_path / "good.json"
+    bad.write_text(json.dumps({"Resources": {"B": {"Type": "AWS::S3::Bucket", "Properties": {"Nope": 1}}}}))
+    good.write_text(json.dumps({"Resources": {"B": {"Type": "AWS::S3::Bucket"}}}))
+    found = cfn_lint_each([bad, good])
+    assert "E3002" in found[bad] and found[good] == ""
 
 
 @pytest.mark.parametrize("name", sorted(MINIMAL))
