@@ -121,7 +121,7 @@ class PartnerIntegrationStack(cdk.Stack):
         self.partner_queue.grant_consume_messages(iam.AccountPrincipal(partner["account"]))
         self.rule_delivery_dlq = dead_letter_queue(self, "PartnerDeliveryDlq", of="the booking rules' partner targets")
 
-        # -- in: inventory.updated from the partner's source, applied by the construct ------------------------------
+        # -- the API: booking.* to the partner queue (the construct's rule); the partner's inventory.updated in -----
         self.api = CachedSearchApi(
             self,
             "BookingApi",
