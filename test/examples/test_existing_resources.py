@@ -71,8 +71,8 @@ def test_no_vpc_is_created_and_the_functions_and_cache_use_the_teams_private_sub
 
 
 def test_a_dynamodb_gateway_endpoint_is_added_on_the_private_route_tables(example_app: Synthesized) -> None:
-    """ "All instances in the subnets associated with a route table associated with a gateway endpoint automatically
-    use the gateway endpoint to access the service" (AWS PrivateLink guide, "Gateway endpoints"). With
+    """The PrivateLink guide ("Gateway endpoints"): "All instances in the subnets associated with a route table
+    associated with a gateway endpoint automatically use the gateway endpoint to access the service". With
     existing:vpcHasDynamoDbEndpoint false in cdk.json, the construct adds DynamoDB's gateway endpoint on exactly the
     route tables of the looked-up private subnets the functions run in (the public route table gets none)."""
     assert CONTEXT["existing:vpcHasDynamoDbEndpoint"] is False

@@ -70,9 +70,9 @@ def test_booking_events_reach_the_partner_queue_through_the_constructs_rule_with
 def test_eventbridge_may_send_to_the_partner_queue_only_from_that_rule_and_without_a_role(
     example_app: Synthesized,
 ) -> None:
-    """ "For Lambda, Amazon SNS, Amazon SQS, and Amazon CloudWatch Logs resources, EventBridge uses resource-based
-    policies." and "For targets that use resource-based policies (Lambda, Amazon SNS, Amazon SQS, and Amazon
-    CloudWatch Logs), do not specify a RoleArn in the target configuration." (EventBridge User Guide, "Using
+    """EventBridge User Guide: "For Lambda, Amazon SNS, Amazon SQS, and Amazon CloudWatch Logs resources, EventBridge
+    uses resource-based policies." and "For targets that use resource-based policies (Lambda, Amazon SNS, Amazon SQS,
+    and Amazon CloudWatch Logs), do not specify a RoleArn in the target configuration." (EventBridge User Guide, "Using
     resource-based policies for Amazon EventBridge")"""
     queue = logical_id(example_app, "AWS::SQS::Queue", "PartnerQueue6")
     rule_id = logical_id(example_app, "AWS::Events::Rule", "BookingApiEventsBookingEventsRule")
@@ -95,10 +95,10 @@ def test_the_partner_account_reads_the_queue_and_nothing_more(example_app: Synth
 
 # -- out, 2: the partner's webhook -----------------------------------------------------------------------------------
 def test_the_webhook_is_an_https_api_destination_with_the_configured_rate_limit(example_app: Synthesized) -> None:
-    """ "EventBridge API destinations are HTTPS endpoints that you can invoke as the target of an event bus rule"
-    (EventBridge User Guide, "API destinations as targets"), and "if you set the invocation rate maximum to a value
-    lower the rate necessary to send all events [...] some events may not be delivered within the 24-hour retry
-    window" (EventBridge API Reference, InvocationRateLimitPerSecond): a rate limit the partner agreed to."""
+    """EventBridge User Guide: "EventBridge API destinations are HTTPS endpoints that you can invoke as the target of an
+    event bus rule" (EventBridge User Guide, "API destinations as targets"), and "if you set the invocation rate maximum
+    to a value lower the rate necessary to send all events [...] some events may not be delivered within the 24-hour
+    retry window" (EventBridge API Reference, InvocationRateLimitPerSecond): a rate limit the partner agreed to."""
     destination = example_app.one("AWS::Events::ApiDestination")["Properties"]
     assert destination["InvocationEndpoint"] == CONTEXT["partner:webhookUrl"]
     assert destination["InvocationEndpoint"].startswith("https://")
@@ -134,9 +134,9 @@ def test_eventbridge_invokes_the_webhook_with_a_role_that_may_invoke_only_it(exa
 
 
 def test_the_webhook_api_key_comes_from_secrets_manager_never_from_the_template(example_app: Synthesized) -> None:
-    """ "When you configure the authorization settings and create a connection, it creates a secret in AWS Secrets
-    Manager to securely store the authorization information" (EventBridge User Guide, "Connections for API
-    targets"): the key reaches the connection as a dynamic reference to the team's own secret."""
+    """EventBridge User Guide: "When you configure the authorization settings and create a connection, it creates a
+    secret in AWS Secrets Manager to securely store the authorization information" (EventBridge User Guide, "Connections
+    for API targets"): the key reaches the connection as a dynamic reference to the team's own secret."""
     connection = example_app.one("AWS::Events::Connection")["Properties"]
     assert connection["AuthorizationType"] == "API_KEY"
     api_key = connection["AuthParameters"]["ApiKeyAuthParameters"]
@@ -157,8 +157,8 @@ def test_the_partners_inventory_updates_are_routed_to_the_constructs_consumer(ex
 
 
 def test_the_partner_account_may_put_only_its_own_inventory_updated_events_on_the_bus(example_app: Synthesized) -> None:
-    """ "The following example policy grants the account 111122223333 permission to publish events to the
-    central-event-bus in account 123456789012, but only for events with a source value set to
+    """EventBridge User Guide: "The following example policy grants the account 111122223333 permission to publish
+    events to the central-event-bus in account 123456789012, but only for events with a source value set to
     com.exampleCorp.webStore" (EventBridge User Guide, "Example policy: Send events to a custom bus in a different
     account"): the same, with ForAllValues so that every entry of a PutEvents call must match."""
     bus = logical_id(example_app, "AWS::Events::EventBus", "BookingApiEventsBus")
