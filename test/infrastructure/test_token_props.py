@@ -212,3 +212,39 @@ def test_token_trace_sampling_props_reach_the_sampling_rule() -> None:
     assert (sampling["FixedRate"], sampling["ReservoirSize"], sampling["Priority"]) == (
         {"Ref": "Rate"}, {"Ref": "Reservoir"}, {"Ref": "Priority"},
     )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def timeout_tokens() -> dict[str, Any]:
+    """Each function's timeout and memory given as parameters through ``function_props``."""
+    from aws_cdk import aws_lambda as lambda_
+
+    stack = new_stack("TimeoutTokens")
+    CachedSearchApi(stack, "Api", function_props={
+        name: lambda_.FunctionOptions(timeout=Duration.seconds(number(stack, f"{name}Timeout")),
+                                      memory_size=number(stack, f"{name}Memory"))  # type: ignore[arg-type]
+        for name in ("search", "bookings", "invalidation", "forwarder")
+    })  # fmt: skip
+    return template_of(stack)
+
+
+@pytest.mark.parametrize("name", ["search", "bookings", "invalidation", "forwarder"])
+def test_a_token_function_timeout_reaches_the_function_and_its_settings(
+    timeout_tokens: dict[str, Any], name: str
+) -> None:
+    """The synth-time time-budget check of the search cannot run on a token and does not; the handler checks the
+    resolved timeout when it starts."""
+    [function] = [f for f in resources(timeout_tokens, "AWS::Lambda::Function").values()
+                  if f.get("Handler", "").endswith(f"handlers.{name}.handler")]  # fmt: skip
+    assert (function["Timeout"], function["MemorySize"]) == ({"Ref": f"{name}Timeout"}, {"Ref": f"{name}Memory"})
+    assert function["Environment"]["Variables"][config.FUNCTION_TIMEOUT_SECONDS] == {"Ref": f"{name}Timeout"}
+    assert not re.search(GARBAGE, json.dumps(function))
+
+
+def test_a_token_function_timeout_in_minutes_is_refused_naming_the_prop() -> None:
+    from aws_cdk import aws_lambda as lambda_
+
+    stack = new_stack("TimeoutInMinutes")
+    options = lambda_.FunctionOptions(timeout=Duration.minutes(number(stack, "T")))
+    with pytest.raises(ValueError, match=r"function_props\['bookings'\]\.timeout: .*token.*Duration\.seconds"):
+        CachedSearchApi(stack, "Api", function_props={"bookings": options})
