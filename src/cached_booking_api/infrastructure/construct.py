@@ -662,9 +662,11 @@ def _cache_connection(cache: Cache, options: CacheOptions) -> CacheConnectionSet
 
 def _check_time_budget(settings: SearchSettings) -> None:
     """The search derives its DynamoDB retries and single-flight lock from its timeout and cache timeouts (and
-    refuses to start when a load cannot fit): refuse at synth what cannot fit, naming the props. Cache timeouts given as
-    tokens are known at deploy time only and are not checked here (the handler still refuses to start on them)."""
-    if _unresolved(settings.cache.timeout_ms) or _unresolved(settings.cache.connect_timeout_ms):
+    refuses to start when a load cannot fit): refuse at synth what cannot fit, naming the props. Cache or function
+    timeouts given as tokens are known at deploy time only and are not checked here (the handler still refuses to start
+    on them)."""
+    given = (settings.cache.timeout_ms, settings.cache.connect_timeout_ms, settings.timeout_seconds)
+    if any(_unresolved(value) for value in given):
         return
     try:
         config.dynamodb_client_config(

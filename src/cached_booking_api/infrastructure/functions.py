@@ -4,6 +4,7 @@ the environment of the function's settings class, and the user's ``function_prop
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import cast
 
 from aws_cdk import Duration, RemovalPolicy, Token
 from aws_cdk import aws_ec2 as ec2
@@ -68,6 +69,8 @@ def timeout_from(
 ) -> int:
     """The function's timeout in whole seconds: the override's, else ``default`` (its settings class's).
 
+    A token (``Duration.seconds(token)``) is returned as it is, unchecked.
+
     Raises:
         ValueError: not whole seconds, or above ``limit`` (API Gateway's integration timeout for API functions).
     """
@@ -75,6 +78,12 @@ def timeout_from(
     if timeout is None:
         return default
     assert isinstance(timeout, Duration)
+    if timeout.is_unresolved():  # known at deploy time only: passed on unchecked, as aws-cdk-lib does
+        try:
+            return cast(int, timeout.to_seconds())  # the token itself (the function and its settings take seconds)
+        except Exception as exc:  # jsii: a token duration cannot be converted to another unit
+            raise ValueError(f"{prop}.timeout: a token duration cannot be converted to seconds. Give "
+                             "Duration.seconds(token).") from exc  # fmt: skip
     seconds = float(timeout.to_seconds())
     if not seconds.is_integer() or seconds < 1:
         raise ValueError(f"{prop}.timeout: use whole seconds, at least 1 (got {seconds:g} s).")
