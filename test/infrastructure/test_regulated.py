@@ -297,7 +297,7 @@ def test_the_cost_command_reads_the_regulated_template(regulated: Regulated, tmp
     path = tmp_path / "Regulated.template.json"
     path.write_text(json.dumps(regulated.template))
     deployment = cost.Deployment.from_template(path)
-    assert deployment.regulated and deployment.kms_keys == 3  # logs key, data key, the example's alarm topic key
+    assert deployment.regulated and deployment.kms_keys == 3  # logs key, data key, the alarm topic's key
     lines = cost.estimate(50_000, 1_000, deployment=deployment).lines
     assert lines["KMS keys"] == 3.0 and "AWS Backup, 35 daily copies (regulated)" in lines
 
