@@ -20,7 +20,9 @@ Run: ``make bench`` (50 listings x 365 nights, under a minute); ``python bench/l
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import subprocess
 import sys
 import threading
 import time
@@ -124,12 +126,26 @@ def timed(counter: RequestCounter, run: Callable[[], object]) -> dict[str, float
     return {"seconds": time.perf_counter() - started, "requests": counter.count - before}
 
 
+def loader_at(rev: str) -> Any:
+    """``runtime/loader.py`` as it was at git revision ``rev``, imported next to today's (``--before``)."""
+    path = "src/cached_booking_api/runtime/loader.py"
+    shown = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:{path}"], capture_output=True, text=True)
+    if shown.returncode != 0:
+        raise SystemExit(f"--before {rev}: {shown.stderr.strip() or 'git show failed'}")
+    name = f"cached_booking_api.runtime.loader_at_{uuid.uuid4().hex[:8]}"  # a sibling: its relative imports work
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader(name, loader=None))  # type: ignore[arg-type]
+    sys.modules[name] = module
+    exec(compile(shown.stdout, f"{rev}:{path}", "exec"), module.__dict__)  # noqa: S102 - our own file at a revision
+    return module
+
+
 def chain(
-    endpoint: str, loader: str, listings: int, nights: int, workers: int = 8, steps: int = 3
+    endpoint: str, loader: Any, listings: int, nights: int, workers: int = 8, steps: int = 3
 ) -> dict[str, dict[str, float]]:
     """One loader's first load, reload of the same file and reload with every capacity changed, in that order, into
     one fresh table of a DynamoDB Local of its own (its JVM warmed up first): both loaders meet the same server state
-    at each step, so a server that slows as it fills cannot favour either."""
+    at each step, so a server that slows as it fills cannot favour either. ``loader``: "0.1.0", "now" or a module
+    with a ``load_listings`` (``loader_at``)."""
     client = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1",
                           aws_access_key_id="bench", aws_secret_access_key="bench")  # fmt: skip
     counter = RequestCounter(client)
@@ -137,12 +153,13 @@ def chain(
     files = {"first": listing_file(listings, nights, start), "reload": listing_file(listings, nights, start),
              "reload_changed": listing_file(listings, nights, start, shift=1)}  # fmt: skip
     old = loader == "0.1.0"
+    load_file = load_listings if isinstance(loader, str) else loader.load_listings
     definition = table_definition_0_1_0() if old else schema.table_definition()
     warm = listing_file(4, 62, start)
     if old:
         load_0_1_0(client, fresh_table(client, definition), warm)
     else:
-        assert load_listings(client, fresh_table(client, definition), warm).ok
+        assert load_file(client, fresh_table(client, definition), warm).ok
     table_name = fresh_table(client, definition)
 
     def run(lines: list[str]) -> Callable[[], None]:
@@ -150,7 +167,7 @@ def chain(
             if old:
                 load_0_1_0(client, table_name, lines)
             else:
-                report = load_listings(client, table_name, lines, workers=workers)
+                report = load_file(client, table_name, lines, workers=workers)
                 assert report.ok and report.listings == listings
 
         return load
@@ -158,10 +175,15 @@ def chain(
     return {kind: timed(counter, run(lines)) for kind, lines in list(files.items())[:steps]}
 
 
-def measure(endpoint: str | None, listings: int, nights: int) -> dict[str, Any]:
-    """The three steps for the 0.1.0 loader, today's, and today's with 1 worker (first load only is reported)."""
+def measure(endpoint: str | None, listings: int, nights: int, before: str | None = None) -> dict[str, Any]:
+    """The three steps for the 0.1.0 loader, today's, and today's with 1 worker (first load only is reported); with
+    ``before`` (a git revision) also that revision's loader, between the 0.1.0 one and today's."""
     results: dict[str, Any] = {"listings": listings, "nights": nights}
-    for name, loader, workers, steps in (("before", "0.1.0", 8, 3), ("after", "now", 8, 3), ("serial", "now", 1, 1)):
+    runs: list[tuple[str, Any, int, int]] = [("before", "0.1.0", 8, 3), ("after", "now", 8, 3), ("serial", "now", 1, 1)]
+    if before is not None:
+        results["revision"] = before
+        runs.insert(1, ("revision", loader_at(before), 8, 3))
+    for name, loader, workers, steps in runs:
         with dynamodb_endpoint(endpoint) as url:
             for kind, figures in chain(url, loader, listings, nights, workers, steps).items():
                 results[f"{name}_{kind}"] = figures
@@ -184,6 +206,12 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                     f"<= 0.1.0 (now {after['seconds'] / before['seconds']:.2f}x its time)"))  # fmt: skip
         out.append((f"    requests, {label}", f"{after['requests']:,}", f"0.1.0 loader {before['requests']:,}",
                     "context"))  # fmt: skip
+    if "revision" in results:
+        for kind, label in labels.items():
+            after, then = results[f"after_{kind}"], results[f"revision_{kind}"]
+            out.append((f"{label} s, loader now vs at {results['revision']}", f"{after['seconds']:.1f}",
+                        f"at {results['revision']} {then['seconds']:.1f}",
+                        f"context (now {after['seconds'] / then['seconds']:.2f}x its time)"))  # fmt: skip
     serial = results["after_first_1_worker"]
     out.append(("first load s, 1 worker (layout alone)", f"{serial['seconds']:.1f}",
                 f"0.1.0 loader {results['before_first']['seconds']:.1f}", "context"))  # fmt: skip
@@ -210,12 +238,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--nights", type=int, default=DEFAULT_NIGHTS, help=f"default {DEFAULT_NIGHTS}")
     parser.add_argument("--full", action="store_true", help=f"the issue's size: {FULL_LISTINGS} listings x 365 nights")
     parser.add_argument("--endpoint", help="a running DynamoDB Local (default: start one)")
+    parser.add_argument(
+        "--before", metavar="REV", help="also run runtime/loader.py as it was at git revision REV (its own server)"
+    )
     parser.add_argument("--out", default="load.json", help="file name of the JSON figures in bench/out/")
     args = parser.parse_args(argv)
     listings, nights = (FULL_LISTINGS, DEFAULT_NIGHTS) if args.full else (args.listings, args.nights)
     if listings < 1 or nights < 1:
         parser.error("--listings and --nights must be at least 1")
-    results = measure(args.endpoint, listings, nights)
+    results = measure(args.endpoint, listings, nights, args.before)
     print(table(rows(results)))
     print("(DynamoDB Local; 0.1.0: one item per night, sequential 25-item BatchWriteItem; now: per listing one read of "
           "its months, then a conditional put per new month, an update per changed month, nothing for an unchanged "

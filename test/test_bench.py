@@ -132,3 +132,22 @@ def test_the_cold_rows_say_whether_the_bookings_cold_start_loaded_pydantic() -> 
     [row] = [row for row in rows if "Pydantic" in row[0]]
     assert row == ("    Pydantic loaded, bookings cold start", "False", "-", "False")
     assert "pydantic_loaded" in perf_bench.OURS
+
+
+def test_the_load_bench_runs_a_past_loader_next_to_todays(
+    dynamodb_local: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """``--before REV``: the loader of a git revision runs the same three steps in the same run (its own rows)."""
+    import load_bench
+
+    monkeypatch.setattr(load_bench, "OUT", tmp_path)
+    past = load_bench.loader_at("HEAD")
+    assert past.load_listings is not load_bench.load_listings and past.__name__.startswith("cached_booking_api.runtime")
+    results = load_bench.main(["--listings", "2", "--nights", "3", "--endpoint", dynamodb_local.endpoint,
+                               "--before", "HEAD"])  # fmt: skip
+    assert (
+        results["revision"] == "HEAD" and results["revision_reload"]["requests"] == results["after_reload"]["requests"]
+    )
+    assert any("loader now vs at HEAD" in row[0] for row in load_bench.rows(results))
+    with pytest.raises(SystemExit, match="no-such-rev"):
+        load_bench.loader_at("no-such-rev")
