@@ -1,7 +1,9 @@
 """Request and response models of the HTTP contract (BRIEF §3) and of the listing file.
 
 The same models validate requests at run time and generate the OpenAPI document (see ``openapi.py``) from which the
-construct builds API Gateway's request validation.
+construct builds API Gateway's request validation. The bookings function checks a body against that document's
+``BookingRequest`` schema first and imports these models only for a body the schema refuses (``booking_request.py``):
+the stay rules live there, standard library only, and ``StayMixin`` applies them.
 """
 
 from __future__ import annotations
