@@ -3,7 +3,8 @@
 ``booking_request.parse_booking`` checks a body against the JSON Schema of ``BookingRequest`` in the generated
 ``openapi.json`` (compiled by fastjsonschema) and the stay rules; whatever it does not accept goes to the Pydantic
 model, which answers the contract's 400. So the rule these tests hold it to: what the fast path accepts, the Pydantic
-model accepts with the very same values, and every error body is the Pydantic model's.
+model accepts with the very same values, and every error body is the Pydantic model's. The property tests run in
+the unit tier (seconds); the import guard and the examples run in the fast tier.
 """
 
 from __future__ import annotations
@@ -25,8 +26,6 @@ from cached_booking_api.runtime.booking_service import BOOKING_FIELDS, request_h
 from cached_booking_api.runtime.errors import ApiError
 from cached_booking_api.runtime.models import Booking, BookingRequest, parse_or_400, today_utc
 from test.conftest import ROOT
-
-pytestmark = pytest.mark.fast
 
 
 def day(offset: int) -> str:
@@ -130,6 +129,7 @@ def test_valid_bookings_take_the_fast_path(listing_id: str, nights: int, offset:
     assert accepted is not None and request_body(accepted) == data
 
 
+@pytest.mark.fast
 def test_every_bad_field_is_named_at_once() -> None:
     """The fallback keeps the contract's 'details naming each bad field' (a JSON Schema validator stops at one)."""
     with pytest.raises(ApiError) as raised:
@@ -139,6 +139,7 @@ def test_every_bad_field_is_named_at_once() -> None:
     assert fields == {"listingId", "checkIn", "checkOut", "guests", "customer.email"}
 
 
+@pytest.mark.fast
 def test_the_booking_fields_are_the_response_models() -> None:
     """``BOOKING_FIELDS`` (what a stored booking answers with) is the OpenAPI ``Booking`` model's field list."""
     assert tuple(Booking.model_fields) == BOOKING_FIELDS
@@ -151,6 +152,7 @@ def _fresh_process(code: str) -> Any:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.fast
 def test_importing_the_bookings_handler_and_validating_a_body_needs_no_pydantic() -> None:
     """Pydantic (~0.3x of the minimal handler's import) is off the bookings function's cold path: neither importing the
     handler module nor validating a valid body loads it; a bad body does (for the contract's 400)."""
