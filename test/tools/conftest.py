@@ -1,4 +1,4 @@
-"""The bundling tests compare the bundled asset with the example's synthesized template."""
+"""The bundling tests compare the bundled asset with the construct's synthesized template."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ if TYPE_CHECKING:
 
 
 @pytest.fixture(scope="session")
-def example() -> Synthesized:
-    """The booking-platform example, synthesized (imported here so the fast tier never loads aws-cdk-lib)."""
-    from test.infrastructure.conftest import VARIANTS, synthesize
+def construct_template() -> Synthesized:
+    """The construct with its defaults (the construct tests' ``default`` minimal stack), synthesized with bundling
+    skipped (imported here so the fast tier never loads aws-cdk-lib)."""
+    from test.infrastructure.conftest import MINIMAL, synthesize
 
-    return synthesize(VARIANTS["serverless-valkey"])
+    return synthesize(MINIMAL["default"])

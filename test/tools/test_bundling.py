@@ -59,10 +59,10 @@ def test_asset_size_is_within_budget(bundled_asset: Path) -> None:
     assert size <= MAX_ASSET_BYTES, f"{size / 2**20:.1f} MiB"
 
 
-def test_asset_hash_is_the_same_bundled_or_not(bundled_asset: Path, example: Synthesized) -> None:
+def test_asset_hash_is_the_same_bundled_or_not(bundled_asset: Path, construct_template: Synthesized) -> None:
     """The hash comes from the pins and sources, not from the bundle's bytes: the snapshot tests (bundling
     skipped) and a real synth on any machine agree."""
-    assert f"asset.{search_code_key(example.template).removesuffix('.zip')}" == bundled_asset.name
+    assert f"asset.{search_code_key(construct_template.template).removesuffix('.zip')}" == bundled_asset.name
 
 
 def test_handler_sources_ship_inside_the_wheel_package_data() -> None:
