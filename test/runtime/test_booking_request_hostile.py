@@ -445,3 +445,29 @@ def test_the_booking_key_schema_is_the_one_stored(booking_env: dict[str, str], b
     item = dynamodb.get_item(TableName=booking_env[config.TABLE_NAME], Key=key, ConsistentRead=True)["Item"]
     assert item["customer"] == {"M": {"name": {"S": "Ana Silva"}, "email": {"S": "ana@example.com"}}}
     assert item["guests"] == {"N": "2"} and item["checkIn"] == {"S": CHECK_IN}
+
+
+def _by_id(method: str, booking_id: str, api_key: str = "client-a") -> tuple[int, dict[str, Any]]:
+    event = proxy_event(
+        method, f"/bookings/{booking_id}", resource="/bookings/{bookingId}", path_parameters={"bookingId": booking_id}
+    )
+    event["requestContext"]["identity"]["apiKeyId"] = api_key
+    response = bookings.handler(event, LambdaContextStub())
+    return response["statusCode"], json.loads(response["body"])
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+def test_an_odd_booking_id_is_a_404_and_cancels_nothing(
+    booking_env: dict[str, str], book: BookCall, method: str
+) -> None:
+    """Look-alikes of a real id (upper-case hex, a suffix, one character short, another client's) are 404
+    BOOKING_NOT_FOUND; the booking stays CONFIRMED. (A trailing newline is not among them: Powertools' route regex
+    ends in ``$``, which matches before it, so ``bk_...\\n`` reaches the handler as the real id - the caller's own.)"""
+    status, created = book(None, raw=TEXT)
+    assert status == 201
+    real = created["bookingId"]
+    for odd, api_key in [(real.upper(), "client-a"), (real + "0", "client-a"),
+                         (real[:-1], "client-a"), (real, "client-b"), ("bk_" + "0" * 24, "client-a")]:  # fmt: skip
+        status, answer = _by_id(method, odd, api_key)
+        assert (status, answer["error"]["code"]) == (404, "BOOKING_NOT_FOUND"), (odd, api_key)
+    assert _by_id("GET", real) == (200, created)
