@@ -7,8 +7,9 @@ idempotency payload / request hash of a retry would change. These tests hold the
 hostile client sends (odd numbers, odd unicode, odd dates, odd shapes), and call the real handler (DynamoDB Local) for
 the answers that reach the client: status, error body, what is stored, and what a retry with the same key gets.
 
-Cases marked ``xfail(strict=True)`` are defects found here and not fixed yet; each reason says what the old handler
-answered and what the handler answers now. Fixing one makes its test pass: then drop the mark.
+Four defects found here are fixed and pinned below: a lone surrogate taken by the fast path (the model refuses it),
+and, older than 25ef4ae, a body nested past the recursion limit, an Idempotency-Key with a trailing newline, and a
+base64 body that is not UTF-8 (the last three answered 500 or took the key).
 """
 
 from __future__ import annotations
@@ -233,17 +234,9 @@ LONE_SURROGATES = [
     pytest.param(request(customer=customer(email="a\udc80@example.com")), "customer.email", id="email-low-surrogate"),
     pytest.param(request(customer=customer(email="a@ex\ud83dample.com")), "customer.email", id="email-domain-high"),
 ]
-SURROGATE_DEFECT = (
-    "DEFECT (25ef4ae): a lone surrogate (JSON escape \\ud800..\\udfff, valid JSON, json.loads keeps it) in "
-    "customer.name/email passes the fastjsonschema path (Python re matches it), while the Pydantic model refuses it "
-    "('Input should be a valid string, unable to parse raw data as a unicode string'). Old handler: 400 "
-    "VALIDATION_ERROR; now 201 and the string is written to DynamoDB. Fix idea: in fast_parse, fall back when a string "
-    "does not encode as UTF-8 (str.encode raises UnicodeEncodeError, a ValueError)."
-)
 
 
 @pytest.mark.fast
-@pytest.mark.xfail(strict=True, reason=SURROGATE_DEFECT)
 @pytest.mark.parametrize(("data", "field"), LONE_SURROGATES)
 def test_a_lone_surrogate_is_refused_as_the_model_refuses_it(data: dict[str, Any], field: str) -> None:
     with pytest.raises(ApiError) as raised:
@@ -255,7 +248,7 @@ def test_a_lone_surrogate_is_refused_as_the_model_refuses_it(data: dict[str, Any
 
 @pytest.mark.fast
 def test_the_model_refuses_lone_surrogates() -> None:
-    """The old (Pydantic-only) answer the xfail above expects, pinned so it cannot drift unseen."""
+    """The old (Pydantic-only) answer the test above expects, pinned so it cannot drift unseen."""
     for param in LONE_SURROGATES:
         data, field = param.values
         with pytest.raises(ApiError) as raised:
@@ -390,7 +383,6 @@ def test_the_header_name_is_case_insensitive_and_base64_bodies_are_decoded(booki
     )
 
 
-@pytest.mark.xfail(strict=True, reason=SURROGATE_DEFECT)
 @pytest.mark.parametrize("escape", ["\\ud800", "\\udfff"])
 def test_a_lone_surrogate_escape_is_a_400_and_books_nothing(
     booking_env: dict[str, str], book: BookCall, dynamodb: Any, escape: str
@@ -411,37 +403,22 @@ def test_a_surrogate_pair_escape_is_one_character_and_is_booked(
 
 
 # -- defects older than 25ef4ae (the Pydantic-only handler answers the same), found on the way -----------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="DEFECT (before 25ef4ae too): a body nested deeper than the recursion limit (5000 '[' in an extra field, "
-    "10 KB, under the 16 KiB limit) makes json.loads raise RecursionError, which the handler's 'except ValueError' "
-    "misses: 500 INTERNAL_ERROR for a client mistake (old handler: the same 500). Expected 400 VALIDATION_ERROR body.",
-)
 def test_a_deeply_nested_body_is_a_400(booking_env: dict[str, str], book: BookCall) -> None:
+    """Was 500: 5000 nested '[' (10 KB, under the size limit) made json.loads raise RecursionError, not a ValueError."""
     raw = TEXT[:-1] + ', "x": ' + "[" * 5000 + "]" * 5000 + "}"
     assert len(raw.encode()) < bookings.MAX_BODY_BYTES
     status, answer = settle(book, None, raw=raw)
     assert status == 400 and answer["error"]["code"] == "VALIDATION_ERROR"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DEFECT (before 25ef4ae too): IDEMPOTENCY_KEY = ^[A-Za-z0-9_-]{8,128}$ is matched with re.match, and '$' "
-    "matches before a trailing newline: 'key-00000001\\n' is taken as a key (201, its own booking, distinct from "
-    "'key-00000001'). The contract allows only [A-Za-z0-9_-]. Fix: fullmatch or \\Z.",
-)
 def test_an_idempotency_key_with_a_trailing_newline_is_a_400(booking_env: dict[str, str], book: BookCall) -> None:
+    """Was 201 under its own key: the key pattern was matched by re.match: '$' matches before a last newline."""
     status, answer = settle(book, None, key="key-00000001\n", raw=TEXT)
     assert status == 400 and [d["field"] for d in answer["error"]["details"]] == ["Idempotency-Key"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DEFECT (before 25ef4ae too; only reachable if API Gateway base64-encodes the body, which it does only for "
-    "binaryMediaTypes, none configured): a base64 body that is not UTF-8 makes Powertools' decoded_body raise "
-    "UnicodeDecodeError: 500 INTERNAL_ERROR instead of 400 'body: must be a JSON object'.",
-)
 def test_a_base64_body_that_is_not_utf8_is_a_400(booking_env: dict[str, str]) -> None:
+    """Was 500: Powertools' decoded_body raised UnicodeDecodeError (reachable only with binaryMediaTypes, none set)."""
     status, answer = settle(
         _post, {"Idempotency-Key": "latin1-body"}, TEXT.replace("Ana Silva", "Jos\u00e9").encode("latin-1")
     )
@@ -449,7 +426,7 @@ def test_a_base64_body_that_is_not_utf8_is_a_400(booking_env: dict[str, str]) ->
 
 
 def test_no_error_answer_leaks_a_stack_trace(booking_env: dict[str, str], book: BookCall) -> None:
-    """Even the 500 above is the contract's body: code, message, no traceback."""
+    """An error answer is the contract's body: code, message, no traceback."""
     status, answer = settle(book, None, raw=TEXT[:-1] + ', "x": ' + "[" * 5000 + "]" * 5000 + "}")
     assert status >= 400 and set(answer) == {"error"}
     assert "Traceback" not in json.dumps(answer) and "RecursionError" not in json.dumps(answer)

@@ -42,7 +42,7 @@ def parse_iso_date(value: object) -> date:
     """A ``YYYY-MM-DD`` string that is a real calendar date, parsed strictly (no timestamps, no other formats)."""
     if isinstance(value, date):
         return value
-    if not isinstance(value, str) or not ISO_DATE.match(value):
+    if not isinstance(value, str) or not ISO_DATE.fullmatch(value):
         raise ValueError("must be a date in YYYY-MM-DD format")
     try:
         return date.fromisoformat(value)
@@ -156,11 +156,13 @@ def fast_parse(data: Any) -> BookingInput | None:
         if type(data["guests"]) is not int:  # JSON Schema's integer takes 2.0; the model would store 2
             return None
         check_in, check_out = parse_iso_date(data["checkIn"]), parse_iso_date(data["checkOut"])
+        customer = data["customer"]
+        for text in (data["listingId"], customer["name"], customer["email"]):
+            text.encode()  # a lone surrogate passes the schema's regex; the model refuses it (UnicodeEncodeError)
     except ValueError:
         return None
     if stay_problem(check_in, check_out) is not None:
         return None
-    customer = data["customer"]
     return BookingInput(
         listingId=data["listingId"],
         check_in=check_in,

@@ -83,16 +83,19 @@ def create_booking() -> Response[str]:
     """Book a stay (contract: BRIEF §3)."""
     metrics.add_metric(name=metric_names.BOOKING_REQUEST, unit=MetricUnit.Count, value=1)
     event = app.current_event
-    raw = event.decoded_body or ""
-    if len(raw.encode()) > MAX_BODY_BYTES:
+    try:
+        raw = event.decoded_body or ""
+    except ValueError:  # binascii.Error (not base64) or UnicodeDecodeError (not UTF-8), both ValueErrors
+        raw = None  # answered as "body: must be a JSON object"
+    if raw is not None and len(raw.encode(errors="surrogatepass")) > MAX_BODY_BYTES:
         raise ApiError(413, "PAYLOAD_TOO_LARGE", f"The body is over {MAX_BODY_BYTES // 1024} KiB.")
     key = event.headers.get("idempotency-key") or event.headers.get("Idempotency-Key")
     problems = []
-    if key is None or not IDEMPOTENCY_KEY.match(key):
+    if key is None or not IDEMPOTENCY_KEY.fullmatch(key):
         problems.append({"field": "Idempotency-Key", "message": "header required: 8-128 characters [A-Za-z0-9_-]"})
     try:
         body = json.loads(raw) if raw else None
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the interpreter's limit
         body = None
     if not isinstance(body, dict):
         problems.append({"field": "body", "message": "must be a JSON object"})
