@@ -312,3 +312,36 @@ def test_control_characters_in_free_text_are_a_field_error(
     status, answer = book(body(customer=customer), key=f"control-{field}-1")
     assert (status, answer["error"]["code"]) == (400, "VALIDATION_ERROR")
     assert [d["field"] for d in answer["error"]["details"]] == [f"customer.{field}"]
+
+
+def test_concurrent_first_bookings_find_the_idempotency_store_configured(
+    booking_env: dict[str, str], book: BookCall, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Powertools configures its persistence layer on the first idempotent call, and marks it configured before it
+    compiles the key expression (``persistence/base.py``: ``self.configured = True``, then ``jmespath.compile``): a
+    second request arriving in between found no expression and answered 503 (seen in CI as ``'NoneType' object has
+    no attribute 'search'``). Lambda runs one request per process, the local mode several on threads: the handler
+    configures the store before any request can use it. The compile is slowed here to open the window every time."""
+    from aws_lambda_powertools.utilities.idempotency.persistence import base
+
+    real_compile = base.jmespath.compile
+
+    def slow_compile(expression: str) -> Any:
+        time.sleep(0.3)
+        return real_compile(expression)
+
+    bookings.idempotent_booking()  # built by the first request; configured, after the fix, before it is used
+    monkeypatch.setattr(base.jmespath, "compile", slow_compile)
+    barrier = threading.Barrier(2)
+    answers: list[tuple[int, dict[str, Any]]] = []
+
+    def one(key: str) -> None:
+        barrier.wait()
+        answers.append(book(body(), key=key))
+
+    threads = [threading.Thread(target=one, args=(f"first-key-{n}",)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(status for status, _ in answers) == [201, 201], answers

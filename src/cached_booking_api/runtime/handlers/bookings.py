@@ -69,6 +69,9 @@ def idempotent_booking() -> tuple[Callable[..., dict[str, Any]], IdempotencyConf
         expires_after_seconds=IDEMPOTENCY_EXPIRY_SECONDS,
         raise_on_no_idempotency_key=True,
     )
+    # Powertools configures the store on first use and flags it configured before compiling the key expression: a
+    # concurrent first request (the local mode serves several on threads) would find no expression. Configure it now.
+    persistence.configure(idempotency)
 
     @idempotent_function(data_keyword_argument="payload", persistence_store=persistence, config=idempotency)  # type: ignore[untyped-decorator]
     def book(payload: dict[str, Any]) -> dict[str, Any]:
