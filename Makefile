@@ -61,8 +61,9 @@ generated-check: setup
 test-fast: setup
 	CBA_TEST_TIER=fast PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 $(BIN)/python -m pytest -q -p no:cacheprovider
 
-# Everything the fast tier does not run (servers, synthesized templates, wheels), on 2 workers.
-unit: setup
+# Everything the fast tier does not run (servers, synthesized templates, wheels), on 2 workers. The JS synth baseline
+# is installed for the test that keeps it building the example's platform (test/examples/test_booking_platform.py).
+unit: setup bench/js-synth/node_modules/.installed
 	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not fast"
 
 test: test-fast lint typecheck generated-check unit
