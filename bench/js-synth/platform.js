@@ -358,19 +358,20 @@ class BookingPlatformStack extends cdk.Stack {
     const throttled = new logs.MetricFilter(this, "Throttled429", { logGroup: accessLogs,
       filterPattern: logs.FilterPattern.literal('{ $.status = "429" }'), metricNamespace: "CachedBookingApi",
       metricName: "api-429", metricValue: "1", defaultValue: 0 }).metric(sum);
-    const ddbThrottles = (ops) => table.metricThrottledRequestsForOperations({ operations: ops, ...sum });
+    const ddbMetric = (metricName, dimensions) => new cloudwatch.Metric({ namespace: "AWS/DynamoDB", metricName,
+      dimensionsMap: { TableName: table.tableName, ...dimensions }, ...sum });
+    const ddbThrottles = (kind, operation) => rate("FILL(ev, 0) + FILL(rq, 0)", `DynamoDB throttled ${kind}`,
+      { ev: ddbMetric(`${kind}ThrottleEvents`, {}), rq: ddbMetric("ThrottledRequests", { Operation: operation }) });
     const cacheMetric = (name, statistic) => new cloudwatch.Metric({ namespace: "AWS/ElastiCache", metricName: name,
       statistic, period: PERIOD, dimensionsMap: { clusterId: cache.ref } });
     const definitions = {
-      Api5xxRate: rate("IF(r > 0, 100 * e / r, 0)", "API 5xx %", { e: stage.metricServerError(sum), r: stage.metricCount(sum) }),
+      Api5xxRate: rate("100 * e", "API 5xx %", { e: stage.metricServerError({ statistic: "Average", period: PERIOD }) }),
       ApiLatencyP99: stage.metricLatency({ statistic: "p99", period: PERIOD }),
       SearchErrorRate: errorRate(search.f), SearchThrottles: search.f.metricThrottles(sum),
-      BookingErrorRate: errorRate(booking.f), InvalidationErrors: invalidation.f.metricErrors(sum),
-      ForwarderErrors: forwarder.f.metricErrors(sum),
-      DynamoDbThrottles: ddbThrottles([dynamodb.Operation.QUERY, dynamodb.Operation.GET_ITEM, dynamodb.Operation.BATCH_GET_ITEM]),
+      BookingErrorRate: errorRate(booking.f),
+      DynamoDbThrottles: ddbThrottles("Read", "Query"),
       CacheCircuitOpen: emf("CircuitOpen"), CacheErrors: emf("CacheError"),
-      DynamoDbWriteThrottles: ddbThrottles([dynamodb.Operation.TRANSACT_WRITE_ITEMS, dynamodb.Operation.PUT_ITEM,
-        dynamodb.Operation.UPDATE_ITEM, dynamodb.Operation.BATCH_WRITE_ITEM]),
+      DynamoDbWriteThrottles: ddbThrottles("Write", "TransactWriteItems"),
       InvalidationIteratorAge: invalidation.f.metric("IteratorAge", { statistic: "Maximum", period: PERIOD }),
       CacheEcpuNearLimit: rate("ecpu / 60", "Cache ECPU/s", { ecpu: cacheMetric("ElastiCacheProcessingUnits", "Sum") }),
       CacheStorageNearLimit: cacheMetric("BytesUsedForCache", "Maximum"),

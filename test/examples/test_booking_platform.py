@@ -69,3 +69,26 @@ def test_the_js_baseline_of_the_synth_bench_builds_the_same_platform(example_app
     js_template = json.loads((tmp_path / "out" / "BookingPlatform.template.json").read_text())
     assert perf_bench.parity_problems(example_app.template, js_template) == []
     assert sum(perf_bench.resource_types(js_template).values()) == len(example_app.template["Resources"])
+
+
+def test_the_example_costs_at_most_10_dollars_a_month_idle_with_its_encrypted_alarm_topic(
+    example_app: Synthesized,
+) -> None:
+    """Issue 10.2: idle at most $10 a month, design load (50k searches + 1k bookings a day) at most $25, priced from the
+    example's own template (`cached-booking-api cost --template`), with the same guarantees.
+
+    The alarm topic keeps its customer managed key ($1/month): Amazon SNS developer guide, "Enable compatibility
+    between event sources from AWS services and encrypted topics"
+    (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services): "Several AWS
+    services publish events to Amazon SNS topics. To allow these event sources to work with encrypted topics, you must
+    perform the following steps. 1. Use a customer managed KMS." -- the AWS managed key (alias/aws/sns) cannot be
+    given to cloudwatch.amazonaws.com, and an unencrypted topic fails cdk-nag's AwsSolutions-SNS2. The saving is in
+    the alarms' metrics instead (test/infrastructure/test_monitoring.py)."""
+    from cached_booking_api.tools import cost
+
+    deployment = cost.Deployment.from_template(example_app.template_path)
+    assert deployment.kms_keys == 1
+    idle, design = cost.estimate(0, 0, deployment=deployment), cost.estimate(50_000, 1_000, deployment=deployment)
+    assert idle.total <= 10.0, cost.render([idle], cost.load_prices())
+    assert design.total <= 25.0, cost.render([design], cost.load_prices())
+    assert deployment.alarm_metrics == 24  # the construct's 23 and the inventory dead-letter queue's

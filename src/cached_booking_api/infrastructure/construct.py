@@ -509,7 +509,6 @@ class CachedSearchApi(Construct):
             access_log_group=self.access_log_group,
             search_function=self.search_function,
             booking_function=self.booking_function,
-            forwarder_function=self.forwarder_function,
             invalidation_function=self.invalidation_function,
             dead_letter_queues={
                 "Outbox": self.outbox_dead_letter_queue,

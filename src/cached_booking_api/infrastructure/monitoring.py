@@ -60,7 +60,6 @@ class Monitoring(Construct):
         access_log_group: logs.ILogGroup,
         search_function: lambda_.Function,
         booking_function: lambda_.Function,
-        forwarder_function: lambda_.Function,
         invalidation_function: lambda_.Function,
         dead_letter_queues: dict[str, sqs.IQueue],
         table: dynamodb.ITable,
@@ -94,13 +93,9 @@ class Monitoring(Construct):
         p99 = (options.api_p99_latency or Duration.seconds(2)).to_milliseconds()
         sum_: dict[str, Any] = {"statistic": "Sum", "period": PERIOD}
         definitions: dict[str, tuple[cloudwatch.IMetric, float, str]] = {
+            # 5XXError's Average is the 5xx rate (API Gateway's metrics doc): one billed metric, not 5XXError / Count.
             "Api5xxRate": (
-                rate(
-                    "IF(requests > 0, 100 * errors / requests, 0)",
-                    "API 5xx %",
-                    errors=stage.metric_server_error(**sum_),
-                    requests=stage.metric_count(**sum_),
-                ),  # fmt: skip
+                rate("100 * errors", "API 5xx %", errors=stage.metric_server_error(statistic="Average", period=PERIOD)),
                 options.api_5xx_rate_percent,
                 "API 5xx responses above the allowed percentage of requests",
             ),
@@ -112,23 +107,13 @@ class Monitoring(Construct):
             "SearchErrorRate": error_rate(search_function, "Search", options.search_error_rate_percent),
             "SearchThrottles": (search_function.metric_throttles(**sum_), 1, "Search function throttled"),
             "BookingErrorRate": error_rate(booking_function, "Booking", options.booking_error_rate_percent),
-            "InvalidationErrors": (
-                invalidation_function.metric_errors(**sum_),
-                1,
-                "Cache invalidation consumer failed (retrying)",
-            ),
-            "ForwarderErrors": (forwarder_function.metric_errors(**sum_), 1, "search.completed forwarder failed"),
+            # No Errors alarms on the invalidation consumer and the forwarder: a failure either recovers on retry or
+            # ends in their dead-letter queues (alarmed below); a consumer that keeps failing falls behind the stream
+            # (InvalidationIteratorAge). README "Cost" has the alarm table.
             "DynamoDbThrottles": (
-                table.metric_throttled_requests_for_operations(
-                    operations=[
-                        dynamodb.Operation.QUERY,
-                        dynamodb.Operation.GET_ITEM,
-                        dynamodb.Operation.BATCH_GET_ITEM,
-                    ],
-                    **sum_,
-                ),
+                _throttles(table, "Read", "Query"),
                 1,
-                "DynamoDB throttled requests",
+                "DynamoDB throttled reads: table read events of any operation, or a Query on the table or an index",
             ),
             "CacheCircuitOpen": (
                 emf(metric_names.CIRCUIT_OPEN),
@@ -138,17 +123,10 @@ class Monitoring(Construct):
             "CacheErrors": (emf(metric_names.CACHE_ERROR), options.cache_errors_per_5_minutes, "Cache call failures"),
         }
         definitions["DynamoDbWriteThrottles"] = (
-            table.metric_throttled_requests_for_operations(
-                operations=[
-                    dynamodb.Operation.TRANSACT_WRITE_ITEMS,
-                    dynamodb.Operation.PUT_ITEM,
-                    dynamodb.Operation.UPDATE_ITEM,
-                    dynamodb.Operation.BATCH_WRITE_ITEM,
-                ],
-                **sum_,
-            ),
+            _throttles(table, "Write", "TransactWriteItems"),
             1,
-            "DynamoDB throttled writes (bookings, cancellations, loads)",
+            "DynamoDB throttled writes: table write events of any operation (loads included), or a transaction "
+            "(booking, cancellation, inventory update) throttled on the table or an index",
         )
         iterator_age = options.invalidation_iterator_age or INVALIDATION_ITERATOR_AGE
         definitions["InvalidationIteratorAge"] = (
@@ -238,6 +216,23 @@ class Monitoring(Construct):
         )  # fmt: skip
         board.add_widgets(cloudwatch.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms.values()), width=24))
         return board
+
+
+def _throttles(table: dynamodb.ITable, kind: str, operation: str) -> cloudwatch.MathExpression:
+    """Throttled ``kind`` (Read/Write) work on the table, in two metrics: the table's ``<kind>ThrottleEvents`` (every
+    operation's events on the table, partial batches included, but not an index's events) and ``ThrottledRequests`` of
+    the one operation (its API name) that touches the indexes at run time (Query for reads, TransactWriteItems for
+    writes), which
+    counts a request once if any of its events, on the table or an index, is throttled."""
+
+    def metric(name: str, **dimensions: str) -> cloudwatch.Metric:
+        return cloudwatch.Metric(namespace="AWS/DynamoDB", metric_name=name, statistic="Sum", period=PERIOD,
+                                 dimensions_map={"TableName": table.table_name, **dimensions})  # fmt: skip
+
+    events, requests = metric(f"{kind}ThrottleEvents"), metric("ThrottledRequests", Operation=operation)
+    return cloudwatch.MathExpression(expression="FILL(events, 0) + FILL(requests, 0)",
+                                     using_metrics={"events": events, "requests": requests},
+                                     label=f"DynamoDB throttled {kind.lower()}s", period=PERIOD)  # fmt: skip
 
 
 def _serverless_cache_alarms(cache: Cache) -> dict[str, tuple[cloudwatch.IMetric, float, str]]:
