@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -57,7 +58,7 @@ def test_the_hit_ratio_default_is_the_measured_one_and_misses_drive_dynamodb() -
     low, high = (cost.estimate(50_000, 1_000, assumptions=cost.Assumptions(hit_ratio=r)) for r in (0.026, 0.8))
     reads = "DynamoDB reads (cache misses, bookings)"
     misses = 50_000 * 30 * (1 - 0.026)
-    expected = (misses * cost.Assumptions().miss_read_units + 30_000 * 2) / 1e6 * 0.125
+    expected = (misses * cost.Assumptions().miss_read_units + 30_000 * 2 + 3_000 * 1) / 1e6 * 0.125  # + DELETEs
     assert low.lines[reads] == pytest.approx(expected)
     assert low.lines[reads] > 2 * high.lines[reads]
 
@@ -85,7 +86,7 @@ def test_free_tier_is_applied_only_when_asked() -> None:
 def test_costs_grow_with_traffic_and_beat_the_nat_design() -> None:
     small, large = cost.estimate(50_000, 1_000), cost.estimate(5_000_000, 100_000)
     assert all(large.lines[name] >= small.lines[name] for name in small.lines)
-    assert small.lines["API Gateway (REST requests)"] == pytest.approx(51_000 * 30 / 1e6 * 3.50)
+    assert small.lines["API Gateway (REST requests)"] == pytest.approx(51_100 * 30 / 1e6 * 3.50)  # 100 DELETEs
     nat = cost.nat_design(50_000, 1_000)
     assert nat.total - small.total > 60  # NAT hours and two nodes
     assert cost.estimate(0, 0, cache_mode="provisioned").lines["ElastiCache"] == pytest.approx(2 * 0.0256 * 730)
@@ -112,7 +113,7 @@ def test_scale_prints_the_bill_at_10x_and_100x_line_by_line(capsys: pytest.Captu
     header = scaled.splitlines()[0]
     assert header.split()[-6:] == ["1x", "load", "10x", "load", "100x", "load"]
     api = next(line for line in scaled.splitlines() if line.startswith("API Gateway (REST requests)"))
-    assert [float(v) for v in api.split()[-3:]] == [5.36, 53.55, 535.5]
+    assert [float(v) for v in api.split()[-3:]] == [5.37, 53.66, 536.55]  # 51,100 requests a day, x10, x100
 
 
 def test_price_file_is_dated_and_names_its_sources() -> None:
@@ -149,7 +150,7 @@ def test_regulated_lever_prices_each_choice(capsys: pytest.CaptureFixture[str]) 
     assert not any("regulated" in line for line in cost.estimate(50_000, 1_000).lines)
     deployment = cost.Deployment(regulated=True, kms_keys=cost.REGULATED_KMS_KEYS)
     lines = cost.estimate(50_000, 1_000, deployment=deployment).lines
-    requests = 51_000 * 30
+    requests = 51_100 * 30  # searches, bookings, cancellations
     assert lines["KMS keys"] == 2 * prices["kms_key_month"] == 2.0
     assert lines["KMS requests (regulated)"] == pytest.approx((100_000 + 2 * requests) / 10_000 * 0.03)
     assert lines["AWS Backup, 35 daily copies (regulated)"] == pytest.approx(35 * 1.0 * 0.10)
@@ -174,12 +175,17 @@ def test_the_outbox_publisher_is_priced_for_every_booking_and_cancellation_event
     events = bookings * 1.1
     invocations = events / a.outbox_events_per_invocation
     lines = cost.estimate(0, 1_000).lines
-    expected = (bookings * a.booking_seconds * d.booking_gb + invocations * a.publisher_seconds * 0.25) * p[
-        "lambda_arm_gb_second"
-    ] + (bookings + bookings + invocations) / 1e6 * p["lambda_requests_per_million"]  # API, stream batches, publisher
+    cancellations = bookings * 0.1  # DELETE /bookings/{id}: priced in test_cancellations_are_priced_as_delete_requests
+    expected = (
+        bookings * a.booking_seconds * d.booking_gb
+        + cancellations * a.cancellation_seconds * d.booking_gb
+        + invocations * a.publisher_seconds * 0.25
+    ) * p["lambda_arm_gb_second"] + (events + events + invocations) / 1e6 * p[
+        "lambda_requests_per_million"
+    ]  # API requests (POST and DELETE), stream batches, publisher
     assert lines["Lambda (arm64 duration, requests)"] == pytest.approx(expected)
     assert lines["EventBridge (events, Pipe)"] == pytest.approx(
-        bookings / 1e6 * p["eventbridge_events_per_million"] + events / 1e6 * p["pipes_requests_per_million"]
+        events / 1e6 * p["eventbridge_events_per_million"] + events / 1e6 * p["pipes_requests_per_million"]
     )
     bigger = cost.estimate(0, 1_000, deployment=cost.Deployment(publisher_gb=1.0)).lines
     assert bigger["Lambda (arm64 duration, requests)"] - lines["Lambda (arm64 duration, requests)"] == pytest.approx(
@@ -239,3 +245,38 @@ def test_cost_command_prices_inventory_events(capsys: pytest.CaptureFixture[str]
     assert "inventory_sources" in capsys.readouterr().err
     assert cli.main(["cost", "--inventory-events-per-day", "-1"]) == 2
     assert "--inventory-events-per-day" in capsys.readouterr().err
+
+
+def test_cancellations_are_priced_as_delete_requests() -> None:
+    """``DELETE /bookings/{id}``: one booking in ten is cancelled (Assumptions.cancellations_per_booking, the share
+    the outbox publisher and the CancellationRequest metric already assumed). Each is an API request, a bookings
+    function invocation (a strongly consistent GetItem of the booking, then one TransactWriteItems: the booking
+    marked, the nights given back, the outbox event; transactional writes count twice), a stream batch for the
+    invalidation consumer, a booking.cancelled on the bus and in the analytics sink, and its log lines."""
+    p, a, d = cost.load_prices(), cost.Assumptions(), cost.Deployment()
+    assert (a.cancellation_read_units, a.cancellation_write_units) == (1.0, 6.0)
+    bookings = 1_000 * 30
+    cancellations = bookings * a.cancellations_per_booking
+    with_, without = (cost.estimate(0, 1_000, assumptions=replace(a, cancellations_per_booking=c)).lines
+                      for c in (a.cancellations_per_booking, 0.0))  # fmt: skip
+    added = {name: with_[name] - without[name] for name in with_}
+    assert added["API Gateway (REST requests)"] == pytest.approx(
+        cancellations / 1e6 * p["api_gateway_rest_per_million"]
+    )
+    publisher = cancellations / a.outbox_events_per_invocation  # its booking.cancelled, already priced before
+    assert added["Lambda (arm64 duration, requests)"] == pytest.approx(
+        (cancellations * a.cancellation_seconds * d.booking_gb + publisher * a.publisher_seconds * d.publisher_gb)
+        * p["lambda_arm_gb_second"]
+        + (cancellations + cancellations + publisher) / 1e6 * p["lambda_requests_per_million"]  # API, stream, Pipe
+    )
+    assert added["DynamoDB reads (cache misses, bookings)"] == pytest.approx(
+        cancellations * 1.0 / 1e6 * p["dynamodb_read_request_units_per_million"]
+    )
+    assert added["DynamoDB writes, storage, PITR"] == pytest.approx(
+        cancellations * 6.0 / 1e6 * p["dynamodb_write_request_units_per_million"]
+    )
+    assert added["EventBridge (events, Pipe)"] == pytest.approx(
+        cancellations / 1e6 * (p["eventbridge_events_per_million"] + p["pipes_requests_per_million"])
+    )
+    assert added["CloudWatch Logs (ingestion, storage)"] > 0 and added["Firehose + S3 (analytics)"] > 0
+    assert all(v >= 0 for v in added.values())

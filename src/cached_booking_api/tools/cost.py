@@ -47,8 +47,18 @@ class Assumptions:
     booking_write_units: float = 14.0  # transaction (x2) of 3 nights + booking + outbox + check, idempotency put/update
     booking_read_units: float = 2.0
     cancellations_per_booking: float = 0.1
-    """Assumed: one booking in ten is cancelled (a ``booking.cancelled`` through the same outbox, Pipe and publisher;
-    the same share as the ``CancellationRequest`` metric below)."""
+    """Assumed: one booking in ten is cancelled (the same share as the ``CancellationRequest`` metric below). Each is a
+    ``DELETE /bookings/{id}`` (an API request and a bookings function invocation), a stream batch for the invalidation
+    consumer, and a ``booking.cancelled`` through the same outbox, Pipe and publisher, the bus and the analytics
+    sink."""
+    cancellation_seconds: float = 0.08
+    """Assumed: one cancellation (warm): a ``GetItem`` of the booking and one ``TransactWriteItems``, as an
+    ``inventory.updated`` event is."""
+    cancellation_read_units: float = 1.0  # the booking, one strongly consistent GetItem (< 4 KB)
+    cancellation_write_units: float = 6.0
+    """The cancellation's transaction (runtime/booking_service.py ``_cancel_transaction``): the booking marked, the
+    stay's month item(s) given back, the outbox event (< 1 KB each; one month for a typical stay), each written twice
+    as transactional writes are: 2 x (1 + 1 + 1)."""
     publisher_seconds: float = 0.05
     """Assumed: one outbox publisher invocation (warm) is one ``PutEvents`` call of its batch, ~50 ms."""
     outbox_events_per_invocation: float = 1.0
@@ -369,32 +379,37 @@ def estimate(
         )
     searches, bookings = searches_per_day * DAYS_PER_MONTH, bookings_per_day * DAYS_PER_MONTH
     inventory_events = inventory_events_per_day * DAYS_PER_MONTH
-    requests = searches + bookings
+    cancellations = bookings * a.cancellations_per_booking  # DELETE /bookings/{id}
+    requests = searches + bookings + cancellations  # API requests; each is also one event on the bus
     hits, misses = searches * a.hit_ratio, searches * (1 - a.hit_ratio)
-    outbox_events = bookings * (1 + a.cancellations_per_booking)  # through the Pipe to the publisher
+    outbox_events = bookings + cancellations  # through the Pipe to the publisher
     publisher_invocations = outbox_events / a.outbox_events_per_invocation
     estimate_ = Estimate(f"CachedSearchApi ({d.cache_mode} {d.engine})")
     lines = estimate_.lines
     lines["API Gateway (REST requests)"] = requests / 1e6 * p["api_gateway_rest_per_million"]
     gb_seconds = ((hits * a.search_hit_seconds + misses * a.search_miss_seconds) * d.search_gb
                   + bookings * a.booking_seconds * d.booking_gb
+                  + cancellations * a.cancellation_seconds * d.booking_gb
                   + publisher_invocations * a.publisher_seconds * d.publisher_gb
                   + inventory_events * a.inventory_event_seconds * d.inventory_consumer_gb)  # fmt: skip
-    # forwarder batches of search events, stream consumer batches, the outbox publisher, the inventory consumer
-    async_invocations = searches / 50 + bookings + publisher_invocations + inventory_events
+    # forwarder batches of search events, stream consumer batches (a booking's or a cancellation's writes), the outbox
+    # publisher, the inventory consumer
+    async_invocations = searches / 50 + bookings + cancellations + publisher_invocations + inventory_events
     invocations = requests + async_invocations
     lines["Lambda (arm64 duration, requests)"] = (gb_seconds * p["lambda_arm_gb_second"]
                                                   + invocations / 1e6 * p["lambda_requests_per_million"])  # fmt: skip
     read_units = (misses * a.miss_read_units + bookings * a.booking_read_units
+                  + cancellations * a.cancellation_read_units
                   + inventory_events * a.inventory_event_read_units)  # fmt: skip
     lines["DynamoDB reads (cache misses, bookings)"] = read_units / 1e6 * p["dynamodb_read_request_units_per_million"]
-    write_units = bookings * a.booking_write_units + inventory_events * a.inventory_event_write_units
+    write_units = (bookings * a.booking_write_units + cancellations * a.cancellation_write_units
+                   + inventory_events * a.inventory_event_write_units)  # fmt: skip
     lines["DynamoDB writes, storage, PITR"] = write_units / 1e6 * p[
         "dynamodb_write_request_units_per_million"
     ] + a.data_gb * (p["dynamodb_storage_gb_month"] + p["dynamodb_pitr_gb_month"])
     lines["ElastiCache"] = cache_cost(p, a, d, hits, misses)
     platform = a.platform_log_bytes_per_invocation if d.system_log_level != "WARN" else 0.0
-    log_gb = (searches * a.app_log_bytes_per_search + bookings * a.app_log_bytes_per_booking
+    log_gb = (searches * a.app_log_bytes_per_search + (bookings + cancellations) * a.app_log_bytes_per_booking
               + invocations * platform
               + requests * (a.access_log_bytes_per_request + a.flow_log_bytes_per_request)) / 1e9  # fmt: skip
     free_logs = p["cloudwatch_free_logs_gb"] if free_tier else 0
@@ -455,7 +470,7 @@ def regulated_lines(searches: float, bookings: float, p: dict[str, Any], a: Assu
     """What ``regulated=True`` adds beyond its keys (``Deployment.kms_keys``), for a month of ``searches`` and
     ``bookings``. Reserved concurrency, versioning (Firehose writes new objects only) and empty dead-letter queues
     cost nothing; the bus dead-letter alarm ($0.10) is counted with the alarms when priced from a template."""
-    requests = searches + bookings
+    requests = searches + bookings * (1 + a.cancellations_per_booking)  # API requests, cancellations included
     kms_requests = REGULATED_KMS_REQUESTS_FIXED + requests * REGULATED_KMS_REQUESTS_PER_EVENT
     return {
         "KMS requests (regulated)": kms_requests / 10_000 * p["kms_requests_per_10k"],
@@ -486,7 +501,7 @@ def nat_design(searches_per_day: float, bookings_per_day: float, prices: dict[st
     replaced = Deployment(cache_mode="provisioned", engine="redis", trace_reservoir_per_second=1.0,
                           system_log_level="INFO", dashboards=1, detailed_metrics=True)  # fmt: skip
     base = estimate(searches_per_day, bookings_per_day, prices=p, assumptions=a, deployment=replaced)
-    requests = (searches_per_day + bookings_per_day) * DAYS_PER_MONTH
+    requests = (searches_per_day + bookings_per_day * (1 + a.cancellations_per_booking)) * DAYS_PER_MONTH
     base.design = "replaced: NAT + 2 Redis nodes"
     base.lines["NAT gateway"] = (p["nat_gateway_hour"] * HOURS_PER_MONTH
                                  + requests * a.nat_gb_per_request * p["nat_gateway_gb"])  # fmt: skip
