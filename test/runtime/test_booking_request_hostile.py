@@ -456,8 +456,7 @@ def test_an_odd_booking_id_is_a_404_and_cancels_nothing(
     booking_env: dict[str, str], book: BookCall, method: str
 ) -> None:
     """Look-alikes of a real id (upper-case hex, a suffix, one character short, another client's) are 404
-    BOOKING_NOT_FOUND; the booking stays CONFIRMED. (A trailing newline is not among them: Powertools' route regex
-    ends in ``$``, which matches before it, so ``bk_...\\n`` reaches the handler as the real id - the caller's own.)"""
+    BOOKING_NOT_FOUND; the booking stays CONFIRMED. (A trailing newline: the next test.)"""
     status, created = settle(book, None, raw=TEXT)
     assert status == 201
     real = created["bookingId"]
@@ -465,4 +464,22 @@ def test_an_odd_booking_id_is_a_404_and_cancels_nothing(
                          (real[:-1], "client-a"), (real, "client-b"), ("bk_" + "0" * 24, "client-a")]:  # fmt: skip
         status, answer = settle(_by_id, method, odd, api_key)
         assert (status, answer["error"]["code"]) == (404, "BOOKING_NOT_FOUND"), (odd, api_key)
+    assert settle(_by_id, "GET", real) == (200, created)
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+@pytest.mark.parametrize("suffix", ["\n", "\r\n", "\n\n"])
+def test_the_real_id_with_a_trailing_newline_is_a_404_and_cancels_nothing(
+    booking_env: dict[str, str], book: BookCall, method: str, suffix: str
+) -> None:
+    """``GET``/``DELETE /bookings/bk_...%0A``: Powertools' route regex ends in ``$``, which also matches before a
+    trailing newline (Python ``re``: "'$' Matches the end of the string or just before the newline at the end of the
+    string"), so the route matched, the newline was dropped from the path parameter and the caller's own booking was
+    answered - or cancelled. Any id not matched whole is 404 BOOKING_NOT_FOUND (the contract gives ``bookingId`` no
+    pattern of its own, so no 400), and the booking stays CONFIRMED."""
+    status, created = settle(book, None, raw=TEXT)
+    assert status == 201
+    real = created["bookingId"]
+    status, answer = settle(_by_id, method, real + suffix)
+    assert (status, answer["error"]["code"]) == (404, "BOOKING_NOT_FOUND")
     assert settle(_by_id, "GET", real) == (200, created)

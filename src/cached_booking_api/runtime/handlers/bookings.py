@@ -39,7 +39,8 @@ app = create_resolver(logger)
 
 MAX_BODY_BYTES = 16 * 1024
 IDEMPOTENCY_EXPIRY_SECONDS = 24 * 3600
-BOOKING_ID = re.compile(r"^bk_[0-9a-f]{24}$")
+BOOKING_ID = re.compile(r"bk_[0-9a-f]{24}")  # matched whole (fullmatch): "$" also matches before a trailing newline
+BY_ID = "/bookings/{bookingId}"  # the API's resource (what API Gateway matched the request to)
 
 
 @cache
@@ -130,6 +131,29 @@ def create_booking() -> Response[str]:
     return json_response(201, booking)
 
 
+def _booking_id(booking_id: str) -> str:
+    """The booking id of the request's path, matched whole; 404 BOOKING_NOT_FOUND for anything else.
+
+    Powertools' route regex ends in ``$``, which also matches before a trailing newline: ``/bookings/bk_...%0A``
+    matched the route with the newline dropped from ``booking_id``, and answered (or cancelled) the caller's own
+    booking. The path's last segment, as API Gateway decoded it, is the id the caller sent."""
+    sent = app.current_event.path.rsplit("/", 1)[-1]
+    if sent != booking_id or not BOOKING_ID.fullmatch(sent):
+        raise ApiError(404, "BOOKING_NOT_FOUND", f"No booking {sent}.")
+    return sent
+
+
+@app.not_found
+def _not_found(_: Exception) -> Response[str]:
+    """A request API Gateway sent to ``/bookings/{bookingId}`` that no route here matched (an id with ``\\r\\n`` or
+    more than one trailing newline): the booking does not exist. Any other path: the resolver's NOT_FOUND."""
+    event = app.current_event
+    if event.resource == BY_ID and event.http_method in ("GET", "DELETE"):
+        sent = event.path.rsplit("/", 1)[-1]
+        return json_response(404, ApiError(404, "BOOKING_NOT_FOUND", f"No booking {sent}.").body())
+    return json_response(404, ApiError(404, "NOT_FOUND", "No such route.").body())
+
+
 def _client(event: Any) -> str:
     """The API key id API Gateway identified the caller by (bookings are scoped to it)."""
     return str(event.request_context.identity.api_key_id or "anonymous")
@@ -139,18 +163,14 @@ def _client(event: Any) -> str:
 def get_booking(booking_id: str) -> Response[str]:
     """A booking by id, if the caller's API key made it."""
     metrics.add_metric(name=metric_names.BOOKING_READ, unit=MetricUnit.Count, value=1)
-    if not BOOKING_ID.match(booking_id):
-        raise ApiError(404, "BOOKING_NOT_FOUND", f"No booking {booking_id}.")
-    return json_response(200, booking_service().get(booking_id, _client(app.current_event)))
+    return json_response(200, booking_service().get(_booking_id(booking_id), _client(app.current_event)))
 
 
 @app.delete("/bookings/<booking_id>")
 def cancel_booking(booking_id: str) -> Response[str]:
     """Cancel a booking the caller's API key made: every night given back once, booking.cancelled sent once."""
     metrics.add_metric(name=metric_names.CANCELLATION_REQUEST, unit=MetricUnit.Count, value=1)
-    if not BOOKING_ID.match(booking_id):
-        raise ApiError(404, "BOOKING_NOT_FOUND", f"No booking {booking_id}.")
-    booking = booking_service().cancel(booking_id, _client(app.current_event))
+    booking = booking_service().cancel(_booking_id(booking_id), _client(app.current_event))
     metrics.add_metric(name=metric_names.BOOKING_CANCELLED, unit=MetricUnit.Count, value=1)
     return json_response(200, booking)
 
