@@ -44,20 +44,29 @@ def test_a_row_without_a_goal_is_refused() -> None:
 
 @pytest.mark.fast
 def test_the_hit_ratio_bench_books_through_the_real_stream_consumer_path() -> None:
-    """The bench's bookings are the stream records a booking writes: the real ``stale_scopes`` turns them into exactly
-    the nights booked (a stay over two months is two month-item records)."""
+    """The bench's bookings are the stream records a booking writes (NEW_AND_OLD_IMAGES of each month item, a stay
+    over two months is two records): the real ``cache_changes`` turns them into one write-through per month, with the
+    booked unit gone from exactly the nights booked."""
     from datetime import date
 
-    from hit_ratio_bench import Event, stream_records
+    from hit_ratio_bench import Event, Table
 
     from cached_booking_api.runtime import schema
-    from cached_booking_api.runtime.invalidation_scopes import stale_scopes
+    from cached_booking_api.runtime.invalidation_scopes import cache_changes
+    from cached_booking_api.runtime.sellable import decode, month_sellable
 
-    event = Event(0.0, True, "Lisbon", date(2027, 1, 30), 3, 2)
-    records = stream_records(event)
-    assert len(records) == 2
-    tag = schema.destination_tag("Lisbon")
-    assert stale_scopes(records) == {(tag, "2027-01-30"), (tag, "2027-01-31"), (tag, "2027-02-01")}
+    table_ = Table()
+    event = Event(0.0, True, "Destination 00", date.today() + timedelta(days=40), 3, 1)
+    records = table_.book(event)
+    assert 1 <= len(records) <= 2 and len(records) == len(schema.nights_by_month(event.stay))
+    writes = cache_changes(records).month_writes
+    assert [w.destination_tag for w in writes] == [schema.destination_tag("Destination 00")] * len(records)
+    for record, write in zip(records, writes, strict=True):
+        new, old = month_sellable(record["dynamodb"]["NewImage"]), month_sellable(record["dynamodb"]["OldImage"])
+        assert decode(write.value) == new
+        assert {day for day in new if new[day] != old[day]} == {
+            n.day for n in event.stay if n.strftime("%Y-%m") == write.month
+        }
 
 
 def test_make_bench_runs_every_part_without_arguments() -> None:

@@ -9,7 +9,7 @@ import redis
 
 from cached_booking_api.infrastructure.cache_cluster import ACCESS_STRING, DEFAULT_USER_ACCESS_STRING
 from cached_booking_api.runtime import config, schema
-from cached_booking_api.runtime.cache import CacheKeys
+from cached_booking_api.runtime.cache import CacheKeys, MonthWrite
 from cached_booking_api.runtime.handlers import search
 from test.conftest import listing, stay
 from test.runtime.conftest import SearchCall, load
@@ -42,13 +42,20 @@ def test_handlers_work_as_the_acl_user_and_nothing_else_is_allowed(
         assert call_search(**query)[1]["X-Cache"] == "MISS"
         assert call_search(**query)[1]["X-Cache"] == "HIT"
         assert search.search_service().breaker.is_open is False
-        token = search.search_service().cache.bump_generation(schema.destination_tag("Lisbon"))
-        assert client_sees(url, CacheKeys.for_query(schema.destination_tag("Lisbon"), "q").generation) == token
+        lisbon = schema.destination_tag("Lisbon")
+        search.search_service().cache.bump_generation(lisbon)  # what the stream consumer does for a listing change
+        assert client_sees(url, CacheKeys(lisbon, ()).generation) is not None
         assert call_search(**query)[1]["X-Cache"] == "MISS"
+        # the consumer's write-through (HSET, EXPIRE NX, the change time) and a search that composes from it
+        month = check_in[:7]
+        search.search_service().cache.write_through([MonthWrite(lisbon, month, "lis-1", "1*31")])
+        assert call_search(**query)[1]["X-Cache"] == "HIT"
+        assert call_search(**query)[2]["results"][0]["available"] == 1
+        assert client_sees(url, CacheKeys(lisbon, (month,)).change(month)) is not None
 
         # the single-flight lock's atomic release (WATCH/MULTI/EXEC) is allowed, and refuses a lock that is not ours
 
-        lock_keys = CacheKeys.for_query(schema.destination_tag("Lisbon"), "acl")
+        lock_keys = CacheKeys(schema.destination_tag("Lisbon"), ("acl",))
         cache = search.search_service().cache
         token = cache.try_lock(lock_keys)
         assert token is not None and cache.unlock(lock_keys, "not-ours") is False
@@ -60,6 +67,10 @@ def test_handlers_work_as_the_acl_user_and_nothing_else_is_allowed(
             ("KEYS", "*"),
             ("CONFIG", "GET", "*"),
             ("SET", "other:key", "1"),
+            ("SET", "sr:{d:x}:q", "1"),  # the 0.2 result entries are not written any more
+            ("HGETALL", "other:key"),
+            ("HDEL", "inv:{d:x}:2030-01", "lis-1"),  # write-through writes tombstones, never deletes a field
+            ("INCRBY", "gen:{d:x}:all", "1"),
             ("EVAL", "return 1", "0"),
         ):
             with pytest.raises(redis.exceptions.NoPermissionError):

@@ -56,7 +56,7 @@ def _client_creation_fault(service: Any, url: str) -> Callable[[], None]:
 
 def _malformed_generation_fault(service: Any, url: str) -> Callable[[], None]:
     admin = redis.Redis.from_url(url)
-    key = CacheKeys.for_query(schema.destination_tag("Lisbon"), "").generation
+    key = CacheKeys(schema.destination_tag("Lisbon"), ()).generation
     admin.set(key, "not-a-number")
     return lambda: admin.delete(key)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,10 +16,9 @@ from redis.cluster import RedisCluster
 from cached_booking_api.infrastructure.cache_cluster import ACCESS_STRING
 from cached_booking_api.local.processes import RedisServer, wait_until
 from cached_booking_api.runtime import config, schema
-from cached_booking_api.runtime.cache import CacheKeys, entry_json
+from cached_booking_api.runtime.cache import COMPLETE_FIELD, CacheKeys, MonthWrite, entry_json
 from cached_booking_api.runtime.handlers import search
 from cached_booking_api.runtime.models import SearchQuery
-from cached_booking_api.runtime.search_service import query_hash
 from test.conftest import listing, stay
 from test.runtime.conftest import SearchCall, load
 
@@ -76,32 +76,38 @@ def test_every_cache_path_works_in_cluster_mode(
         assert call_search(**query)[1]["X-Cache"] == "MISS", destination
         assert call_search(**query)[1]["X-Cache"] == "HIT", destination
         search_query = SearchQuery(destination=destination, checkIn=CHECK_IN, checkOut=CHECK_OUT)
-        keys = CacheKeys.for_query(schema.destination_tag(destination), query_hash(search_query), search_query.nights)
-        slots = {cluster.keyslot(key) for key in (*keys.generations, keys.entry, keys.lock)}
-        assert len(keys.generations) == 1 + len(search_query.nights) and len(slots) == 1, "one MGET, one slot"
+        tag = schema.destination_tag(destination)
+        keys = CacheKeys.for_stay(tag, search_query.nights)
+        slots = {cluster.keyslot(key) for key in keys.all}
+        assert len(slots) == 1, "one pipeline, one slot"
         # stale + lock held elsewhere → STALE; then the lock winner refreshes (MISS)
-        entry = json.loads(entry_json(cluster.get(keys.entry)))
-        cluster.set(keys.entry, json.dumps({**entry, "fresh_until": 0}), keepttl=True)
+        entry = json.loads(entry_json(cluster.get(keys.catalogue)))
+        cluster.set(keys.catalogue, json.dumps({**entry, "fresh_until": 0}), keepttl=True)
+        for month in keys.months:
+            cluster.hset(keys.inventory(month), COMPLETE_FIELD, repr(time.time() - 1))
         cluster.set(keys.lock, "other", px=5000)
         assert call_search(**query)[1]["X-Cache"] == "STALE", destination
         cluster.delete(keys.lock)
         assert call_search(**query)[1]["X-Cache"] == "MISS", destination
-        search.search_service().cache.bump_generation(schema.destination_tag(destination))
-        assert call_search(**query)[1]["X-Cache"] == "MISS", destination
         cache = search.search_service().cache
-        cache.bump_generations([(schema.destination_tag(d), search_query.nights[0].isoformat()) for d in DESTINATIONS])
-        assert call_search(**query)[1]["X-Cache"] == "MISS", destination  # one night's bump, on every node at once
-        cluster.delete(*keys.generations)  # lost generations: SET NX GET seeds them in the entry's slot
+        cache.bump_generation(tag)
+        assert call_search(**query)[1]["X-Cache"] == "MISS", destination
+        # a stream batch over every destination at once (every node), then searches compose from it
+        month = keys.months[0]
+        cache.write_through([MonthWrite(schema.destination_tag(d), month, f"l-{d}", "1*31") for d in DESTINATIONS])
+        status, headers, body = call_search(**query)
+        assert (headers["X-Cache"], body["results"][0]["available"]) == ("HIT", 1), destination
+        cluster.delete(keys.generation)  # a lost generation: SET NX GET seeds it in the search's slot
         assert call_search(**query)[1]["X-Cache"] == "MISS", destination
 
     slots_by_node = {
-        cluster.get_node_from_key(CacheKeys.for_query(schema.destination_tag(d), "x").entry).name  # type: ignore[union-attr]
+        cluster.get_node_from_key(CacheKeys(schema.destination_tag(d), ()).catalogue).name  # type: ignore[union-attr]
         for d in DESTINATIONS
     }
     assert len(slots_by_node) > 1, "the destinations should spread over several nodes"
     cache = search.search_service().cache
     for destination in DESTINATIONS:  # the atomic lock release (WATCH/MULTI/EXEC) on every node, as the ACL user
-        lock_keys = CacheKeys.for_query(schema.destination_tag(destination), "unlock")
+        lock_keys = CacheKeys(schema.destination_tag(destination), ("unlock",))
         token = cache.try_lock(lock_keys)
         assert token is not None and cache.unlock(lock_keys, "not-ours") is False
         assert cache.unlock(lock_keys, token) is True and cluster.get(lock_keys.lock) is None
@@ -125,4 +131,4 @@ def test_slow_topology_discovery_is_given_the_connect_timeout(redis_cluster: str
         url = proxy.url.replace("redis://", "redis://search:pw@")
         client = create_client(RedisSettings(url=url, cluster=True, socket_timeout_ms=50, connect_timeout_ms=2000))
         assert proxy.connections >= 1
-        assert client.get(CacheKeys.for_query("slow-slots", "q").entry) is None
+        assert client.get(CacheKeys("slow-slots", ()).catalogue) is None

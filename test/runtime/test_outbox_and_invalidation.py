@@ -94,15 +94,28 @@ def test_n_bookings_make_n_events_and_invalidate_the_nights_booked(platform: dic
 
     scopes = invalidation.invalidate(records, invalidation.search_cache())
     lisbon = schema.destination_tag("Lisbon")
-    assert scopes == {(lisbon, night) for night in (CHECK_IN, stay(10, 1)[0])}  # the nights booked, nothing else
+    assert scopes == {(lisbon, night[:7]) for night in (CHECK_IN, stay(10, 1)[0])}  # the months booked, nothing else
     status, body = do_search()
-    assert status == "MISS" and body["results"][0]["available"] == 2
+    assert status == "HIT" and body["results"][0]["available"] == 2  # the bookings were written through (9.5)
     assert do_search("Porto")[0] == "HIT"  # other destinations keep their cache
 
 
+def test_a_booking_then_a_search_shows_the_new_count_as_a_hit(platform: dict[str, Any]) -> None:
+    """The point of issue 9.5 at the handlers: a booking reaches the cache through the stream consumer as data, so
+    the next search of its nights is answered from the cache with the new count, not invalidated into a miss."""
+    reader: StreamReader = platform["reader"]
+    invalidation.invalidate(reader.poll(), invalidation.search_cache())
+    assert do_search()[0] == "MISS"
+    assert do_search() == ("HIT", do_search()[1])
+    do_book("hit-after-booking")
+    invalidation.invalidate(reader.poll(), invalidation.search_cache())
+    status, body = do_search()
+    assert (status, body["results"][0]["available"]) == ("HIT", 4)
+
+
 @pytest.mark.fast
-def test_records_that_change_nothing_invalidate_nothing() -> None:
-    from cached_booking_api.runtime.invalidation_scopes import stale_destination_tags, stale_scopes
+def test_records_that_change_nothing_write_nothing() -> None:
+    from cached_booking_api.runtime.invalidation_scopes import cache_changes
 
     night = {"pk": {"S": "LISTING#a"}, "sk": {"S": "MONTH#2027-01"}}
     same = {"c01": {"N": "2"}, "b01": {"N": "1"}, "destinationTag": {"S": "t"}}
@@ -111,13 +124,17 @@ def test_records_that_change_nothing_invalidate_nothing() -> None:
         {"eventName": "MODIFY", "dynamodb": {"Keys": night, "NewImage": same, "OldImage": same}},
         {"eventName": "INSERT", "dynamodb": {"Keys": booking, "NewImage": {"x": {"S": "y"}}}},
     ]
-    assert stale_destination_tags(records) == set()
+    assert cache_changes(records).scopes == set()
     booked = {"c05": {"N": "2"}, "b05": {"N": "1"}, "c06": {"N": "2"}, "destinationTag": {"S": "t"}}
     change = {"Keys": night, "NewImage": {**booked, "b05": {"N": "2"}}, "OldImage": booked}
-    assert stale_scopes([{"eventName": "MODIFY", "dynamodb": change}]) == {("t", "2027-01-05")}
+    writes = cache_changes([{"eventName": "MODIFY", "dynamodb": change}]).month_writes
+    assert [(w.destination_tag, w.month, w.listing_id, w.value) for w in writes] == [("t", "2027-01", "a", "*4,0,2")]
+    removed = {"Keys": night, "OldImage": booked}
+    writes = cache_changes([{"eventName": "REMOVE", "dynamodb": removed}]).month_writes
+    assert [(w.destination_tag, w.value) for w in writes] == [("t", "")]  # a tombstone, never a deleted field
     moved = {"Keys": {"pk": {"S": "LISTING#a"}, "sk": {"S": "META"}},
              "NewImage": {"destination": {"S": "Porto"}}, "OldImage": {"destination": {"S": "Lisbon"}}}  # fmt: skip
-    assert stale_destination_tags([{"eventName": "MODIFY", "dynamodb": moved}]) == {
+    assert cache_changes([{"eventName": "MODIFY", "dynamodb": moved}]).destinations == {
         schema.destination_tag("Porto"),
         schema.destination_tag("Lisbon"),
     }

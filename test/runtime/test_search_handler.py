@@ -5,16 +5,16 @@ from __future__ import annotations
 import io
 import json
 import threading
+import time
 from typing import Any
 
 import pytest
 import redis
 
 from cached_booking_api.runtime import schema
-from cached_booking_api.runtime.cache import CacheKeys, entry_json
+from cached_booking_api.runtime.cache import COMPLETE_FIELD, CacheKeys, entry_json
 from cached_booking_api.runtime.handlers import search
 from cached_booking_api.runtime.models import SearchQuery
-from cached_booking_api.runtime.search_service import query_hash
 from test.conftest import listing, stay
 from test.runtime.conftest import SearchCall, load
 
@@ -37,9 +37,10 @@ def lisbon(search_env: dict[str, str], dynamodb: Any) -> dict[str, str]:
     return search_env
 
 
-def entry_key(destination: str, check_in: str, check_out: str, guests: int = 1) -> CacheKeys:
+def cache_keys(destination: str, check_in: str, check_out: str, guests: int = 1) -> CacheKeys:
+    """The keys a search reads: its destination's generation and catalogue, the months of its stay."""
     query = SearchQuery(destination=destination, checkIn=check_in, checkOut=check_out, guests=guests)
-    return CacheKeys.for_query(schema.destination_tag(destination), query_hash(query), query.nights)
+    return CacheKeys.for_stay(schema.destination_tag(destination), query.nights)
 
 
 def test_results_follow_the_contract(lisbon: dict[str, str], call_search: SearchCall) -> None:
@@ -70,44 +71,64 @@ def test_miss_then_hit_returns_the_same_body(lisbon: dict[str, str], call_search
     assert [r["listingId"] for r in first[2]["results"]] == ["lis-c", "lis-a", "lis-b"]
 
 
-def test_equivalent_queries_share_one_canonical_key(lisbon: dict[str, str], call_search: SearchCall) -> None:
+def test_equivalent_queries_and_other_stays_of_the_month_share_the_cached_data(
+    lisbon: dict[str, str], call_search: SearchCall
+) -> None:
+    """The cache holds data, not answers (issue 9.5): once a destination's catalogue and a month are cached, every
+    search of them is a HIT, whatever its spelling, guests, check-in or length within the month."""
     assert call_search(destination="Lisbon", checkIn=CHECK_IN, checkOut=CHECK_OUT)[1]["X-Cache"] == "MISS"
+    same_month = stay(10, 1) if stay(10, 1)[0][:7] == stay(10, 1)[1][:7] else stay(10, 0)
     for variant in (
         {"destination": "  LISBON ", "checkIn": CHECK_IN, "checkOut": CHECK_OUT},
         {"checkOut": CHECK_OUT, "guests": 1, "destination": "lisbon", "checkIn": CHECK_IN},
         {"destination": "lisbon", "checkIn": CHECK_IN, "checkOut": CHECK_OUT, "limit": 1},
+        {"destination": "Lisbon", "checkIn": CHECK_IN, "checkOut": CHECK_OUT, "guests": 2},
+        {"destination": "Lisbon", "checkIn": same_month[0], "checkOut": CHECK_OUT, "guests": 3},
     ):
         assert call_search(**variant)[1]["X-Cache"] == "HIT", variant
-    assert call_search(destination="Lisbon", checkIn=CHECK_IN, checkOut=CHECK_OUT, guests=2)[1]["X-Cache"] == "MISS"
+    assert call_search(destination="Porto", checkIn=CHECK_IN, checkOut=CHECK_OUT)[1]["X-Cache"] == "MISS"
 
 
-def test_entry_ttl_has_bounded_jitter(lisbon: dict[str, str], call_search: SearchCall, redis_server: Any) -> None:
+def test_cache_ttls_have_bounded_jitter(
+    lisbon: dict[str, str], call_search: SearchCall, redis_server: Any, dynamodb: Any
+) -> None:
+    """Month hashes (12 months) and catalogues (12 destinations) filled together do not expire together."""
     client = redis.Redis.from_url(redis_server.url)
     ttls = []
     for offset in range(12):
-        check_in, check_out = stay(20 + offset, 2)
+        check_in, check_out = stay(1 + 30 * offset, 1)
         call_search(destination="Lisbon", checkIn=check_in, checkOut=check_out)
-        ttls.append(client.pttl(entry_key("Lisbon", check_in, check_out).entry) / 1000)
+        keys = cache_keys("Lisbon", check_in, check_out)
+        ttls.append(client.pttl(keys.inventory(keys.months[0])) / 1000)
+    catalogue_ttls = []
+    for index in range(12):
+        load(dynamodb, lisbon["TABLE_NAME"], listing(f"jit-{index}", destination=f"Jitter {index}"))
+        call_search(destination=f"Jitter {index}", checkIn=CHECK_IN, checkOut=CHECK_OUT)
+        catalogue_ttls.append(client.pttl(cache_keys(f"Jitter {index}", CHECK_IN, CHECK_OUT).catalogue) / 1000)
     policy = search.search_service().cache.policy
     low = policy.ttl_seconds * (1 - policy.jitter_ratio) + policy.stale_seconds - 1
     high = policy.ttl_seconds * (1 + policy.jitter_ratio) + policy.stale_seconds
-    assert all(low <= ttl <= high for ttl in ttls), ttls
-    assert len({round(ttl) for ttl in ttls}) > 1, "jitter must spread expiries"
+    for values in (ttls, catalogue_ttls):
+        assert all(low <= ttl <= high for ttl in values), values
+        assert len({round(ttl) for ttl in values}) > 1, "jitter must spread expiries"
 
 
-def _age_entry(client: redis.Redis, key: str) -> None:
-    data = json.loads(entry_json(client.get(key)))
+def _age(client: redis.Redis, keys: CacheKeys) -> None:
+    """Make the catalogue and the stay's months stale (past fresh, not expired)."""
+    data = json.loads(entry_json(client.get(keys.catalogue)))
     data["fresh_until"] = 0
-    client.set(key, json.dumps(data), keepttl=True)
+    client.set(keys.catalogue, json.dumps(data), keepttl=True)
+    for month in keys.months:
+        client.hset(keys.inventory(month), COMPLETE_FIELD, repr(time.time() - 1))  # stale, within its stale window
 
 
 def test_stale_entry_is_served_while_another_request_revalidates(
     lisbon: dict[str, str], call_search: SearchCall, redis_server: Any
 ) -> None:
     client = redis.Redis.from_url(redis_server.url)
-    keys = entry_key("Lisbon", CHECK_IN, CHECK_OUT)
+    keys = cache_keys("Lisbon", CHECK_IN, CHECK_OUT)
     call_search(destination="Lisbon", checkIn=CHECK_IN, checkOut=CHECK_OUT)
-    _age_entry(client, keys.entry)
+    _age(client, keys)
     client.set(keys.lock, "someone-else", px=5000)
     assert call_search(destination="Lisbon", checkIn=CHECK_IN, checkOut=CHECK_OUT)[1]["X-Cache"] == "STALE"
     client.delete(keys.lock)
@@ -120,10 +141,11 @@ def test_stale_entry_is_served_when_dynamodb_fails(
 ) -> None:
     client = redis.Redis.from_url(redis_server.url)
     first = call_search(destination="Lisbon", checkIn=CHECK_IN, checkOut=CHECK_OUT)
-    _age_entry(client, entry_key("Lisbon", CHECK_IN, CHECK_OUT).entry)
+    _age(client, cache_keys("Lisbon", CHECK_IN, CHECK_OUT))
     _break_dynamodb(monkeypatch)
-    status, headers, body = call_search(destination="Lisbon", checkIn=CHECK_IN, checkOut=CHECK_OUT)
-    assert (status, headers["X-Cache"], body) == (200, "STALE", first[2])
+    for _ in range(2):  # the refresh that failed put the stale months back: the next request is served too
+        status, headers, body = call_search(destination="Lisbon", checkIn=CHECK_IN, checkOut=CHECK_OUT)
+        assert (status, headers["X-Cache"], body) == (200, "STALE", first[2])
 
 
 def test_dynamodb_down_and_nothing_cached_is_503_without_internals(
@@ -151,20 +173,33 @@ def test_empty_results_are_cached_briefly(lisbon: dict[str, str], call_search: S
     second = call_search(destination="Atlantis", checkIn=CHECK_IN, checkOut=CHECK_OUT)
     assert (first[0], first[2]["results"], first[1]["X-Cache"]) == (200, [], "MISS")
     assert second[1]["X-Cache"] == "HIT"
-    ttl = redis.Redis.from_url(redis_server.url).pttl(entry_key("Atlantis", CHECK_IN, CHECK_OUT).entry) / 1000
+    ttl = redis.Redis.from_url(redis_server.url).pttl(cache_keys("Atlantis", CHECK_IN, CHECK_OUT).catalogue) / 1000
     policy = search.search_service().cache.policy
     assert 0 < ttl <= policy.negative_ttl_seconds * (1 + policy.jitter_ratio)
 
 
-def test_generation_bump_invalidates_a_destination(
+def test_a_new_listing_reaches_the_cache_through_the_stream_consumer(
     lisbon: dict[str, str], call_search: SearchCall, dynamodb: Any
 ) -> None:
+    """A new listing changes its destination's catalogue (generation bumped) and writes its months through; the other
+    destinations keep their cache."""
+    import boto3
+
+    from cached_booking_api.local.streams import StreamReader
+    from cached_booking_api.runtime.handlers import invalidation
+
+    stream_arn = dynamodb.describe_table(TableName=lisbon["TABLE_NAME"])["Table"]["LatestStreamArn"]
+    reader = StreamReader(boto3.client("dynamodbstreams", endpoint_url=lisbon["DYNAMODB_ENDPOINT"]), stream_arn)
+    consumer = search.search_service().cache
+    invalidation.invalidate(reader.poll(), consumer)  # the fixture's load
     call_search(destination="Lisbon", checkIn=CHECK_IN, checkOut=CHECK_OUT)
     call_search(destination="Porto", checkIn=CHECK_IN, checkOut=CHECK_OUT)
     load(dynamodb, lisbon["TABLE_NAME"], listing("lis-e", price=100))
-    search.search_service().cache.bump_generation(schema.destination_tag("lisbon"))
+    scopes = invalidation.invalidate(reader.poll(), consumer)
+    assert (schema.destination_tag("Lisbon"), "*") in scopes
     status, headers, body = call_search(destination="Lisbon", checkIn=CHECK_IN, checkOut=CHECK_OUT)
-    assert headers["X-Cache"] == "MISS" and body["results"][0]["listingId"] == "lis-e"
+    assert headers["X-Cache"] == "MISS" and body["results"][0]["listingId"] == "lis-e"  # the catalogue reloaded
+    assert call_search(destination="Lisbon", checkIn=CHECK_IN, checkOut=CHECK_OUT)[1]["X-Cache"] == "HIT"
     assert call_search(destination="Porto", checkIn=CHECK_IN, checkOut=CHECK_OUT)[1]["X-Cache"] == "HIT"
 
 
@@ -191,7 +226,7 @@ def test_fifty_concurrent_identical_misses_make_one_dynamodb_query(
         thread.start()
     for thread in threads:
         thread.join()
-    assert len(queries) == 2, __import__("collections").Counter(statuses)  # one load: listings + inventory Query
+    assert len(queries) == 2, __import__("collections").Counter(statuses)  # one fill: catalogue + inventory Query
     assert sorted(set(statuses)) == ["HIT", "MISS"] and statuses.count("MISS") == 1
 
 

@@ -70,3 +70,40 @@ def test_a_malformed_cursor_is_a_400_naming_the_cursor(cursor: str) -> None:
     with pytest.raises(ApiError) as raised:
         decode_cursor(cursor, "x")
     assert raised.value.code == "VALIDATION_ERROR" and raised.value.details[0]["field"] == "cursor"
+
+
+@pytest.mark.parametrize(
+    "units",
+    [{}, {1: 3}, {d: 3 for d in range(1, 32)}, {5: 2, 6: 2, 9: 0, 30: 7}, {d: d % 3 for d in range(2, 29)}],
+)
+def test_the_compact_month_encoding_round_trips(units: dict[int, int]) -> None:
+    from cached_booking_api.runtime.sellable import decode, encode
+
+    assert decode(encode(units)) == units
+    assert len(encode({d: 3 for d in range(1, 32)})) == 4  # "3*31": a listing-month in 4 bytes
+
+
+@pytest.mark.parametrize("text", ["x", "3*0", "3*32", "1*30,2*2", "*"])
+def test_a_malformed_month_encoding_is_a_value_error(text: str) -> None:
+    from cached_booking_api.runtime.sellable import decode
+
+    with pytest.raises(ValueError):
+        decode(text)
+
+
+def test_one_composition_filters_guests_and_nights_and_orders_by_price_then_id() -> None:
+    from datetime import date
+
+    from cached_booking_api.runtime.sellable import compose
+
+    def listing(listing_id: str, price: int, guests: int) -> dict[str, object]:
+        return {"listingId": listing_id, "name": listing_id, "destination": "Lisbon", "pricePerNight": price,
+                "currency": "EUR", "maxGuests": guests}  # fmt: skip
+
+    months = {"2030-01": {"a": {30: 2, 31: 1}, "b": {30: 5, 31: 5}, "c": {30: 1, 31: 1}, "d": {30: 0, 31: 4}},
+              "2030-02": {"a": {1: 3}, "b": {1: 5}, "c": {1: 1}, "d": {1: 4}}}  # fmt: skip
+    nights = [date(2030, 1, 30), date(2030, 1, 31), date(2030, 2, 1)]
+    catalogue = [listing("b", 9000, 4), listing("a", 9000, 4), listing("c", 100, 1), listing("d", 50, 4)]
+    results = compose(catalogue, lambda lid, month: months[month].get(lid), nights, 2)
+    assert [(r["listingId"], r["available"], r["totalPrice"]) for r in results] == [("a", 1, 27000), ("b", 5, 27000)]
+    assert "maxGuests" not in results[0]

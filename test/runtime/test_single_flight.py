@@ -18,7 +18,6 @@ from cached_booking_api.runtime import config, schema
 from cached_booking_api.runtime.cache import CacheKeys
 from cached_booking_api.runtime.handlers import search
 from cached_booking_api.runtime.models import SearchQuery
-from cached_booking_api.runtime.search_service import query_hash
 from test.conftest import listing, stay
 from test.runtime.conftest import SearchCall, load
 
@@ -46,7 +45,7 @@ def service(search_env: dict[str, str], dynamodb: Any, monkeypatch: pytest.Monke
 
 
 def _count_load(svc: Any, params: dict[str, Any], **_: Any) -> None:
-    """A load is two Queries (the listings, then their inventory): count the first."""
+    """A fill is two Queries (the catalogue, then the months' inventory): count the first."""
     if params.get("IndexName") == schema.BY_DESTINATION_INDEX.name:
         svc.loads.append(1)
 
@@ -80,7 +79,7 @@ def test_twenty_identical_misses_make_one_load_when_dynamodb_takes_1_8_seconds(
 def test_a_lock_left_by_a_dead_holder_is_taken_over_by_one_waiter(
     service: Any, call_search: SearchCall, redis_server: Any
 ) -> None:
-    keys = CacheKeys.for_query(schema.destination_tag("Lisbon"), query_hash(SearchQuery(**QUERY)))
+    keys = CacheKeys.for_stay(schema.destination_tag("Lisbon"), SearchQuery(**QUERY).nights)
     redis.Redis.from_url(redis_server.url).set(keys.lock, "holder-that-died", px=600)
     outcomes = _concurrent_identical_searches(call_search)
     assert len(service.loads) == 1, collections.Counter(outcomes)
@@ -109,7 +108,7 @@ def test_unlock_never_deletes_a_lock_that_changed_hands_after_it_was_read(redis_
     from test.runtime.redis_proxy import RedisProxy
 
     admin = redis.Redis.from_url(redis_server.url, decode_responses=True)
-    keys = CacheKeys.for_query("unlock-race", "q")
+    keys = CacheKeys("unlock-race", ("2030-01",))
     admin.delete(keys.lock)
     armed = [False]
 
@@ -134,7 +133,7 @@ def test_unlock_releases_our_own_lock(redis_server: Any) -> None:
     from cached_booking_api.runtime.redis_client import LazyClient, RedisSettings
 
     cache = SearchCache(LazyClient(RedisSettings(url=redis_server.url)))
-    keys = CacheKeys.for_query("unlock-own", "q")
+    keys = CacheKeys("unlock-own", ("2030-01",))
     token = cache.try_lock(keys)
     assert token is not None and cache.try_lock(keys) is None
     cache.unlock(keys, token)

@@ -18,7 +18,7 @@ from cached_booking_api.runtime import config, schema
 from cached_booking_api.runtime.cache import CacheKeys
 from cached_booking_api.runtime.handlers import search
 from cached_booking_api.runtime.models import SearchQuery
-from cached_booking_api.runtime.search_service import WAIT_MARGIN_MS, query_hash
+from cached_booking_api.runtime.search_service import WAIT_MARGIN_MS
 from test.conftest import listing, stay
 from test.runtime.conftest import SearchContext, load
 
@@ -30,7 +30,7 @@ QUERY = {"destination": "Lisbon", "checkIn": CHECK_IN, "checkOut": CHECK_OUT}
 def loads(search_env: dict[str, str], dynamodb: Any, redis_server: Any) -> list[int]:
     """Two Lisbon listings, a lock on the query held by a request that is still loading; the Query calls made."""
     load(dynamodb, search_env["TABLE_NAME"], listing("lis-1"), listing("lis-2", price=20000))
-    keys = CacheKeys.for_query(schema.destination_tag("Lisbon"), query_hash(SearchQuery(**QUERY)))
+    keys = CacheKeys.for_stay(schema.destination_tag("Lisbon"), SearchQuery(**QUERY).nights)
     redis.Redis.from_url(redis_server.url).set(keys.lock, "holder-still-loading", px=60_000)
     service = search.search_service()
     made: list[int] = []
@@ -41,7 +41,7 @@ def loads(search_env: dict[str, str], dynamodb: Any, redis_server: Any) -> list[
 
 
 def _count_load(loads: list[int], params: dict[str, Any], **_: Any) -> None:
-    """A load is two Queries (the listings, then their inventory): count the first."""
+    """A fill is two Queries (the catalogue, then the months' inventory): count the first."""
     if params.get("IndexName") == schema.BY_DESTINATION_INDEX.name:
         loads.append(1)
 

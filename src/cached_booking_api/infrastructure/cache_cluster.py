@@ -28,8 +28,8 @@ SERVERLESS_PORT = 6379
 #: optional CLIENT SETINFO is left out on purpose: it tolerates the refusal.) WATCH/MULTI/EXEC/UNWATCH/DISCARD make
 #: the single-flight unlock an atomic compare-and-delete without granting scripting (no EVAL).
 ACCESS_STRING = (
-    "on ~gen:* ~sr:* ~lock:* resetchannels -@all "
-    "+get +set +mget +del +incrby +pttl +ping +hello +auth "
+    "on ~gen:* ~cat:* ~inv:* ~chg:* ~lock:* resetchannels -@all "
+    "+get +set +mget +del +hgetall +hset +hsetnx +expire +pexpire +ping +hello +auth "
     "+watch +unwatch +multi +exec +discard "
     "+cluster|slots +cluster|shards +cluster|nodes +command +readonly"
 )

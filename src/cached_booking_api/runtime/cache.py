@@ -1,30 +1,40 @@
-"""Cache-aside storage of search results in Redis/Valkey.
+"""The search cache: the data every search is composed from, written through from the table stream (issue 9.5).
 
-Key layout (every key of one destination shares the hash tag ``{d:<tag>}``, so multi-key commands stay in one cluster
-slot and work on ElastiCache Serverless, which is always cluster-mode):
+Key layout (every key of one destination shares the hash tag ``{d:<tag>}``, so a search's keys are in one cluster slot
+and one pipeline to one node answers it; ElastiCache Serverless is always cluster-mode):
 
-- ``gen:{d:<tag>}:all``         generation of the whole destination, bumped when a listing of it changes
-- ``gen:{d:<tag>}:<yyyy-mm-dd>`` generation of one night of the destination, bumped when a unit of it is booked,
-                                 given back or its capacity changes
-- ``sr:{d:<tag>}:<query>``       a search result entry: JSON ``{"gen", "fresh_until", "results"}``
-- ``lock:{d:<tag>}:<query>``     single-flight lock held by the one request that refreshes the entry
+- ``gen:{d:<tag>}:all``        generation of the destination's catalogue, bumped when a listing of it changes
+- ``cat:{d:<tag>}``            the catalogue: JSON ``{"gen", "fresh_until", "listings"}`` (every listing of the
+                               destination with ``maxGuests``), valid only under exactly the current generation
+- ``inv:{d:<tag>}:<yyyy-mm>``  a HASH of what can be sold in a month: field = listing id, value = units left per day
+                               (``sellable.encode``), plus the marker field ``#complete`` (value: until when the fill is
+                               fresh) that only a full fill sets
+- ``chg:{d:<tag>}:<yyyy-mm>``  when the stream consumer last wrote that month (ms since the epoch)
+- ``lock:{d:<tag>}:<months>``  single-flight lock held by the one request that fills the stay's data
 
-A search depends on its destination's generation and on the generation of each night of its stay, and on nothing else:
-a booking invalidates only the searches whose stay overlaps its nights (issue 9.5). One round trip (``MGET`` of the
-generations and the entry) answers a hit.
+A search reads the generation, the catalogue and the stay's 1-2 month hashes in ONE round trip (a pipeline of
+``GET``s and ``HGETALL``s, one slot, one node) and composes its answer in memory (``sellable.compose``), so every
+search of a destination-month shares one cached copy of the data, whatever its dates, length or guests.
 
-A generation is an opaque token, ``<bump time in ms, hex>.<random>``, never a counter: an entry is current only when
-the tokens it was computed under are exactly the current ones. A generation key that is missing (never set, evicted,
-lost in a failover) matches no entry; the request that loads sets a fresh token first (``SET NX``), so a lost key can
-never bring back an entry of an older generation (issue 8.1). The token's time is when its scope last changed: a result
-loaded within ``settle_seconds`` of it may come from an index that has not caught up with the change yet (all reads of
-a global secondary index are eventually consistent), so it is cached only until that window ends (issue 8.3).
+Bookings, cancellations, reloads and inventory events change month items; the stream consumer does not invalidate
+what they change, it **writes it through**: ``HSET`` of the listing's field from the record's new image (DynamoDB
+delivers the records of one item in order, so the last write is the newest), a tombstone (``""``, never ``HDEL``) where
+an item was removed or moved to another destination. A fill (a miss: hash absent, or without the marker) writes each
+listing's field with ``HSETNX``: a value the consumer wrote is newer than any index read and wins, in either order.
+The hash the consumer creates gets an expiry (``EXPIRE NX``) and no marker, so it is never served as complete.
 
-Upgrading from 0.1.x, whose generations were counters at ``gen:{d:<tag>}``: those keys are no longer read (they go
-with the cache), and entries with a counter generation never match a token, so each is one miss, then rewritten.
+Index reads lag the table ("All reads from GSIs and streams are eventually consistent"): a value the consumer wrote
+protects a fill only while it is in the hash. If it was lost (evicted, expired, or cleared by a refresh) a fill right
+after the change may bring back the old value, so a fill that started within ``settle_seconds`` of the month's last
+change (``chg:``) is kept only until that window ends (issue 8.3). The catalogue keeps the generation machinery: a
+generation is an opaque token ``<change time in ms, hex>.<random>``; a missing generation key matches no catalogue and
+is set (``SET NX``) before a load, so a lost key can never bring back an older catalogue (issue 8.1).
 
-An entry past ``fresh_until`` but not yet expired is stale and may be served while one request refreshes it, or when
-DynamoDB fails.
+A catalogue or a month past its ``fresh_until`` but not expired is stale: served while one request refreshes it, or
+when DynamoDB fails. A stale month is refreshed by deleting it under the lock before the index read (so values the
+consumer writes meanwhile survive) and filling it again; if the read fails, the stale copy is put back.
+
+Upgrading from 0.2.x (``sr:`` result entries, per-night generations): those keys are no longer read and expire.
 """
 
 from __future__ import annotations
@@ -35,16 +45,21 @@ import random
 import secrets
 import time
 import zlib
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from . import schema
 from .redis_client import LazyClient
 from .schema import ALL_NIGHTS
+from .sellable import MonthSellable, decode, encode
 from .settings import CacheTimings
 
 CacheRecord = dict[str, Any]
+
+#: The field only a complete fill sets (a listing id never contains ``#``).
+COMPLETE_FIELD = "#complete"
 
 
 @dataclass(frozen=True)
@@ -86,42 +101,77 @@ class CachePolicy:
         return base * (1 + self.jitter_ratio * (2 * rng() - 1))
 
 
-__all__ = ["ALL_NIGHTS", "CacheKeys", "CachePolicy", "CachedEntry", "Generation", "SearchCache", "generation_key"]
+__all__ = [
+    "ALL_NIGHTS", "COMPLETE_FIELD", "CacheKeys", "CachePolicy", "CacheView", "CachedCatalogue", "CachedMonth",
+    "Generation", "MonthWrite", "SearchCache", "generation_key",
+]  # fmt: skip
 
 
-def generation_key(destination_tag: str, scope: str = ALL_NIGHTS) -> str:
-    """The generation key of a destination (``ALL_NIGHTS``) or of one night of it (``yyyy-mm-dd``)."""
-    return f"gen:{{d:{destination_tag}}}:{'all' if scope == ALL_NIGHTS else scope}"
+def _tag(destination_tag: str) -> str:
+    return f"{{d:{destination_tag}}}"
+
+
+def generation_key(destination_tag: str) -> str:
+    """The generation key of a destination's catalogue."""
+    return f"gen:{_tag(destination_tag)}:all"
+
+
+def catalogue_key(destination_tag: str) -> str:
+    """The catalogue entry of a destination."""
+    return f"cat:{_tag(destination_tag)}"
+
+
+def inventory_key(destination_tag: str, month: str) -> str:
+    """The sellable hash of a destination in a ``yyyy-mm`` month."""
+    return f"inv:{_tag(destination_tag)}:{month}"
+
+
+def change_key(destination_tag: str, month: str) -> str:
+    """When the stream consumer last wrote a destination's month."""
+    return f"chg:{_tag(destination_tag)}:{month}"
 
 
 @dataclass(frozen=True)
 class CacheKeys:
-    """The Redis keys of one canonical query."""
+    """The Redis keys one search reads: its destination's generation and catalogue, the months of its stay."""
 
-    generations: tuple[str, ...]
-    """The generations the query's answer depends on: its destination's, then one per night of the stay."""
-    entry: str
-    lock: str
+    destination_tag: str
+    months: tuple[str, ...]
+
+    @classmethod
+    def for_stay(cls, destination_tag: str, nights: Sequence[date]) -> CacheKeys:
+        """Keys of a search of a destination over ``nights``."""
+        return cls(destination_tag, tuple(schema.nights_by_month(nights)))
 
     @property
     def generation(self) -> str:
-        """The destination-wide generation key."""
-        return self.generations[0]
+        return generation_key(self.destination_tag)
 
-    @classmethod
-    def for_query(cls, destination_tag: str, query_hash: str, nights: Sequence[date] = ()) -> CacheKeys:
-        """Keys for a query of a destination over ``nights`` (see the module docstring for the layout)."""
-        tag = f"{{d:{destination_tag}}}"
-        generations = (
-            generation_key(destination_tag),
-            *(generation_key(destination_tag, n.isoformat()) for n in nights),
-        )
-        return cls(generations=generations, entry=f"sr:{tag}:{query_hash}", lock=f"lock:{tag}:{query_hash}")
+    @property
+    def catalogue(self) -> str:
+        return catalogue_key(self.destination_tag)
+
+    @property
+    def lock(self) -> str:
+        """The single-flight lock of the fill of this catalogue and these months."""
+        return f"lock:{_tag(self.destination_tag)}:{'+'.join(self.months) or 'catalogue'}"
+
+    def inventory(self, month: str) -> str:
+        return inventory_key(self.destination_tag, month)
+
+    def change(self, month: str) -> str:
+        return change_key(self.destination_tag, month)
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        """Every key of the search (tests check they share one slot)."""
+        months = (key for m in self.months for key in (self.inventory(m), self.change(m)))
+        return (self.generation, self.catalogue, self.lock, *months)
 
 
 @dataclass(frozen=True)
 class Generation:
-    """The current generation of a query: the tokens of all its scopes, and when the newest of them was set."""
+    """The current generation of a catalogue: its token, and when its destination last changed."""
 
     token: str
     changed_at: float
@@ -132,44 +182,79 @@ def new_generation_token(changed_at: float) -> str:
     return f"{int(changed_at * 1000):x}.{secrets.token_hex(6)}"
 
 
-def combine_generations(values: Sequence[Any]) -> Generation | None:
-    """The generation of a query from the values of its generation keys; None when one of them is missing.
+def parse_generation(value: Any) -> Generation | None:
+    """The generation a generation key holds; None when the key is missing.
 
     Raises ``ValueError`` for a value that is not a generation token (a foreign or corrupt key is a cache failure).
     """
-    tokens: list[str] = []
-    changed_at = 0.0
-    for value in values:
-        if value is None:
-            return None
-        token = value.decode() if isinstance(value, bytes) else str(value)
-        millis, dot, rest = token.partition(".")
-        if not (dot and rest) or not all(c in "0123456789abcdef" for c in millis + rest):
-            raise ValueError(f"malformed cache generation: {token[:40]!r}")
-        tokens.append(token)
-        changed_at = max(changed_at, int(millis, 16) / 1000)
-    return Generation("|".join(tokens), changed_at)
+    if value is None:
+        return None
+    token = value.decode() if isinstance(value, bytes) else str(value)
+    millis, dot, rest = token.partition(".")
+    if not (dot and rest) or not all(c in "0123456789abcdef" for c in millis + rest):
+        raise ValueError(f"malformed cache generation: {token[:40]!r}")
+    return Generation(token, int(millis, 16) / 1000)
 
 
 @dataclass(frozen=True)
-class CachedEntry:
-    """A cached search result as read back."""
+class CachedCatalogue:
+    """A destination's listings as read back, and the generation they were loaded under."""
 
     generation: str
     fresh_until: float
-    results: list[CacheRecord]
+    listings: list[CacheRecord]
+
+
+@dataclass(frozen=True)
+class CachedMonth:
+    """A complete month hash as read back: units left per listing and day."""
+
+    fresh_until: float
+    listings: dict[str, MonthSellable]
+
+
+@dataclass(frozen=True)
+class CacheView:
+    """What one read found: the generation (None: key missing), the catalogue (any generation), and per month of the
+    stay its complete hash (None: absent, partial or corrupt; ``corrupt`` names the hashes a fill must clear first)."""
+
+    generation: Generation | None
+    catalogue: CachedCatalogue | None
+    months: dict[str, CachedMonth | None]
+    corrupt: frozenset[str] = frozenset()
+    partial: dict[str, dict[str, MonthSellable]] = field(default_factory=dict)
+    """Per month without the marker, the listings the stream consumer wrote: newer than any index read."""
+
+    @property
+    def current_catalogue(self) -> CachedCatalogue | None:
+        """The catalogue if it was loaded under exactly the current generation (never when the key is missing)."""
+        catalogue, generation = self.catalogue, self.generation
+        if catalogue is None or generation is None or catalogue.generation != generation.token:
+            return None
+        return catalogue
+
+
+@dataclass(frozen=True)
+class MonthWrite:
+    """One write-through of the stream consumer: a listing's units per day in a destination's month."""
+
+    destination_tag: str
+    month: str
+    listing_id: str
+    value: str
+    """``sellable.encode`` of the new image; ``sellable.TOMBSTONE`` where the item was removed or moved away."""
 
 
 @dataclass(frozen=True)
 class WaitOutcome:
-    """How a wait for another request's load ended: its entry, the lock taken over, or neither (time is up)."""
+    """How a wait for another request's fill ended: the data, the lock taken over, or neither (time is up)."""
 
-    entry: CachedEntry | None = None
+    view: CacheView | None = None
     token: str | None = None
 
 
 class SearchCache:
-    """Reads, writes and locks search entries. Every method may raise ``redis.RedisError``; callers decide."""
+    """Reads, fills, writes through and locks the search cache. Every method may raise ``redis.RedisError``."""
 
     def __init__(
         self,
@@ -186,54 +271,166 @@ class SearchCache:
         self._rng = rng
         self._sleep = sleep
 
-    def read(self, keys: CacheKeys) -> tuple[Generation | None, CachedEntry | None]:
-        """The query's current generation (None when a generation key is missing) and its entry, if any, in one round
-        trip."""
-        *generations, raw = self.client.get().mget([*keys.generations, keys.entry])
-        return combine_generations(generations), _decode(raw)
+    # -- reads ----------------------------------------------------------------------------------------------------
+    def read(self, keys: CacheKeys) -> CacheView:
+        """Generation, catalogue and the stay's months, in ONE round trip (a pipeline of one slot)."""
+        return self._read(keys, with_lock=False)[0]
 
+    def _read(self, keys: CacheKeys, *, with_lock: bool) -> tuple[CacheView, Any]:
+        with self.client.get().pipeline(transaction=False) as pipe:
+            singles = [keys.generation, keys.catalogue, *([keys.lock] if with_lock else [])]
+            for name in singles:  # GETs, not MGET: redis-py's cluster pipeline refuses MGET (same round trip)
+                pipe.get(name)
+            for month in keys.months:
+                pipe.hgetall(keys.inventory(month))
+            replies = pipe.execute()
+        values, hashes = replies[: len(singles)], replies[len(singles) :]
+        months: dict[str, CachedMonth | None] = {}
+        corrupt = set()
+        partial = {}
+        for month, raw in zip(keys.months, hashes, strict=True):
+            months[month], bad = _decode_month(raw)
+            if bad:
+                corrupt.add(month)
+            elif raw and months[month] is None:
+                try:
+                    partial[month] = {listing_id: decode(value) for listing_id, value in raw.items()}
+                except ValueError:
+                    corrupt.add(month)
+        view = CacheView(parse_generation(values[0]), _decode_catalogue(values[1]), months, frozenset(corrupt), partial)
+        return view, (values[2] if with_lock else None)
+
+    def now(self) -> float:
+        """The cache's clock (epoch seconds)."""
+        return self._clock()
+
+    def is_fresh(self, fresh_until: float) -> bool:
+        """Whether something fresh until ``fresh_until`` still is."""
+        return self._clock() < fresh_until
+
+    # -- the catalogue --------------------------------------------------------------------------------------------
     def ensure_generation(self, keys: CacheKeys) -> Generation:
-        """The query's current generation, setting a fresh token on every generation key that is missing
-        (``SET NX GET``: a key set meanwhile by another request or a bump keeps its value). Called before a load, so the
-        entry it writes can never match a generation older than what it read.
+        """The catalogue's current generation, setting a fresh token when the key is missing (``SET NX GET``: a key
+        set meanwhile by another request or a bump keeps its value). Called before a load, so the catalogue it writes
+        can never match a generation older than what it read.
 
         A token set here records no change time: a generation key goes missing by expiring after
         ``generation_ttl_seconds`` without a change, by eviction (least recently used: never a key just bumped) or with
-        the whole cache, so no change of its scope is recent and the result is cached for its full TTL.
+        the whole cache, so no change of its destination is recent and the catalogue is cached for its full TTL.
         """
-        token = new_generation_token(0.0)  # no change is known, so none is recent (see ``ensure_generation``'s note)
+        token = new_generation_token(0.0)  # no change is known, so none is recent (see the docstring)
         ttl_ms = int(self.policy.generation_ttl_seconds * 1000)
-        with self.client.get().pipeline(transaction=False) as pipe:
-            for key in keys.generations:
-                pipe.set(key, token, nx=True, get=True, px=ttl_ms)
-            previous = pipe.execute()
-        generation = combine_generations([token if value is None else value for value in previous])
+        previous = self.client.get().set(keys.generation, token, nx=True, get=True, px=ttl_ms)
+        generation = parse_generation(token if previous is None else previous)
         assert generation is not None
         return generation
 
-    def is_current(self, entry: CachedEntry | None, generation: Generation | None) -> bool:
-        """Whether ``entry`` was computed under exactly the current generation (never when a key is missing)."""
-        return entry is not None and generation is not None and entry.generation == generation.token
+    def write_catalogue(self, keys: CacheKeys, generation: Generation, listings: list[CacheRecord]) -> None:
+        """Store a catalogue loaded at ``generation``; the key outlives freshness by the stale window.
 
-    def write(self, keys: CacheKeys, generation: Generation, results: list[CacheRecord]) -> None:
-        """Store results loaded at ``generation``; the key outlives freshness by the stale window.
-
-        A result loaded within ``settle_seconds`` of the generation's last change may predate the change (the index
+        A catalogue loaded within ``settle_seconds`` of the generation's last change may predate the change (the index
         had not caught up): it is fresh only until that window ends, with no stale window, and then loaded again.
         """
         now = self._clock()
-        fresh = self.policy.fresh_seconds(empty=not results, rng=self._rng)
-        stale = self.policy.stale_seconds if results else 0.0
+        fresh = self.policy.fresh_seconds(empty=not listings, rng=self._rng)
+        stale = self.policy.stale_seconds if listings else 0.0
         settled_at = generation.changed_at + self.policy.settle_seconds
         if now < settled_at:
             fresh, stale = min(fresh, settled_at - now), 0.0
         payload = json.dumps(
-            {"gen": generation.token, "fresh_until": now + fresh, "results": results}, separators=(",", ":")
+            {"gen": generation.token, "fresh_until": now + fresh, "listings": listings}, separators=(",", ":")
         )
         if self.policy.compress:
             payload = _compress(payload)
-        self.client.get().set(keys.entry, payload, px=max(1, int((fresh + stale) * 1000)))
+        self.client.get().set(keys.catalogue, payload, px=max(1, int((fresh + stale) * 1000)))
 
+    # -- the months -----------------------------------------------------------------------------------------------
+    def clear_months(self, keys: CacheKeys, months: Iterable[str]) -> None:
+        """Delete stale or corrupt month hashes before they are filled again (under the lock, before the index read:
+        values the consumer writes from then on survive the fill)."""
+        names = [keys.inventory(month) for month in months]
+        if names:
+            self.client.get().delete(*names)
+
+    def fill_months(
+        self, keys: CacheKeys, loaded: Mapping[str, Mapping[str, MonthSellable]], read_started_at: float
+    ) -> dict[str, float]:
+        """Fill month hashes from an index read that started at ``read_started_at``; returns until when each month
+        is fresh (a month left out was not cached).
+
+        Two round trips: the months' change times, then one pipeline: ``HSETNX`` per listing (a value the consumer
+        wrote is newer than the read: it wins), the marker, the expiry. A read that started within
+        ``settle_seconds`` of the month's last change may have missed it (and the consumer's value may be gone): that
+        month is fresh only until the window ends, no stale window, and is not cached at all if the window is over.
+        """
+        if not loaded:
+            return {}
+        months = list(loaded)
+        changed = self.client.get().mget([keys.change(month) for month in months])
+        now = self._clock()
+        fresh_until: dict[str, float] = {}
+        with self.client.get().pipeline(transaction=False) as pipe:
+            for month, raw_changed in zip(months, changed, strict=True):
+                fresh = self.policy.fresh_seconds(empty=False, rng=self._rng)
+                stale = self.policy.stale_seconds
+                changed_at = _change_time(raw_changed)
+                if changed_at is not None and changed_at + self.policy.settle_seconds > read_started_at:
+                    settled_at = changed_at + self.policy.settle_seconds
+                    if settled_at <= now:
+                        continue  # the read may predate a change whose consumer value is gone: do not keep it
+                    fresh, stale = min(fresh, settled_at - now), 0.0
+                name = keys.inventory(month)
+                for listing_id, units in loaded[month].items():
+                    pipe.hsetnx(name, listing_id, encode(units))
+                pipe.hset(name, COMPLETE_FIELD, repr(now + fresh))
+                pipe.pexpire(name, max(1, int((fresh + stale) * 1000)))
+                fresh_until[month] = now + fresh
+            pipe.execute()
+        return fresh_until
+
+    def restore_months(self, keys: CacheKeys, months: Mapping[str, CachedMonth]) -> None:
+        """Put stale months back after a failed refresh (stale-if-error for later requests too): ``HSETNX`` (values
+        the consumer wrote meanwhile win), the old marker, the rest of the stale window as expiry."""
+        now = self._clock()
+        with self.client.get().pipeline(transaction=False) as pipe:
+            for month, cached in months.items():
+                left = cached.fresh_until + self.policy.stale_seconds - now
+                if left <= 0:
+                    continue
+                name = keys.inventory(month)
+                for listing_id, units in cached.listings.items():
+                    pipe.hsetnx(name, listing_id, encode(units))
+                pipe.hset(name, COMPLETE_FIELD, repr(cached.fresh_until))
+                pipe.pexpire(name, max(1, int(left * 1000)))
+            pipe.execute()
+
+    # -- the stream consumer --------------------------------------------------------------------------------------
+    def write_through(self, writes: Sequence[MonthWrite], destinations: Iterable[str] = ()) -> None:
+        """Apply a stream batch in one pipeline (in record order, so the last write of a field wins): each month
+        write stamps the month's change time, then ``HSET``s the listing's field and gives a hash it creates an
+        expiry (``EXPIRE NX``: a fill's expiry is kept); each destination gets a fresh catalogue generation."""
+        destinations = sorted(set(destinations))
+        if not writes and not destinations:
+            return
+        now = self._clock()
+        generation_ttl_ms = int(self.policy.generation_ttl_seconds * 1000)
+        hash_ttl = int(self.policy.ttl_seconds * (1 + self.policy.jitter_ratio) + self.policy.stale_seconds) + 1
+        stamp = str(int(now * 1000))
+        with self.client.get().pipeline(transaction=False) as pipe:
+            for write in writes:
+                name = inventory_key(write.destination_tag, write.month)
+                pipe.set(change_key(write.destination_tag, write.month), stamp, px=generation_ttl_ms)
+                pipe.hset(name, write.listing_id, write.value)
+                pipe.expire(name, hash_ttl, nx=True)
+            for tag in destinations:
+                pipe.set(generation_key(tag), new_generation_token(now), px=generation_ttl_ms)
+            pipe.execute()
+
+    def bump_generation(self, destination_tag: str) -> None:
+        """Invalidate a destination's catalogue (a listing of it changed)."""
+        self.write_through([], [destination_tag])
+
+    # -- single flight --------------------------------------------------------------------------------------------
     def try_lock(self, keys: CacheKeys) -> str | None:
         """Take the single-flight lock; returns its token, or None when another request holds it."""
         token = secrets.token_hex(8)
@@ -267,18 +464,18 @@ class SearchCache:
     def wait_for_fill(
         self,
         keys: CacheKeys,
+        done: Callable[[CacheView], bool],
         *,
         max_wait_seconds: float | None = None,
         takeover_within_seconds: float | None = None,
     ) -> WaitOutcome:
-        """Wait for the entry the lock holder is loading, as long as its lock can live (and ``max_wait_seconds``).
+        """Wait for the data the lock holder is filling, as long as its lock can live (and ``max_wait_seconds``).
 
-        Each poll reads the entry, the lock and the generations in one ``MGET`` (same hash slot); an entry counts when
-        it is of the generation current at that poll and fresh. When the lock is gone without a fresh
-        entry (its holder failed, died, or outlived the lock), this request takes the lock over (``SET NX``: only one
-        waiter wins) and returns its token: it becomes the loader, the others keep waiting. It only does so within
-        ``takeover_within_seconds`` (default: the whole wait), while it still has time to load. Polls back off from
-        ``wait_poll_ms`` to ``wait_poll_max_ms`` so a long wait costs few cache requests.
+        Each poll reads everything and the lock in one round trip; it ends when ``done(view)``. When the lock is gone
+        without that (its holder failed, died, or outlived the lock), this request takes the lock over (``SET NX``:
+        only one waiter wins) and returns its token: it becomes the loader, the others keep waiting. It only does so
+        within ``takeover_within_seconds`` (default: the whole wait), while it still has time to load. Polls back off
+        from ``wait_poll_ms`` to ``wait_poll_max_ms`` so a long wait costs few cache requests.
         """
         policy = self.policy
         started = self._clock()
@@ -289,38 +486,23 @@ class SearchCache:
         while self._clock() < deadline:
             self._sleep(min(interval, max(0.0, deadline - self._clock())))
             interval = min(interval * 1.5, policy.wait_poll_max_ms / 1000)
-            raw, lock, *generations = self.client.get().mget([keys.entry, keys.lock, *keys.generations])
-            entry = _decode(raw)
-            if entry is not None and self.is_current(entry, combine_generations(generations)) and self.is_fresh(entry):
-                return WaitOutcome(entry=entry)
+            view, lock = self._read(keys, with_lock=True)
+            if done(view):
+                return WaitOutcome(view=view)
             if lock is None and self._clock() < takeover_deadline:
                 token = self.try_lock(keys)
                 if token is not None:
                     return WaitOutcome(token=token)
         return WaitOutcome()
 
-    def is_fresh(self, entry: CachedEntry) -> bool:
-        """Whether the entry is within its TTL."""
-        return self._clock() < entry.fresh_until
 
-    def bump_generations(self, scopes: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
-        """Invalidate every cached search that depends on one of ``scopes`` (``(destination tag, night or
-        ALL_NIGHTS)``): each gets a fresh token stamped with the change time. One round trip; returns the new tokens."""
-        ordered = sorted(set(scopes))
-        if not ordered:
-            return {}
-        now = self._clock()
-        ttl_ms = int(self.policy.generation_ttl_seconds * 1000)
-        tokens = {scope: new_generation_token(now) for scope in ordered}
-        with self.client.get().pipeline(transaction=False) as pipe:
-            for (tag, night), token in tokens.items():
-                pipe.set(generation_key(tag, night), token, px=ttl_ms)
-            pipe.execute()
-        return tokens
-
-    def bump_generation(self, destination_tag: str, scope: str = ALL_NIGHTS) -> str:
-        """Invalidate every cached search of a destination (or of one of its nights); returns the new token."""
-        return self.bump_generations([(destination_tag, scope)])[(destination_tag, scope)]
+def _change_time(raw: Any) -> float | None:
+    if raw is None:
+        return None
+    try:
+        return int(raw) / 1000
+    except (TypeError, ValueError):
+        return float("inf")  # unreadable: assume a change just now (short-lived fill), never a long one
 
 
 #: Marks a compressed entry: ``z:`` + base64(zlib(JSON)). JSON never starts with ``z``, so both forms coexist.
@@ -346,11 +528,23 @@ def entry_json(raw: str | bytes) -> str:
     return text
 
 
-def _decode(raw: Any) -> CachedEntry | None:
+def _decode_catalogue(raw: Any) -> CachedCatalogue | None:
     if raw is None:
         return None
     try:
         data = json.loads(entry_json(raw))
-        return CachedEntry(str(data["gen"]), float(data["fresh_until"]), list(data["results"]))
+        return CachedCatalogue(str(data["gen"]), float(data["fresh_until"]), list(data["listings"]))
     except (ValueError, KeyError, TypeError, zlib.error):
         return None  # a corrupt or foreign value is a miss, and gets overwritten
+
+
+def _decode_month(raw: Mapping[str, str] | None) -> tuple[CachedMonth | None, bool]:
+    """A complete month hash, or None (absent, partial: no marker); and whether it is corrupt (a fill clears it)."""
+    if not raw or COMPLETE_FIELD not in raw:
+        return None, False
+    try:
+        fresh_until = float(raw[COMPLETE_FIELD])
+        listings = {listing_id: decode(value) for listing_id, value in raw.items() if listing_id != COMPLETE_FIELD}
+    except ValueError:
+        return None, True
+    return CachedMonth(fresh_until, listings), False

@@ -1,13 +1,17 @@
-"""DynamoDB reads of the search path: one Query for a destination's listings, one Query for their inventory."""
+"""DynamoDB reads of the search path: one Query for a destination's listings (its catalogue), one Query for their
+sellable units over a stay's months. ``find_available`` is the no-cache path; the cache fills from the same reads."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from . import schema
+from .sellable import MonthSellable, compose, listing_from_item, month_sellable
+
+T = TypeVar("T")
 
 
 class RepositoryUnavailable(Exception):
@@ -23,62 +27,63 @@ class ListingRepository:
         self._sleep = sleep
 
     def find_available(self, destination: str, nights: Sequence[date], guests: int) -> list[dict[str, Any]]:
-        """Listings of ``destination`` for ``guests`` with at least one unit every night, by price then id.
+        """Listings of ``destination`` for ``guests`` with at least one unit every night, by price then id (the
+        no-cache path: two Queries, composed by ``sellable.compose`` as the cache path composes its answers).
 
         Each result carries ``available``, the smallest unit count over the nights, and ``totalPrice``.
         """
+        listings = self._read(lambda: self._listings(destination, guests))
+        if not listings or not nights:
+            return []
+        months = self._read(lambda: self.sellable_months(destination, sorted(schema.nights_by_month(nights))))
+        return compose(listings, lambda listing_id, month: months[month].get(listing_id), nights, guests)
+
+    def catalogue(self, destination: str) -> list[dict[str, Any]]:
+        """Every listing of ``destination`` (result fields and ``maxGuests``), by price then id: one Query (paged past
+        1 MB). What the cache keeps per destination; searches filter it by guests."""
+        return self._read(lambda: self._listings(destination, None))
+
+    def sellable_months(self, destination: str, months: Sequence[str]) -> dict[str, dict[str, MonthSellable]]:
+        """Units left per listing and day of each ``yyyy-mm`` month (consecutive months, in order), for every listing
+        of the destination: ONE Query of the inventory index over the months (paged past 1 MB)."""
+        return self._read(lambda: self._sellable(destination, months))
+
+    def _read(self, read: Callable[[], T]) -> T:
         try:
-            listings = self._listings(destination, guests)
-            if not listings or not nights:
-                return []
-            sellable = self._sellable(destination, nights)
+            return read()
         except RepositoryUnavailable:
             raise
         except Exception as exc:  # botocore ClientError, EndpointConnectionError, ...
             raise RepositoryUnavailable(str(exc)) from exc
-        results = []
-        for listing in listings:
-            per_night = sellable.get(listing["listingId"], {})
-            available = min(per_night.get(night, 0) for night in nights)
-            if available > 0:
-                results.append(
-                    {**listing, "totalPrice": listing["pricePerNight"] * len(nights), "available": available}
-                )
-        results.sort(key=lambda r: (r["pricePerNight"], r["listingId"]))
-        return results
 
-    def _listings(self, destination: str, guests: int) -> list[dict[str, Any]]:
+    def _listings(self, destination: str, guests: int | None) -> list[dict[str, Any]]:
         index = schema.BY_DESTINATION_INDEX
         projected = schema.LISTING_ATTRIBUTES
         request: dict[str, Any] = {
             "TableName": self.table_name,
             "IndexName": index.name,
             "KeyConditionExpression": "#pk = :pk",
-            "FilterExpression": "maxGuests >= :guests",
             "ProjectionExpression": ", ".join(f"#{attr}" for attr in projected),
             "ExpressionAttributeNames": {
                 "#pk": index.partition_key,
                 **{f"#{attr}": attr for attr in projected},
             },
-            "ExpressionAttributeValues": {
-                ":pk": {"S": schema.destination_partition(destination)},
-                ":guests": {"N": str(guests)},
-            },
+            "ExpressionAttributeValues": {":pk": {"S": schema.destination_partition(destination)}},
         }
+        if guests is not None:  # fewer bytes back; the read units are the same (charged before the filter)
+            request["FilterExpression"] = "maxGuests >= :guests"
+            request["ExpressionAttributeValues"][":guests"] = {"N": str(guests)}
         listings: list[dict[str, Any]] = []
         while True:
             page = self.client.query(**request)
-            listings.extend(_listing_from_item(item) for item in page.get("Items", []))
+            listings.extend(listing_from_item(item) for item in page.get("Items", []))
             if "LastEvaluatedKey" not in page:
                 return listings
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def _sellable(self, destination: str, nights: Sequence[date]) -> dict[str, dict[date, int]]:
-        """Units left (capacity - booked) per listing and night: one Query of the inventory index over the stay's
-        months, for every listing of the destination at once."""
+    def _sellable(self, destination: str, months: Sequence[str]) -> dict[str, dict[str, MonthSellable]]:
         index = schema.INVENTORY_INDEX
-        months = sorted({schema.month_of(night) for night in nights})
-        attributes = sorted({a for n in nights for a in (schema.capacity_attribute(n), schema.booked_attribute(n))})
+        attributes = schema.DAY_ATTRIBUTES
         request: dict[str, Any] = {
             "TableName": self.table_name,
             "IndexName": index.name,
@@ -95,30 +100,13 @@ class ListingRepository:
                 ":last": {"S": f"{months[-1]}#~"},  # "~" sorts after every listing id character
             },
         }
-        wanted = {(schema.month_of(night), night) for night in nights}
-        sellable: dict[str, dict[date, int]] = {}
+        sellable: dict[str, dict[str, MonthSellable]] = {month: {} for month in months}
         while True:
             page = self.client.query(**request)
             for item in page.get("Items", []):
                 month, listing_id = item[index.sort_key]["S"].split("#", 1)
-                per_night = sellable.setdefault(listing_id, {})
-                for m, night in wanted:
-                    if m != month:
-                        continue
-                    capacity = item.get(schema.capacity_attribute(night))
-                    if capacity is not None:
-                        booked = int(item.get(schema.booked_attribute(night), {"N": "0"})["N"])
-                        per_night[night] = int(capacity["N"]) - booked
+                if month in sellable:
+                    sellable[month][listing_id] = month_sellable(item)
             if "LastEvaluatedKey" not in page:
                 return sellable
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
-def _listing_from_item(item: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "listingId": item["listingId"]["S"],
-        "name": item["name"]["S"],
-        "destination": item["destination"]["S"],
-        "pricePerNight": int(item["pricePerNight"]["N"]),
-        "currency": item["currency"]["S"],
-    }

@@ -1,4 +1,5 @@
-"""The search use case: canonical query keys, cache-aside with single-flight, stale serving and a circuit breaker."""
+"""The search use case: answers composed from cached data (catalogue + sellable months), filled on a miss with
+single-flight, stale serving and a circuit breaker; canonical query hashes bind pagination cursors."""
 
 from __future__ import annotations
 
@@ -13,12 +14,13 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from . import schema, tracing
-from .cache import CachedEntry, CacheKeys, CacheRecord, SearchCache
+from .cache import CacheKeys, CacheRecord, CacheView, SearchCache
 from .circuit import CircuitBreaker
 from .errors import service_unavailable, validation_error
 from .models import SearchQuery
 from .redis_client import CACHE_ERRORS
 from .repository import ListingRepository, RepositoryUnavailable
+from .sellable import MonthSellable, compose
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -78,12 +80,12 @@ class SearchService:
         """Run a search; raises ``ApiError`` 400 for a bad cursor and 503 when no data source can answer.
 
         ``remaining_ms`` (the Lambda context's ``get_remaining_time_in_millis``) bounds how long this request waits
-        for another request's load: it stops ``WAIT_MARGIN_MS`` before its own timeout, and answers from its own load
+        for another request's fill: it stops ``WAIT_MARGIN_MS`` before its own timeout, and answers from its own load
         when there is still time for one, else 503, never a Lambda timeout.
         """
         digest = query_hash(query)
         offset = decode_cursor(query.cursor, digest)
-        keys = CacheKeys.for_query(schema.destination_tag(query.destination), digest, query.nights)
+        keys = CacheKeys.for_stay(schema.destination_tag(query.destination), query.nights)
         attempt = _Attempt(self, query, keys, remaining_ms)
         results, status = attempt.run()
         page = results[offset : offset + query.limit]
@@ -97,7 +99,8 @@ class SearchService:
 
 
 class _Attempt:
-    """One search request's walk through the cache-aside decision tree."""
+    """One search request's walk through the cache-aside decision tree (the data it composes from: the destination's
+    catalogue and the stay's month hashes, runtime/cache.py)."""
 
     def __init__(
         self, service: SearchService, query: SearchQuery, keys: CacheKeys, remaining_ms: Callable[[], int] | None
@@ -113,28 +116,29 @@ class _Attempt:
     def run(self) -> tuple[list[CacheRecord], CacheStatus]:
         cache = self.cache
         with tracing.subsegment("cache.read"):
-            read = self._redis(lambda: cache.read(self.keys))
-        if read is None:
-            return self._load(fallback=None), CacheStatus.BYPASS
-        generation, entry = read
-        current = entry if cache.is_current(entry, generation) else None
-        if current is not None and cache.is_fresh(current):
-            return current.results, CacheStatus.HIT
+            view = self._redis(lambda: cache.read(self.keys))
+        if view is None:
+            return self._bypass(), CacheStatus.BYPASS
+        if self._complete(view, fresh=True):
+            return self._compose_view(view), CacheStatus.HIT
 
         errors_before = self.cache_errors
         token = self._redis(lambda: cache.try_lock(self.keys))
         held_elsewhere = token is None and self.cache_errors == errors_before and not self.breaker.is_open
         if held_elsewhere:
-            if current is not None:
-                return current.results, CacheStatus.STALE  # stale-while-revalidate: another request refreshes it
+            if self._complete(view, fresh=False):
+                return self._compose_view(view), CacheStatus.STALE  # stale-while-revalidate: another request fills
             max_wait, takeover_within = self._wait_budget()
             waited = self._redis(
                 lambda: cache.wait_for_fill(
-                    self.keys, max_wait_seconds=max_wait, takeover_within_seconds=takeover_within
+                    self.keys,
+                    lambda polled: self._complete(polled, fresh=True),
+                    max_wait_seconds=max_wait,
+                    takeover_within_seconds=takeover_within,
                 )
             )
-            if waited is not None and waited.entry is not None:
-                return waited.entry.results, CacheStatus.HIT
+            if waited is not None and waited.view is not None:
+                return self._compose_view(waited.view), CacheStatus.HIT
             if waited is not None:
                 token = waited.token  # the lock fell free and is ours now (or time is up: load without it)
                 if token is None and not self._time_for_a_load():
@@ -142,26 +146,131 @@ class _Attempt:
                     raise service_unavailable()
         try:
             if token is not None:
-                # Double-check under the lock: the previous holder may have filled the entry since our read.
+                # Double-check under the lock: the previous holder may have filled everything since our read.
                 reread = self._redis(lambda: cache.read(self.keys))
                 if reread is not None:
-                    generation, latest = reread
-                    if latest is not None and cache.is_current(latest, generation) and cache.is_fresh(latest):
-                        return latest.results, CacheStatus.HIT
-            if generation is None:  # a generation key is missing: set it before loading, never after
-                generation = self._redis(lambda: cache.ensure_generation(self.keys))
-            try:
-                results = self._load(fallback=entry)
-            except _ServeStale as stale:
-                return stale.results, CacheStatus.STALE
-            if generation is not None:
-                loaded_at = generation
-                self._redis(lambda: cache.write(self.keys, loaded_at, results))
-            return results, CacheStatus.MISS
+                    view = reread
+                    if self._complete(view, fresh=True):
+                        return self._compose_view(view), CacheStatus.HIT
+            return self._fill(view, locked=token is not None)
         finally:
-            if token is not None:  # released only after the entry is written, so no late request refills it
+            if token is not None:  # released only after the data is written, so no late request refills it
                 held = token
                 self._redis(lambda: cache.unlock(self.keys, held))
+
+    # -- what the cache holds -------------------------------------------------------------------------------------
+    def _needs_months(self, listings: list[CacheRecord]) -> bool:
+        """Whether the answer depends on the months at all (no listing fits the guests: it is empty)."""
+        guests = self.query.guests
+        return bool(self.query.nights) and any(int(listing.get("maxGuests", 0)) >= guests for listing in listings)
+
+    def _complete(self, view: CacheView, *, fresh: bool) -> bool:
+        """Whether the view answers the search: the current catalogue and every month it needs (all fresh, or any
+        age when ``fresh`` is False)."""
+        catalogue = view.current_catalogue
+        if catalogue is None or (fresh and not self.cache.is_fresh(catalogue.fresh_until)):
+            return False
+        if not self._needs_months(catalogue.listings):
+            return True
+        for month in self.keys.months:
+            cached = view.months.get(month)
+            if cached is None or (fresh and not self.cache.is_fresh(cached.fresh_until)):
+                return False
+        return True
+
+    def _compose_view(self, view: CacheView) -> list[CacheRecord]:
+        catalogue = view.current_catalogue
+        assert catalogue is not None
+        months = {month: cached.listings for month, cached in view.months.items() if cached is not None}
+        return self._compose(catalogue.listings, months)
+
+    def _compose(self, listings: list[CacheRecord], months: dict[str, dict[str, MonthSellable]]) -> list[CacheRecord]:
+        query = self.query
+        return compose(listings, lambda listing_id, month: months.get(month, {}).get(listing_id), query.nights,
+                       query.guests)  # fmt: skip
+
+    # -- filling it -----------------------------------------------------------------------------------------------
+    def _fill(self, view: CacheView, *, locked: bool) -> tuple[list[CacheRecord], CacheStatus]:
+        """Load what is missing or stale from DynamoDB (the catalogue: one Query; the months: one Query), write it to
+        the cache, and compose the answer; DynamoDB failing, what the cache holds at any age (stale-if-error)."""
+        cache, repository, destination = self.cache, self.service.repository, self.query.destination
+        stale = False
+        catalogue = view.current_catalogue
+        if catalogue is not None and cache.is_fresh(catalogue.fresh_until):
+            listings = catalogue.listings
+        else:
+            generation = view.generation
+            if generation is None:  # the generation key is missing: set it before loading, never after
+                generation = self._redis(lambda: cache.ensure_generation(self.keys))
+            try:
+                with tracing.subsegment("dynamodb.catalogue"):
+                    listings = repository.catalogue(destination)
+            except RepositoryUnavailable as exc:
+                if view.catalogue is None:
+                    log.error("DynamoDB unavailable and no catalogue cached: %s", exc)
+                    raise service_unavailable() from exc
+                log.warning("DynamoDB unavailable, serving a stale catalogue: %s", exc)
+                listings, stale = view.catalogue.listings, True
+            else:
+                if generation is not None:
+                    loaded_at, loaded = generation, listings
+                    self._redis(lambda: cache.write_catalogue(self.keys, loaded_at, loaded))
+        months: dict[str, dict[str, MonthSellable]] = {}
+        if self._needs_months(listings):
+            missing = []
+            for month in self.keys.months:
+                cached = view.months.get(month)
+                if cached is not None and cache.is_fresh(cached.fresh_until):
+                    months[month] = cached.listings
+                else:
+                    missing.append(month)
+            if missing:
+                stale |= self._fill_months(view, missing, months, locked=locked)
+        return self._compose(listings, months), (CacheStatus.STALE if stale else CacheStatus.MISS)
+
+    def _fill_months(
+        self, view: CacheView, missing: list[str], months: dict[str, dict[str, MonthSellable]], *, locked: bool
+    ) -> bool:
+        """Load ``missing`` months into ``months`` and fill them in the cache; True when stale copies had to stand in.
+
+        Under the lock, stale (or corrupt) hashes are cleared before the index read, so the fill's ``HSETNX`` writes
+        every listing while values the consumer writes from then on win. Without the lock (the wait ran out) only
+        absent or partial hashes are filled: a stale one may be refreshed by the lock holder right now.
+        """
+        cache = self.cache
+        stale_copies = {m: cached for m in missing if (cached := view.months.get(m)) is not None}
+        cleared = [m for m in missing if m in stale_copies or m in view.corrupt] if locked else []
+        if cleared:
+            self._redis(lambda: cache.clear_months(self.keys, cleared))
+        started = cache.now()
+        try:
+            with tracing.subsegment("dynamodb.sellable"):
+                loaded = self.service.repository.sellable_months(self.query.destination, missing)
+        except RepositoryUnavailable as exc:
+            if cleared:
+                restore = {m: stale_copies[m] for m in cleared if m in stale_copies}
+                self._redis(lambda: cache.restore_months(self.keys, restore))
+            if len(stale_copies) < len(missing):
+                log.error("DynamoDB unavailable and a month of the stay is not cached: %s", exc)
+                raise service_unavailable() from exc
+            log.warning("DynamoDB unavailable, serving stale months: %s", exc)
+            months.update({m: stale_copies[m].listings for m in missing})
+            return True
+        targets = {m: loaded[m] for m in missing if m in cleared or (m not in stale_copies and m not in view.corrupt)}
+        self._redis(lambda: cache.fill_months(self.keys, targets, started))
+        for month in missing:  # as the fill's HSETNX: what the consumer wrote before it (and we read) wins
+            months[month] = {**loaded[month], **({} if month in cleared else view.partial.get(month, {}))}
+        return False
+
+    def _bypass(self) -> list[CacheRecord]:
+        """The cache is unavailable: DynamoDB alone (``find_available``, two Queries), 503 when it fails too."""
+        try:
+            with tracing.subsegment("dynamodb.find_available"):
+                query = self.query
+                return self.service.repository.find_available(query.destination, query.nights, query.guests)
+        except RepositoryUnavailable as exc:
+            log.error("DynamoDB unavailable and the cache too: %s", exc)
+            raise service_unavailable() from exc
 
     def _wait_budget(self) -> tuple[float | None, float | None]:
         """How long this request may wait (until ``WAIT_MARGIN_MS`` before its timeout) and how long it may still
@@ -177,19 +286,6 @@ class _Attempt:
         if self.remaining_ms is None:
             return True
         return self.remaining_ms() - WAIT_MARGIN_MS >= self.cache.policy.lock_ttl_ms
-
-    def _load(self, fallback: CachedEntry | None) -> list[CacheRecord]:
-        """Results from DynamoDB; when it fails, the cached entry if any (stale-if-error), else 503."""
-        try:
-            with tracing.subsegment("dynamodb.find_available"):
-                query = self.query
-                return self.service.repository.find_available(query.destination, query.nights, query.guests)
-        except RepositoryUnavailable as exc:
-            if fallback is not None:
-                log.warning("DynamoDB unavailable, serving a stale entry: %s", exc)
-                raise _ServeStale(fallback.results) from exc
-            log.error("DynamoDB unavailable and nothing cached: %s", exc)
-            raise service_unavailable() from exc
 
     def _redis(self, operation: Callable[[], T]) -> T | None:
         """Run a cache operation behind the breaker; a failure or an open breaker yields None.
@@ -213,14 +309,6 @@ class _Attempt:
             return None
         self.breaker.record_success()
         return result
-
-
-class _ServeStale(Exception):
-    """DynamoDB failed but a cached entry exists: serve it (stale-if-error)."""
-
-    def __init__(self, results: list[CacheRecord]) -> None:
-        super().__init__("serve stale")
-        self.results = results
 
 
 def encode_cursor(offset: int, digest: str) -> str:

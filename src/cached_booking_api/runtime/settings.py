@@ -316,7 +316,7 @@ class BookingSettings(FunctionSettings):
 
 @dataclass(frozen=True, kw_only=True)
 class InvalidationSettings(FunctionSettings):
-    """The table-stream consumer that bumps cache generations (``runtime/handlers/invalidation.py``)."""
+    """The table-stream consumer that writes inventory through to the cache (``runtime/handlers/invalidation.py``)."""
 
     handler_module: ClassVar[str] = "invalidation"
     cache: CacheConnectionSettings = field(default_factory=CacheConnectionSettings)

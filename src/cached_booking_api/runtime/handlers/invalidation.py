@@ -1,7 +1,8 @@
-"""Table stream → cache invalidation: bumps the generation of every night (or whole destination) that changed.
+"""Table stream → search cache: writes what each listing can sell through to its destination's month, and bumps the
+catalogue generation of every destination whose listings changed (runtime/cache.py, runtime/invalidation_scopes.py).
 
 Runs in the VPC (it talks to the cache). A failure raises, so Lambda retries the batch (bisecting it) and finally
-sends it to the on-failure destination; searches meanwhile keep serving until the TTL ends.
+sends it to the on-failure destination; searches meanwhile keep being served from what the cache holds until its TTL.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from .. import metric_names
 from ..cache import SearchCache
 from ..emf import leveled_metrics
-from ..invalidation_scopes import stale_scopes
+from ..invalidation_scopes import cache_changes
 from ..redis_client import LazyClient
 from ..settings import InvalidationSettings
 
@@ -26,17 +27,21 @@ metrics = leveled_metrics()
 
 @cache
 def search_cache() -> SearchCache:
-    """The process-wide cache client."""
+    """The process-wide cache client. Default timings: a hash it creates (no marker: never served before a fill, whose
+    own expiry replaces it) expires after the default TTL + stale window."""
     settings = InvalidationSettings.from_environment()
-    return SearchCache(LazyClient(settings.cache.redis_settings()))  # bumps generations only: no timings needed
+    return SearchCache(LazyClient(settings.cache.redis_settings()))
 
 
 def invalidate(records: list[dict[str, Any]], cache_: SearchCache) -> set[tuple[str, str]]:
-    """Bump the generation of every scope the records make stale; returns the scopes, ``(destination tag, night
-    yyyy-mm-dd or ALL_NIGHTS)``. The one entry point for every path that changes inventory or listings."""
-    scopes = stale_scopes(records)
-    cache_.bump_generations(scopes)
-    return scopes
+    """Write the records' changes through to the cache; returns the scopes changed, ``(destination tag, yyyy-mm or
+    ALL_NIGHTS)``. The one entry point for every path that changes inventory or listings (Lambda, local mode, bench).
+
+    Records are applied in order: DynamoDB Streams delivers the records of one item in the order of its writes, and
+    the event source mapping keeps that order per partition key, so the last value written is the newest."""
+    changes = cache_changes(records)
+    cache_.write_through(changes.month_writes, changes.destinations)
+    return changes.scopes
 
 
 @logger.inject_lambda_context(log_event=False)
