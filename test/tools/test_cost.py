@@ -58,7 +58,7 @@ def test_the_hit_ratio_default_is_the_measured_one_and_misses_drive_dynamodb() -
     low, high = (cost.estimate(50_000, 1_000, assumptions=cost.Assumptions(hit_ratio=r)) for r in (0.026, 0.8))
     reads = "DynamoDB reads (cache misses, bookings)"
     misses = 50_000 * 30 * (1 - 0.026)
-    expected = (misses * cost.Assumptions().miss_read_units + 30_000 * 2 + 3_000 * 1) / 1e6 * 0.125  # + DELETEs
+    expected = (misses * cost.Assumptions().miss_read_units + 30_000 * 2 + 3_000 + 15_000) / 1e6 * 0.125  # DELETE, GET
     assert low.lines[reads] == pytest.approx(expected)
     assert low.lines[reads] > 2 * high.lines[reads]
 
@@ -86,7 +86,9 @@ def test_free_tier_is_applied_only_when_asked() -> None:
 def test_costs_grow_with_traffic_and_beat_the_nat_design() -> None:
     small, large = cost.estimate(50_000, 1_000), cost.estimate(5_000_000, 100_000)
     assert all(large.lines[name] >= small.lines[name] for name in small.lines)
-    assert small.lines["API Gateway (REST requests)"] == pytest.approx(51_100 * 30 / 1e6 * 3.50)  # 100 DELETEs
+    assert small.lines["API Gateway (REST requests)"] == pytest.approx(
+        51_600 * 30 / 1e6 * 3.50
+    )  # + 100 DELETE, 500 GET
     nat = cost.nat_design(50_000, 1_000)
     assert nat.total - small.total > 60  # NAT hours and two nodes
     assert cost.estimate(0, 0, cache_mode="provisioned").lines["ElastiCache"] == pytest.approx(2 * 0.0256 * 730)
@@ -113,7 +115,7 @@ def test_scale_prints_the_bill_at_10x_and_100x_line_by_line(capsys: pytest.Captu
     header = scaled.splitlines()[0]
     assert header.split()[-6:] == ["1x", "load", "10x", "load", "100x", "load"]
     api = next(line for line in scaled.splitlines() if line.startswith("API Gateway (REST requests)"))
-    assert [float(v) for v in api.split()[-3:]] == [5.37, 53.66, 536.55]  # 51,100 requests a day, x10, x100
+    assert [float(v) for v in api.split()[-3:]] == [5.42, 54.18, 541.8]  # 51,600 requests a day, x10, x100
 
 
 def test_price_file_is_dated_and_names_its_sources() -> None:
@@ -150,9 +152,9 @@ def test_regulated_lever_prices_each_choice(capsys: pytest.CaptureFixture[str]) 
     assert not any("regulated" in line for line in cost.estimate(50_000, 1_000).lines)
     deployment = cost.Deployment(regulated=True, kms_keys=cost.REGULATED_KMS_KEYS)
     lines = cost.estimate(50_000, 1_000, deployment=deployment).lines
-    requests = 51_100 * 30  # searches, bookings, cancellations
+    events, requests = 51_100 * 30, 51_600 * 30  # searches, bookings, cancellations; and booking reads (no event)
     assert lines["KMS keys"] == 2 * prices["kms_key_month"] == 2.0
-    assert lines["KMS requests (regulated)"] == pytest.approx((100_000 + 2 * requests) / 10_000 * 0.03)
+    assert lines["KMS requests (regulated)"] == pytest.approx((100_000 + 2 * events) / 10_000 * 0.03)
     assert lines["AWS Backup, 35 daily copies (regulated)"] == pytest.approx(35 * 1.0 * 0.10)
     assert lines["WAF web ACL, 2 rules, requests (regulated)"] == pytest.approx(5 + 2 + requests / 1e6 * 0.60)
     idle = cost.estimate(0, 0, deployment=deployment).lines
@@ -176,13 +178,15 @@ def test_the_outbox_publisher_is_priced_for_every_booking_and_cancellation_event
     invocations = events / a.outbox_events_per_invocation
     lines = cost.estimate(0, 1_000).lines
     cancellations = bookings * 0.1  # DELETE /bookings/{id}: priced in test_cancellations_are_priced_as_delete_requests
+    reads = bookings * 0.5  # GET /bookings/{id}: test_booking_reads_are_priced_as_get_requests_without_events
     expected = (
         bookings * a.booking_seconds * d.booking_gb
         + cancellations * a.cancellation_seconds * d.booking_gb
+        + reads * a.booking_read_seconds * d.booking_gb
         + invocations * a.publisher_seconds * 0.25
-    ) * p["lambda_arm_gb_second"] + (events + events + invocations) / 1e6 * p[
+    ) * p["lambda_arm_gb_second"] + (events + reads + events + invocations) / 1e6 * p[
         "lambda_requests_per_million"
-    ]  # API requests (POST and DELETE), stream batches, publisher
+    ]  # API requests (POST, DELETE, GET), stream batches, publisher
     assert lines["Lambda (arm64 duration, requests)"] == pytest.approx(expected)
     assert lines["EventBridge (events, Pipe)"] == pytest.approx(
         events / 1e6 * p["eventbridge_events_per_million"] + events / 1e6 * p["pipes_requests_per_million"]
@@ -280,3 +284,26 @@ def test_cancellations_are_priced_as_delete_requests() -> None:
     )
     assert added["CloudWatch Logs (ingestion, storage)"] > 0 and added["Firehose + S3 (analytics)"] > 0
     assert all(v >= 0 for v in added.values())
+
+
+def test_booking_reads_are_priced_as_get_requests_without_events() -> None:
+    """``GET /bookings/{id}``: half a read per booking (Assumptions.reads_per_booking, the share the BookingRead
+    metric assumes). Each is an API request and a bookings function invocation with one strongly consistent GetItem;
+    it writes nothing, so it puts no event on the bus, feeds no stream batch and sends nothing to the analytics sink."""
+    p, a, d = cost.load_prices(), cost.Assumptions(), cost.Deployment()
+    assert a.reads_per_booking == 0.5 and a.booking_read_seconds == 0.03
+    reads = 1_000 * 30 * 0.5
+    with_, without = (cost.estimate(50_000, 1_000, assumptions=replace(a, reads_per_booking=r)).lines
+                      for r in (a.reads_per_booking, 0.0))  # fmt: skip
+    added = {name: with_[name] - without[name] for name in with_}
+    assert added["API Gateway (REST requests)"] == pytest.approx(reads / 1e6 * p["api_gateway_rest_per_million"])
+    assert added["Lambda (arm64 duration, requests)"] == pytest.approx(
+        reads * a.booking_read_seconds * d.booking_gb * p["lambda_arm_gb_second"]
+        + reads / 1e6 * p["lambda_requests_per_million"]
+    )
+    assert added["DynamoDB reads (cache misses, bookings)"] == pytest.approx(
+        reads / 1e6 * p["dynamodb_read_request_units_per_million"]
+    )
+    assert added["EventBridge (events, Pipe)"] == 0 and added["Firehose + S3 (analytics)"] == 0
+    assert added["DynamoDB writes, storage, PITR"] == 0
+    assert added["CloudWatch Logs (ingestion, storage)"] > 0 and added["X-Ray (traces recorded)"] > 0

@@ -51,6 +51,11 @@ class Assumptions:
     ``DELETE /bookings/{id}`` (an API request and a bookings function invocation), a stream batch for the invalidation
     consumer, and a ``booking.cancelled`` through the same outbox, Pipe and publisher, the bus and the analytics
     sink."""
+    reads_per_booking: float = 0.5
+    """Assumed: half a ``GET /bookings/{id}`` per booking (the same share as the ``BookingRead`` metric below): an API
+    request and a bookings function invocation with one strongly consistent ``GetItem`` (< 4 KB: 1 read unit). It
+    writes nothing: no event, no stream batch, nothing for the analytics sink."""
+    booking_read_seconds: float = 0.03  # assumed: one GetItem (warm)
     cancellation_seconds: float = 0.08
     """Assumed: one cancellation (warm): a ``GetItem`` of the booking and one ``TransactWriteItems``, as an
     ``inventory.updated`` event is."""
@@ -380,7 +385,9 @@ def estimate(
     searches, bookings = searches_per_day * DAYS_PER_MONTH, bookings_per_day * DAYS_PER_MONTH
     inventory_events = inventory_events_per_day * DAYS_PER_MONTH
     cancellations = bookings * a.cancellations_per_booking  # DELETE /bookings/{id}
-    requests = searches + bookings + cancellations  # API requests; each is also one event on the bus
+    reads = bookings * a.reads_per_booking  # GET /bookings/{id}
+    events = searches + bookings + cancellations  # search.completed, booking.confirmed, booking.cancelled
+    requests = events + reads  # API requests
     hits, misses = searches * a.hit_ratio, searches * (1 - a.hit_ratio)
     outbox_events = bookings + cancellations  # through the Pipe to the publisher
     publisher_invocations = outbox_events / a.outbox_events_per_invocation
@@ -390,6 +397,7 @@ def estimate(
     gb_seconds = ((hits * a.search_hit_seconds + misses * a.search_miss_seconds) * d.search_gb
                   + bookings * a.booking_seconds * d.booking_gb
                   + cancellations * a.cancellation_seconds * d.booking_gb
+                  + reads * a.booking_read_seconds * d.booking_gb
                   + publisher_invocations * a.publisher_seconds * d.publisher_gb
                   + inventory_events * a.inventory_event_seconds * d.inventory_consumer_gb)  # fmt: skip
     # forwarder batches of search events, stream consumer batches (a booking's or a cancellation's writes), the outbox
@@ -399,7 +407,7 @@ def estimate(
     lines["Lambda (arm64 duration, requests)"] = (gb_seconds * p["lambda_arm_gb_second"]
                                                   + invocations / 1e6 * p["lambda_requests_per_million"])  # fmt: skip
     read_units = (misses * a.miss_read_units + bookings * a.booking_read_units
-                  + cancellations * a.cancellation_read_units
+                  + cancellations * a.cancellation_read_units + reads * 1.0  # a read: one GetItem < 4 KB
                   + inventory_events * a.inventory_event_read_units)  # fmt: skip
     lines["DynamoDB reads (cache misses, bookings)"] = read_units / 1e6 * p["dynamodb_read_request_units_per_million"]
     write_units = (bookings * a.booking_write_units + cancellations * a.cancellation_write_units
@@ -429,12 +437,12 @@ def estimate(
     lines["CloudWatch dashboards"] = (
         max(0, d.dashboards - (p["cloudwatch_free_dashboards"] if free_tier else 0)) * p["cloudwatch_dashboard_month"]
     )
-    lines["EventBridge (events, Pipe)"] = ((requests + inventory_events) / 1e6 * p["eventbridge_events_per_million"]
+    lines["EventBridge (events, Pipe)"] = ((events + inventory_events) / 1e6 * p["eventbridge_events_per_million"]
                                            + outbox_events / 1e6 * p["pipes_requests_per_million"])  # fmt: skip
-    lines["Firehose + S3 (analytics)"] = (requests * a.event_bytes / 1e9 * p["firehose_gb"]
-                                          + requests * 1000 / 1e9 * p["s3_standard_gb_month"]
+    lines["Firehose + S3 (analytics)"] = (events * a.event_bytes / 1e9 * p["firehose_gb"]
+                                          + events * 1000 / 1e9 * p["s3_standard_gb_month"]
                                           + (DAYS_PER_MONTH * 288 / 1000 * p["s3_put_per_thousand"]
-                                             if requests else 0))  # fmt: skip
+                                             if events else 0))  # fmt: skip
     # API requests follow the API stage's rule; asynchronous invocations Lambda's own (1/s + 5 %).
     traces = (traced_requests(requests, d.trace_sampling_rate, d.trace_reservoir_per_second)
               + traced_requests(async_invocations, 0.05, 1.0))  # fmt: skip
@@ -470,8 +478,9 @@ def regulated_lines(searches: float, bookings: float, p: dict[str, Any], a: Assu
     """What ``regulated=True`` adds beyond its keys (``Deployment.kms_keys``), for a month of ``searches`` and
     ``bookings``. Reserved concurrency, versioning (Firehose writes new objects only) and empty dead-letter queues
     cost nothing; the bus dead-letter alarm ($0.10) is counted with the alarms when priced from a template."""
-    requests = searches + bookings * (1 + a.cancellations_per_booking)  # API requests, cancellations included
-    kms_requests = REGULATED_KMS_REQUESTS_FIXED + requests * REGULATED_KMS_REQUESTS_PER_EVENT
+    events = searches + bookings * (1 + a.cancellations_per_booking)  # on the bus and to the analytics sink
+    requests = events + bookings * a.reads_per_booking  # API requests (WAF), booking reads included
+    kms_requests = REGULATED_KMS_REQUESTS_FIXED + events * REGULATED_KMS_REQUESTS_PER_EVENT
     return {
         "KMS requests (regulated)": kms_requests / 10_000 * p["kms_requests_per_10k"],
         "AWS Backup, 35 daily copies (regulated)": REGULATED_BACKUP_COPIES * a.data_gb * p["dynamodb_backup_gb_month"],
@@ -501,7 +510,8 @@ def nat_design(searches_per_day: float, bookings_per_day: float, prices: dict[st
     replaced = Deployment(cache_mode="provisioned", engine="redis", trace_reservoir_per_second=1.0,
                           system_log_level="INFO", dashboards=1, detailed_metrics=True)  # fmt: skip
     base = estimate(searches_per_day, bookings_per_day, prices=p, assumptions=a, deployment=replaced)
-    requests = (searches_per_day + bookings_per_day * (1 + a.cancellations_per_booking)) * DAYS_PER_MONTH
+    per_booking = 1 + a.cancellations_per_booking + a.reads_per_booking  # POST, DELETE and GET requests
+    requests = (searches_per_day + bookings_per_day * per_booking) * DAYS_PER_MONTH
     base.design = "replaced: NAT + 2 Redis nodes"
     base.lines["NAT gateway"] = (p["nat_gateway_hour"] * HOURS_PER_MONTH
                                  + requests * a.nat_gb_per_request * p["nat_gateway_gb"])  # fmt: skip
