@@ -250,10 +250,41 @@ def cold_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     return rows
 
 
-EXAMPLE = (
-    "import sys, aws_cdk as cdk; sys.path.insert(0, {examples!r}); from app import build_app;"
-    " build_app(cdk.App(outdir={outdir!r}{context})).synth()"
-)
+EXAMPLE = """
+import json, sys, time
+started = time.perf_counter()
+requests = {{"build": 0, "synth": 0}}
+phase = ["start"]
+try:  # count the requests to aws-cdk-lib's Node process (jsii's private API: only counted where it exists)
+    from jsii._kernel.providers import process as _process
+
+    _send = _process._NodeProcess.send
+
+    def send(self, *args, **kwargs):
+        requests[phase[0]] = requests.get(phase[0], 0) + 1
+        return _send(self, *args, **kwargs)
+
+    _process._NodeProcess.send = send
+except (ImportError, AttributeError):
+    requests = {{}}
+import aws_cdk as cdk
+imported_cdk = time.perf_counter()
+sys.path.insert(0, {examples!r})
+from app import build_app
+imported_app = time.perf_counter()
+phase[0] = "build"
+app = build_app(cdk.App(outdir={outdir!r}{context}))
+built = time.perf_counter()
+phase[0] = "synth"
+app.synth()
+done = time.perf_counter()
+print(json.dumps({{"import_cdk_s": imported_cdk - started, "import_app_s": imported_app - imported_cdk,
+                  "build_s": built - imported_app, "synth_s": done - built, "in_process_s": done - started,
+                  "requests": requests}}))
+"""
+"""The example's synth in a fresh process; prints where its time went (phases) and its requests to aws-cdk-lib's Node
+process (jsii round trips) by phase. What is left of the wall time is interpreter start-up and exit, where Python
+waits for the Node process to end."""
 BARE = (
     "import aws_cdk as cdk; from aws_cdk.cloudformation_include import CfnInclude; app = cdk.App(outdir={outdir!r});"
     " CfnInclude(cdk.Stack(app, 'BookingPlatform'), 'Template', template_file={template!r}); app.synth()"
@@ -282,13 +313,27 @@ def js_platform(outdir: str, bundle: Path) -> list[str]:
     return ["node", str(JS_APP / "platform.js"), outdir, str(bundle), bundle.name]
 
 
-def timed_process(command: list[str], env: dict[str, str]) -> float:
+def timed_process(command: list[str], env: dict[str, str], phases: list[dict[str, Any]] | None = None) -> float:
+    """Wall time of ``command``; with ``phases``, its last stdout line (JSON: where its time went) is appended."""
     started = time.perf_counter()
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"{command[:2]} failed:\n{done.stderr[-3000:]}")
+    if phases is not None:
+        phases.append({**json.loads(done.stdout.strip().splitlines()[-1]), "wall_s": elapsed})
     return elapsed
+
+
+def phase_medians(phases: list[dict[str, Any]]) -> dict[str, Any]:
+    """Median of each phase (s), the rest of the wall time as ``exit_s``, and the request counts (same every run)."""
+    result: dict[str, Any] = {}
+    for key in [k for k in phases[0] if k.endswith("_s")]:
+        result[key] = round(statistics.median(p[key] for p in phases), 2)
+    result["exit_s"] = round(statistics.median(p["wall_s"] - p["in_process_s"] for p in phases), 2)
+    if phases[0].get("requests"):
+        result["requests"] = phases[0]["requests"]
+    return result
 
 
 def synth(
@@ -302,11 +347,16 @@ def synth(
     cache_dir = tempfile.mkdtemp(prefix="bench-bundles-")
     env[bundling_env()] = cache_dir
 
-    def example(context: str = "", source: Path = src, environment: dict[str, str] = env) -> tuple[float, str]:
+    phases: dict[str, list[dict[str, Any]]] = {"example": [], "js": []}
+
+    def example(
+        context: str = "", source: Path = src, environment: dict[str, str] = env,
+        phases_of: list[dict[str, Any]] | None = None,
+    ) -> tuple[float, str]:  # fmt: skip
         outdir = tempfile.mkdtemp(prefix="bench-synth-")
         examples = str(source.parent / "examples" / "booking_platform")
         script = EXAMPLE.format(examples=examples, outdir=outdir, context=context)
-        return timed_process([sys.executable, "-c", script], environment), outdir
+        return timed_process([sys.executable, "-c", script], environment, phases_of), outdir
 
     first, outdir = example()  # builds the bundle into the (empty) cache: what every synth did before the cache
     bundle = next(p for p in Path(cache_dir).iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -333,9 +383,10 @@ def synth(
     if before:
         samples["before_s"] = []
     for _ in range(runs):  # interleaved, so that the load of a shared machine falls on each alike
-        samples["example_cached_s"].append(example()[0])
+        samples["example_cached_s"].append(example(phases_of=phases["example"])[0])
         if js:
-            samples["js_s"].append(timed_process(js_platform(tempfile.mkdtemp(prefix="bench-js-"), bundle), env))
+            command = js_platform(tempfile.mkdtemp(prefix="bench-js-"), bundle)
+            samples["js_s"].append(timed_process(command, {**env, "BENCH_PHASES": "1"}, phases["js"]))
         if before:
             elapsed, before_outdir = example(source=before, environment=before_env)
             samples["before_s"].append(elapsed)
@@ -352,6 +403,7 @@ def synth(
         if before:
             result["before_ratio"] = round(statistics.median(
                 o / b for o, b in zip(samples["before_s"], samples["js_s"], strict=True)), 2)  # fmt: skip
+    result["phases"] = {side: phase_medians(found) for side, found in phases.items() if found}
     result["example_first_s"] = round(first, 2)
     result["resources"] = sum(resource_types(template).values())
     result["runs"] = runs
@@ -391,6 +443,25 @@ def synth_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         ("example synth s, bundling skipped (tests)", f"{r['example_no_bundling_s']:.2f}", "-", "context"),
         (f"    (synth: medians of {r['runs']} interleaved fresh processes)", "", "", ""),
     ]  # fmt: skip
+    return rows + phase_rows(r.get("phases", {}))
+
+
+def phase_rows(phases: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """Where each side's synth time goes (medians, s), and the example's jsii round trips."""
+    rows: list[tuple[str, str, str, str]] = []
+    ours, js = phases.get("example"), phases.get("js")
+    if ours:
+        rows.append(("    example: import aws_cdk (jsii start) / import app / build / synth / exit s",
+                     " / ".join(f"{ours[k]:.2f}" for k in ("import_cdk_s", "import_app_s", "build_s", "synth_s",
+                                                            "exit_s")), "-", "context"))  # fmt: skip
+        if ours.get("requests"):
+            counts = ours["requests"]
+            rows.append(("    example: jsii round trips, build / synth", f"{counts.get('build', 0)} / "
+                         f"{counts.get('synth', 0)}", "-", "context"))  # fmt: skip
+    if js:
+        rows.append(("    JS app: node start / require / build / synth / exit s",
+                     " / ".join(f"{js[k]:.2f}" for k in ("node_start_s", "require_s", "build_s", "synth_s",
+                                                         "exit_s")), "-", "context"))  # fmt: skip
     return rows
 
 

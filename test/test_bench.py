@@ -160,3 +160,25 @@ def test_the_load_bench_runs_a_past_loader_next_to_todays(
     assert any("loader now vs at HEAD" in row[0] for row in load_bench.rows(results))
     with pytest.raises(SystemExit, match="no-such-rev"):
         load_bench.loader_at("no-such-rev")
+
+
+@pytest.mark.fast
+def test_the_synth_rows_say_where_each_sides_time_goes() -> None:
+    """Issue 10.3: the synth figure comes with its breakdown (medians per phase, the rest of the wall time as exit)
+    and the example's jsii round trips, so what blocks the goal is measured, not guessed."""
+    import perf_bench
+
+    runs = [{"import_cdk_s": 0.9 + d, "import_app_s": 0.8, "build_s": 2.0 + d, "synth_s": 5.0,
+             "in_process_s": 8.7 + d, "wall_s": 10.5 + 2 * d, "requests": {"start": 17, "build": 540, "synth": 13}}
+            for d in (0.0, 0.1, 0.3)]  # fmt: skip
+    ours = perf_bench.phase_medians(runs)
+    assert ours["build_s"] == 2.1 and ours["exit_s"] == 1.9 and ours["requests"]["build"] == 540
+    js = perf_bench.phase_medians([{"node_start_s": 0.05, "require_s": 0.1, "build_s": 1.4, "synth_s": 4.2,
+                                    "in_process_s": 5.75, "wall_s": 7.0}])  # fmt: skip
+    rows = perf_bench.phase_rows({"example": ours, "js": js})
+    assert [row[1] for row in rows] == [
+        "1.00 / 0.80 / 2.10 / 5.00 / 1.90",
+        "540 / 13",
+        "0.05 / 0.10 / 1.40 / 4.20 / 1.25",
+    ]
+    assert all(row[3] == "context" for row in rows)

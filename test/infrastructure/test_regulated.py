@@ -329,3 +329,22 @@ def test_the_regulated_template_is_cfn_lint_clean(regulated: Regulated, tmp_path
     path = tmp_path / "Regulated.template.json"
     path.write_text(json.dumps(regulated.template))
     assert cfn_lint(path) == ""
+
+
+def test_the_profile_protects_what_is_built_under_its_construct_only() -> None:
+    """``regulated_profile`` (asked by every builder of a queue, bucket, table or bus) finds the profile of the
+    construct a scope belongs to, at any depth, and nothing for a sibling construct or another app, however many
+    profiles the process holds; it is no longer looked up child by child through aws-cdk-lib (issue 10.3)."""
+    from constructs import Construct
+
+    from cached_booking_api.infrastructure.regulated import RegulatedProfile, regulated_profile
+
+    stacks = [cdk.Stack(cdk.App(context={"aws:cdk:bundling-stacks": []}), "S") for _ in range(2)]
+    regulated = [Construct(stack, "Regulated") for stack in stacks]
+    profiles = [RegulatedProfile(scope) for scope in regulated]
+    plain = Construct(stacks[0], "Plain")
+    for scope, profile in zip(regulated, profiles, strict=True):
+        deep = Construct(Construct(scope, "A"), "B")
+        assert regulated_profile(deep) is profile and regulated_profile(scope) is profile
+    assert regulated_profile(Construct(plain, "C")) is None
+    assert regulated_profile(plain) is None and regulated_profile(stacks[0]) is None

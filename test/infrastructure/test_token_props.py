@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 import aws_cdk as cdk
+import jsii
 import pytest
 from aws_cdk import Duration
 
@@ -248,3 +249,35 @@ def test_a_token_function_timeout_in_minutes_is_refused_naming_the_prop() -> Non
     options = lambda_.FunctionOptions(timeout=Duration.minutes(number(stack, "T")))
     with pytest.raises(ValueError, match=r"function_props\['bookings'\]\.timeout: .*token.*Duration\.seconds"):
         CachedSearchApi(stack, "Api", function_props={"bookings": options})
+
+
+def test_token_checks_answer_as_aws_cdk_lib_without_asking_it_about_plain_literals(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``infrastructure.tokens.unresolved`` (issue 10.3: every call into aws-cdk-lib is a round trip to its Node
+    process) gives ``Token.is_unresolved``'s answer for tokens of every kind and for literals, and asks aws-cdk-lib
+    nothing about a plain string or a number of ordinary size."""
+    from cached_booking_api.infrastructure import tokens as module
+
+    stack = new_stack("TokenCheck")
+    parameter = cdk.CfnParameter(stack, "Name")
+    values: list[Any] = [
+        parameter.value_as_string, number(stack, "Count"), cdk.Aws.REGION, f"arn:{cdk.Aws.PARTITION}:s3:::b",
+        cdk.Token.as_list(parameter.value_as_string), cdk.Lazy.string(producer=_Name()), "Token[x", [cdk.Aws.REGION],
+        "plain", "", 0, 5, -3.5, 1e199, True, None, [], ["a"], {"k": "v"},
+    ]  # fmt: skip
+    assert [module.unresolved(v) for v in values] == [bool(cdk.Token.is_unresolved(v)) for v in values]
+    assert [module.unresolved(v) for v in values[:6]] == [True] * 6
+
+    def refuse(value: object) -> bool:
+        raise AssertionError(f"asked aws-cdk-lib about {value!r}")
+
+    monkeypatch.setattr(module.Token, "is_unresolved", refuse)
+    for literal in ("plain", "https://booking.example.com", 0, 512, 0.05, -3.5, True, None):
+        assert module.unresolved(literal) is False
+
+
+@jsii.implements(cdk.IStringProducer)
+class _Name:
+    def produce(self, _context: Any) -> str:
+        return "name"

@@ -76,9 +76,13 @@ def serverless_limits(options: CacheOptions) -> tuple[int, int]:
 
 def physical_id(scope: Construct, prefix: str, max_length: int = 40) -> str:
     """A lowercase name unique to the construct's path in its stack (for resources that require a name)."""
+    return f"{prefix}{path_digest(scope)}"[:max_length]
+
+
+def path_digest(scope: Construct) -> str:
+    """SHA-256 (hex) of the stack name and the construct's unique id: the unique part of ``physical_id``."""
     stack = Stack.of(scope)
-    digest = hashlib.sha256(f"{stack.stack_name}/{Names.unique_id(scope)}".encode()).hexdigest()
-    return f"{prefix}{digest}"[:max_length]
+    return hashlib.sha256(f"{stack.stack_name}/{Names.unique_id(scope)}".encode()).hexdigest()
 
 
 class Cache(Construct):
@@ -131,8 +135,11 @@ class Cache(Construct):
             allow_all_outbound=False,
         )  # fmt: skip
         self.port = port
+        self._ports: list[ec2.Port] = []
+        self._user_arn: str | None = None
 
-        user_id = physical_id(self, "cba-")
+        digest = path_digest(self)  # the cache's names: each unique to this construct's path in its stack
+        user_id = self._user_id = f"cba-{digest}"[:40]
         self.user = elasticache.CfnUser(
             self,
             "User",
@@ -152,7 +159,7 @@ class Cache(Construct):
                 self,
                 "DisabledDefaultUser",
                 engine=options.engine,
-                user_id=physical_id(self, "cbadef-"),
+                user_id=f"cbadef-{digest}"[:40],
                 user_name="default",
                 authentication_mode={"Type": "no-password-required"},
                 access_string=DEFAULT_USER_ACCESS_STRING,
@@ -162,7 +169,7 @@ class Cache(Construct):
             self,
             "UserGroup",
             engine=options.engine,
-            user_group_id=physical_id(self, "cbag-"),
+            user_group_id=f"cbag-{digest}"[:40],
             user_ids=members,
         )
 
@@ -178,7 +185,7 @@ class Cache(Construct):
                 "Serverless",
                 engine=options.engine,
                 major_engine_version=ENGINE_VERSIONS[options.engine],
-                serverless_cache_name=physical_id(self, "cba-"),
+                serverless_cache_name=user_id,
                 description="cached-booking-api search cache",
                 security_group_ids=[self.security_group.security_group_id],
                 subnet_ids=subnet_ids,
@@ -238,17 +245,22 @@ class Cache(Construct):
 
     def allow_from(self, client: ec2.ISecurityGroup) -> None:
         """Admit a client security group on the cache port (and let it reach the cache)."""
-        self.security_group.add_ingress_rule(client, ec2.Port.tcp(self.port), "cache clients")
-        client.add_egress_rule(self.security_group, ec2.Port.tcp(self.port), "to the cache")
+        if not self._ports:  # made once: the same two ports for every client
+            self._ports = [ec2.Port.tcp(self.port)] + ([ec2.Port.tcp(self.port + 1)] if self.serverless else [])
+        port = self._ports[0]
+        self.security_group.add_ingress_rule(client, port, "cache clients")
+        client.add_egress_rule(self.security_group, port, "to the cache")
         if self.serverless:  # serverless also serves reads on port + 1
-            self.security_group.add_ingress_rule(client, ec2.Port.tcp(self.port + 1), "cache clients (reader)")
-            client.add_egress_rule(self.security_group, ec2.Port.tcp(self.port + 1), "to the cache (reader)")
+            reader = self._ports[1]
+            self.security_group.add_ingress_rule(client, reader, "cache clients (reader)")
+            client.add_egress_rule(self.security_group, reader, "to the cache (reader)")
 
     def grant_connect(self, grantee: iam.IGrantable) -> iam.Grant:
         """``elasticache:Connect`` on this cache and this user only."""
-        user_arn = Stack.of(self).format_arn(
-            service="elasticache", resource="user", resource_name=self.user.user_id, arn_format=_COLON
-        )
+        if self._user_arn is None:
+            self._user_arn = Stack.of(self).format_arn(
+                service="elasticache", resource="user", resource_name=self._user_id, arn_format=_COLON
+            )
         return iam.Grant.add_to_principal(
-            grantee=grantee, actions=["elasticache:Connect"], resource_arns=[self.cache_arn, user_arn]
+            grantee=grantee, actions=["elasticache:Connect"], resource_arns=[self.cache_arn, self._user_arn]
         )

@@ -36,17 +36,18 @@ from ..runtime.settings import (
 from .analytics import Analytics
 from .cache_cluster import Cache
 from .event_bus import Events
-from .functions import PythonFunction, timeout_from
+from .functions import FunctionDefaults, PythonFunction, timeout_from
 from .invalidation_consumer import Invalidation
 from .inventory_inbound import InventoryInbound, validate_inventory_sources
 from .monitoring import PERIOD, Monitoring, emf_metric
 from .network import Network
-from .observability import ObservabilityOptions, apply_log_levels, sampling_rule
+from .observability import ObservabilityOptions, sampling_rule
 from .options import AlarmOptions, CacheOptions, ThrottleOptions
 from .outbox_pipe import Outbox
 from .regulated import RegulatedAspect, RegulatedProfile
 from .rest_api import Api
 from .table import Data
+from .tokens import unresolved
 
 #: API Gateway gives up on an integration after 29 s: the API functions' timeouts stay below.
 API_FUNCTION_TIMEOUT_LIMIT = 28
@@ -312,6 +313,8 @@ class CachedSearchApi(Construct):
         self._detailed_metrics = observability.detailed_metrics
         self._service_names = {name: f"{service_prefix}-{name}" for name in FUNCTIONS}
 
+        # One code asset, log retention and log levels for every function (all of them are PythonFunctions).
+        defaults = FunctionDefaults.create(log_retention=log_retention, observability=observability)
         network = Network(self, "Network", vpc=vpc, log_retention=log_retention,
                           vpc_has_dynamodb_endpoint=vpc_has_dynamodb_endpoint)  # fmt: skip
         self.vpc = network.vpc
@@ -349,7 +352,8 @@ class CachedSearchApi(Construct):
                 cors_allowed_origins=origins,
             ),  # fmt: skip
             description="cached-booking-api GET /search",
-            log_retention=log_retention,
+            defaults=defaults,
+            search=True,
             memory_size=search_memory_size,
             vpc=network.vpc,
             vpc_subnets=network.subnets,
@@ -384,7 +388,7 @@ class CachedSearchApi(Construct):
                 cancellation_cutoff_seconds=cutoff_seconds,
             ),  # fmt: skip
             description="cached-booking-api POST /bookings, GET /bookings/{bookingId}",
-            log_retention=log_retention,
+            defaults=defaults,
             memory_size=booking_memory_size,
             overrides=overrides.get("bookings"),
             overrides_prop="function_props['bookings']",
@@ -425,7 +429,7 @@ class CachedSearchApi(Construct):
             search_event_targets=search_event_targets,
             service_prefix=service_prefix,
             metrics_namespace=metrics_namespace,
-            log_retention=log_retention,
+            defaults=defaults,
             function_overrides=overrides.get("forwarder"),
         )
         self.event_bus = fan_out.event_bus
@@ -440,7 +444,7 @@ class CachedSearchApi(Construct):
 
         outbox = Outbox(
             self, "Outbox", table=self.table, event_bus=self.event_bus, event_source=event_source,
-            service_name=f"{service_prefix}-outbox", metrics_namespace=metrics_namespace, log_retention=log_retention,
+            service_name=f"{service_prefix}-outbox", metrics_namespace=metrics_namespace, defaults=defaults,
         )  # fmt: skip
         self.outbox_publisher_function = outbox.publisher.function
         self.outbox_pipe = outbox.pipe
@@ -462,7 +466,7 @@ class CachedSearchApi(Construct):
                 ),
                 cache=connection,
             ),  # fmt: skip
-            log_retention=log_retention,
+            defaults=defaults,
             function_overrides=overrides.get("invalidation"),
         )
         self.invalidation_function = invalidation.consumer.function
@@ -474,8 +478,7 @@ class CachedSearchApi(Construct):
         if sources:
             inbound = InventoryInbound(
                 self, "InventoryEvents", table=self.table, event_bus=self.event_bus, sources=sources,
-                service_name=f"{service_prefix}-inventory", metrics_namespace=metrics_namespace,
-                log_retention=log_retention,
+                service_name=f"{service_prefix}-inventory", metrics_namespace=metrics_namespace, defaults=defaults,
             )  # fmt: skip
             self.inventory_events_function = inbound.consumer.function
             self.inventory_events_rule = inbound.rule
@@ -534,9 +537,6 @@ class CachedSearchApi(Construct):
         self.trace_sampling_rule = sampling_rule(
             self, observability, rest_api_name=self.rest_api.rest_api_name, stage_name=stage_name
         )
-        for child in self.node.find_all():
-            if isinstance(child, PythonFunction):
-                apply_log_levels(child.function, observability, search=child.function is self.search_function)
         if self.regulated_profile is not None:
             # Tables this construct creates (a table you bring stays in your own backup plan).
             created = [t for t in (self.table, self.idempotency_table) if isinstance(t, dynamodb.Table)]
@@ -685,7 +685,7 @@ def _unresolved(value: object) -> bool:
     """Whether ``value`` is a token (a ``CfnParameter`` value, an attribute of another resource): CloudFormation
     resolves it at deploy time, so it cannot be checked here and is not (as aws-cdk-lib does, ``Token.is_unresolved``).
     """
-    return bool(Token.is_unresolved(value))
+    return unresolved(value)
 
 
 def _validate(

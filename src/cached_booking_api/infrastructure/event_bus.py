@@ -9,7 +9,6 @@ from aws_cdk import Duration, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_logs_destinations as log_destinations
 from aws_cdk import aws_sqs as sqs
@@ -17,8 +16,8 @@ from constructs import Construct, IValidation
 
 from ..runtime import config
 from ..runtime.settings import ForwarderSettings
-from .functions import PythonFunction, timeout_from
-from .nag import acknowledge
+from .functions import FunctionDefaults, PythonFunction, days, dead_lettered_function, timeout_from
+from .nag import acknowledge_each
 from .regulated import regulated_profile
 
 
@@ -32,11 +31,10 @@ def encrypted_queue(scope: Construct, construct_id: str, *, dead_letter_for: str
         encryption=sqs.QueueEncryption.KMS if profile else sqs.QueueEncryption.SQS_MANAGED,
         encryption_master_key=profile.data_key if profile else None,
         enforce_ssl=True,
-        retention_period=Duration.days(14),
+        retention_period=days(14),
     )
     reason = f"This queue is the dead-letter queue of {dead_letter_for}; a DLQ of a DLQ would only move the problem."
-    acknowledge(queue, "AwsSolutions-SQS3", reason)
-    acknowledge(queue, "Serverless-SQSRedrivePolicy", reason)
+    acknowledge_each(queue, [("AwsSolutions-SQS3", reason), ("Serverless-SQSRedrivePolicy", reason)])
     return queue
 
 
@@ -57,7 +55,7 @@ class Events(Construct):
         search_event_targets: Sequence[events.IRuleTarget],
         service_prefix: str,
         metrics_namespace: str,
-        log_retention: logs.RetentionDays,
+        defaults: FunctionDefaults,
         function_overrides: lambda_.FunctionOptions | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -92,7 +90,7 @@ class Events(Construct):
 
         self.forwarder_dead_letter_queue = encrypted_queue(self, "ForwarderDlq", dead_letter_for="the event forwarder")
         prop = "function_props['forwarder']"
-        self.forwarder = PythonFunction(
+        self.forwarder: PythonFunction = dead_lettered_function(
             self,
             "Forwarder",
             settings=ForwarderSettings(
@@ -104,32 +102,20 @@ class Events(Construct):
                 dead_letter_queue_url=self.forwarder_dead_letter_queue.queue_url,
             ),
             description="Forwards search.completed log lines to EventBridge",
-            log_retention=log_retention,
-            memory_size=256,
-            asynchronous=True,
+            defaults=defaults,
+            dead_letter_queue=self.forwarder_dead_letter_queue,
+            dead_letter_reason="Failed asynchronous invocations go to the on-failure destination (EventInvokeConfig → "
+            "the SQS queue ForwarderDlq), the successor of DeadLetterConfig that also records the error; rejected "
+            "events are dead-lettered to the same queue by the handler.",
             overrides=function_overrides,
             overrides_prop=prop,
         )
         function = self.forwarder.function
-        function.configure_async_invoke(
-            retry_attempts=2,
-            max_event_age=Duration.hours(6),
-            on_failure=destinations.SqsDestination(self.forwarder_dead_letter_queue),
-        )
-        self.forwarder.role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["events:PutEvents"],
-                resources=[event_bus.event_bus_arn],
-                conditions={"StringEquals": {"events:source": event_source}},
-            )
-        )
-        self.forwarder_dead_letter_queue.grant_send_messages(self.forwarder.role)
-        acknowledge(
-            function,
-            "Serverless-LambdaDLQ",
-            "Failed asynchronous invocations go to the on-failure destination (EventInvokeConfig → the SQS queue "
-            "ForwarderDlq), the successor of DeadLetterConfig that also records the error; rejected events are "
-            "dead-lettered to the same queue by the handler.",
+        iam.Grant.add_to_principal(
+            grantee=self.forwarder.role,
+            actions=["events:PutEvents"],
+            resource_arns=[event_bus.event_bus_arn],
+            conditions={"StringEquals": {"events:source": event_source}},
         )
         self.search_log_subscription = logs.SubscriptionFilter(
             self,

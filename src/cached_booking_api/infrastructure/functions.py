@@ -4,18 +4,24 @@ the environment of the function's settings class, and the user's ``function_prop
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
 from typing import cast
 
 from aws_cdk import Duration, RemovalPolicy, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from ..runtime.emf import DETAILED_METRICS_ENV
 from ..runtime.settings import FunctionSettings
 from ..tools import bundling
 from .nag import acknowledge
+from .observability import ObservabilityOptions, application_log_level, detailed_metrics_flag, system_log_level
 
 # ENI management for functions in a VPC: these actions do not support resource-level permissions.
 _VPC_ACCESS_ACTIONS = [
@@ -108,6 +114,35 @@ def deploy_time_numbers(environment: Mapping[str, str]) -> dict[str, str]:
     return rewritten
 
 
+@cache
+def days(count: int) -> Duration:
+    """``Duration.days(count)``, made once per process (a Duration is an immutable value; each new one is a round trip
+    to aws-cdk-lib's Node process)."""
+    return Duration.days(count)
+
+
+@cache
+def hours(count: int) -> Duration:
+    """``Duration.hours(count)``, made once per process (see ``days``)."""
+    return Duration.hours(count)
+
+
+@dataclass(frozen=True)
+class FunctionDefaults:
+    """What every function of one ``CachedSearchApi`` shares: the handler code asset (one asset for all, staged
+    once), log retention, log levels (``observability``) and Lambda's service principal."""
+
+    code: lambda_.Code
+    log_retention: logs.RetentionDays
+    observability: ObservabilityOptions
+    principal: iam.ServicePrincipal
+
+    @classmethod
+    def create(cls, *, log_retention: logs.RetentionDays, observability: ObservabilityOptions) -> FunctionDefaults:
+        """The defaults of one construct instance (its own code asset: an asset belongs to one stack)."""
+        return cls(bundling.handler_code(), log_retention, observability, iam.ServicePrincipal("lambda.amazonaws.com"))
+
+
 class PythonFunction(Construct):
     """The handler of ``settings`` (``cached_booking_api.runtime.handlers.<settings.handler_module>``) with a role that
     holds only what it is granted; its environment is ``settings.to_environment()`` and its timeout
@@ -123,7 +158,7 @@ class PythonFunction(Construct):
         *,
         settings: FunctionSettings,
         description: str,
-        log_retention: logs.RetentionDays,
+        defaults: FunctionDefaults,
         memory_size: int = 512,
         vpc: ec2.IVpc | None = None,
         vpc_subnets: ec2.SubnetSelection | None = None,
@@ -134,31 +169,32 @@ class PythonFunction(Construct):
         wildcard_actions_reason: str = "",
         overrides: lambda_.FunctionOptions | None = None,
         overrides_prop: str = "function_props",
+        search: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         self.settings = settings
-        self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=log_removal_policy)
+        self.log_group = logs.LogGroup(
+            self, "Logs", retention=defaults.log_retention, removal_policy=log_removal_policy
+        )
         self.role = iam.Role(
             self,
             "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            assumed_by=defaults.principal,
             description=f"{description} (least privilege, no managed policies)",
         )
-        self.role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[self.log_group.log_group_arn],  # the group's ARN ends in ":*": its streams
-            )
+        # Grant.add_to_principal: one round trip, where role.add_to_principal_policy(PolicyStatement(...)) takes four.
+        iam.Grant.add_to_principal(
+            grantee=self.role,
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resource_arns=[self.log_group.log_group_arn],  # the group's ARN ends in ":*": its streams
         )
         if vpc is not None:
-            self.role.add_to_principal_policy(iam.PolicyStatement(actions=_VPC_ACCESS_ACTIONS, resources=["*"]))
-            acknowledge(
-                self.role.node.find_child("DefaultPolicy"),
-                "AwsSolutions-IAM5[Resource::*]",
-                "Lambda ENI management (ec2:CreateNetworkInterface & co.) and X-Ray PutTraceSegments do not support "
-                "resource-level permissions; the role holds only those on '*'." + wildcard_actions_reason,
-            )
-        environment = {"POWERTOOLS_LOG_LEVEL": "INFO", **deploy_time_numbers(settings.to_environment())}
+            iam.Grant.add_to_principal(grantee=self.role, actions=_VPC_ACCESS_ACTIONS, resource_arns=["*"])
+        observability = defaults.observability
+        environment = {
+            "POWERTOOLS_LOG_LEVEL": application_log_level(observability, search=search),
+            **deploy_time_numbers(settings.to_environment()),
+        }
         props: dict[str, object] = {
             "description": description,
             "memory_size": memory_size,
@@ -192,14 +228,16 @@ class PythonFunction(Construct):
                 environment.update(value)
             else:
                 props[name] = value
+        environment[DETAILED_METRICS_ENV] = detailed_metrics_flag(observability)
         self.function = lambda_.Function(
             self,
             "Function",
             runtime=bundling.RUNTIME,
-            code=bundling.handler_code(),
+            code=defaults.code,
             handler=f"cached_booking_api.runtime.handlers.{settings.handler_module}.handler",
             timeout=Duration.seconds(settings.timeout_seconds),
             environment=environment,
+            system_log_level_v2=system_log_level(observability),
             **props,  # type: ignore[arg-type]
         )
         if not asynchronous:
@@ -209,10 +247,55 @@ class PythonFunction(Construct):
                 "Invoked synchronously (API Gateway proxy): a failed request is answered to the caller, there is no "
                 "event to dead-letter.",
             )
-        if vpc is None:
-            acknowledge(
-                self.role.node.find_child("DefaultPolicy"),
-                "AwsSolutions-IAM5[Resource::*]",
-                "X-Ray PutTraceSegments/PutTelemetryRecords do not support resource-level permissions."
-                + wildcard_actions_reason,
-            )
+        wildcards = (
+            "Lambda ENI management (ec2:CreateNetworkInterface & co.) and X-Ray PutTraceSegments do not support "
+            "resource-level permissions; the role holds only those on '*'."
+            if vpc is not None
+            else "X-Ray PutTraceSegments/PutTelemetryRecords do not support resource-level permissions."
+        )
+        acknowledge(
+            self.role.node.find_child("DefaultPolicy"), "AwsSolutions-IAM5[Resource::*]",
+            wildcards + wildcard_actions_reason,
+        )  # fmt: skip
+
+
+def dead_lettered_function(
+    scope: Construct,
+    construct_id: str,
+    *,
+    settings: FunctionSettings,
+    description: str,
+    defaults: FunctionDefaults,
+    dead_letter_queue: sqs.Queue,
+    dead_letter_reason: str,
+    on_failure: bool = True,
+    overrides: lambda_.FunctionOptions | None = None,
+    overrides_prop: str = "function_props",
+) -> PythonFunction:
+    """A small function outside the VPC (256 MB, not invoked by the API) whose failures end in ``dead_letter_queue``.
+
+    ``on_failure``: it is invoked asynchronously (a log subscription, an EventBridge rule): Lambda retries a failed
+    invocation twice within 6 hours, then records it in the queue (on-failure destination), and the handler may put
+    events it rejects there too. Without it (a synchronous caller such as an EventBridge Pipe), the caller owns the
+    queue. ``dead_letter_reason`` is the cdk-nag acknowledgment of Serverless-LambdaDLQ: where failures go instead of a
+    DeadLetterConfig.
+    """
+    function = PythonFunction(
+        scope,
+        construct_id,
+        settings=settings,
+        description=description,
+        defaults=defaults,
+        memory_size=256,
+        asynchronous=True,  # not an API handler: its own acknowledgment below
+        overrides=overrides,
+        overrides_prop=overrides_prop,
+    )
+    if on_failure:
+        # The destination also grants the role sqs:SendMessage on the queue, which the handler uses for rejected
+        # events.
+        function.function.configure_async_invoke(
+            retry_attempts=2, max_event_age=hours(6), on_failure=destinations.SqsDestination(dead_letter_queue)
+        )
+    acknowledge(function.function, "Serverless-LambdaDLQ", dead_letter_reason)
+    return function

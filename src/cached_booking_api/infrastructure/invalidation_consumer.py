@@ -7,14 +7,13 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from ..runtime.invalidation_scopes import STREAM_FILTER_PATTERNS
 from ..runtime.settings import InvalidationSettings
 from .cache_cluster import Cache
 from .event_bus import encrypted_queue
-from .functions import PythonFunction
+from .functions import FunctionDefaults, PythonFunction, hours
 from .nag import acknowledge
 from .network import only_explicit_egress
 
@@ -32,7 +31,7 @@ class Invalidation(Construct):
         vpc: ec2.IVpc,
         subnets: ec2.SubnetSelection,
         settings: InvalidationSettings,
-        log_retention: logs.RetentionDays,
+        defaults: FunctionDefaults,
         function_overrides: lambda_.FunctionOptions | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -48,7 +47,7 @@ class Invalidation(Construct):
             "Consumer",
             settings=settings,
             description="Bumps cache generations of destinations whose inventory changed",
-            log_retention=log_retention,
+            defaults=defaults,
             memory_size=256,
             vpc=vpc,
             vpc_subnets=subnets,
@@ -68,7 +67,7 @@ class Invalidation(Construct):
                 max_batching_window=Duration.seconds(1),
                 bisect_batch_on_error=True,
                 retry_attempts=5,
-                max_record_age=Duration.hours(1),
+                max_record_age=hours(1),
                 on_failure=sources.SqsDlq(self.failure_queue),
                 filters=[lambda_.FilterCriteria.filter(pattern) for pattern in STREAM_FILTER_PATTERNS],
             )

@@ -11,21 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda_destinations as destinations
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from ..runtime.inventory_contract import INVENTORY_UPDATED, MAX_SOURCE_LENGTH, inventory_event_pattern
 from ..runtime.settings import InventoryUpdatesSettings
 from .event_bus import encrypted_queue
-from .functions import PythonFunction
-from .nag import acknowledge
+from .functions import FunctionDefaults, PythonFunction, dead_lettered_function, hours
 
 
 def validate_inventory_sources(sources: Sequence[str], event_source: str) -> list[str]:
@@ -66,13 +62,13 @@ class InventoryInbound(Construct):
         sources: Sequence[str],
         service_name: str,
         metrics_namespace: str,
-        log_retention: logs.RetentionDays,
+        defaults: FunctionDefaults,
     ) -> None:
         super().__init__(scope, construct_id)
         self.dead_letter_queue: sqs.Queue = encrypted_queue(
             self, "Dlq", dead_letter_for="the inventory.updated consumer (rule target, invocations, rejected events)"
         )
-        self.consumer = PythonFunction(
+        self.consumer: PythonFunction = dead_lettered_function(
             self,
             "Consumer",
             settings=InventoryUpdatesSettings(
@@ -84,16 +80,14 @@ class InventoryInbound(Construct):
                 dead_letter_queue_url=self.dead_letter_queue.queue_url,
             ),  # fmt: skip
             description="Applies inventory.updated events from the allowed sources (once per eventId)",
-            log_retention=log_retention,
-            memory_size=256,
-            asynchronous=True,
+            defaults=defaults,
+            dead_letter_queue=self.dead_letter_queue,
+            dead_letter_reason="Invoked asynchronously by an EventBridge rule: failed invocations go to the "
+            "on-failure destination (EventInvokeConfig → the SQS queue Dlq), the successor of DeadLetterConfig that "
+            "also records the error; events that can never be applied are dead-lettered to the same queue by the "
+            "handler.",
         )
         function = self.consumer.function
-        function.configure_async_invoke(
-            retry_attempts=2,
-            max_event_age=Duration.hours(6),
-            on_failure=destinations.SqsDestination(self.dead_letter_queue),
-        )
         # Item-level actions on the table only: the listing's destination (GetItem), the receipt (PutItem) and the
         # month items (UpdateItem), in one TransactWriteItems (authorized per item action). No Query, Scan, Delete.
         iam.Grant.add_to_principal(
@@ -103,14 +97,6 @@ class InventoryInbound(Construct):
         )
         if table.encryption_key is not None:  # regulated=True: the table's customer managed key
             table.encryption_key.grant_encrypt_decrypt(self.consumer.role)
-        self.dead_letter_queue.grant_send_messages(self.consumer.role)
-        acknowledge(
-            function,
-            "Serverless-LambdaDLQ",
-            "Invoked asynchronously by an EventBridge rule: failed invocations go to the on-failure destination "
-            "(EventInvokeConfig → the SQS queue Dlq), the successor of DeadLetterConfig that also records the error; "
-            "events that can never be applied are dead-lettered to the same queue by the handler.",
-        )
         pattern = inventory_event_pattern(list(sources))
         self.rule = events.Rule(
             self,
@@ -123,7 +109,7 @@ class InventoryInbound(Construct):
                     function,
                     dead_letter_queue=self.dead_letter_queue,
                     retry_attempts=8,
-                    max_event_age=Duration.hours(24),
+                    max_event_age=hours(24),
                 )
             ],
         )

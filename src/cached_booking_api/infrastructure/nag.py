@@ -5,6 +5,8 @@ Every acknowledgment names one rule (finding-level where possible) on one resour
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from aws_cdk import Acknowledgment, Validations
 from constructs import IConstruct
 
@@ -15,5 +17,14 @@ def acknowledge(scope: IConstruct, rule_id: str, reason: str) -> None:
     ``rule_id`` is the rule as cdk-nag reports it, e.g. ``AwsSolutions-IAM5[Resource::*]`` or
     ``Serverless-LambdaDLQ``; the pack prefix (``AwsSolutions::``) is added here.
     """
-    pack = rule_id.split("-", 1)[0]
-    Validations.of(scope).acknowledge(Acknowledgment(id=f"{pack}::{rule_id}", reason=reason))
+    acknowledge_each(scope, [(rule_id, reason)])
+
+
+def acknowledge_each(scope: IConstruct, findings: Iterable[tuple[str, str]]) -> None:
+    """``acknowledge`` for several findings on one construct, each ``(rule_id, reason)``: one rule per
+    acknowledgment still, in a single call to aws-cdk-lib (each call from Python is a round trip to its Node process).
+    """
+    acknowledgments = [
+        Acknowledgment(id=f"{rule_id.split('-', 1)[0]}::{rule_id}", reason=reason) for rule_id, reason in findings
+    ]
+    Validations.of(scope).acknowledge(*acknowledgments)

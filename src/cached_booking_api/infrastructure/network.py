@@ -14,7 +14,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from .nag import acknowledge
+from .nag import acknowledge, acknowledge_each
 
 #: The id of the DynamoDB gateway endpoint this library adds to a bring-your-own VPC (one per VPC, shared by every
 #: instance in the app).
@@ -123,17 +123,24 @@ def _acknowledge_lookup_provider(stack: Stack) -> None:
     provider = stack.node.try_find_child(AwsCustomResourceProviderId)
     if provider is None:  # pragma: no cover - CDK names it so since 2018
         return
-    acknowledge(
+    acknowledge_each(
         provider,
-        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
-        "CDK's AwsCustomResource provider (the DynamoDB prefix-list lookup at deploy time): its role holds the "
-        "AWS-documented basic execution policy (log writes only) plus the one describe call.",
+        [
+            (
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AWSLambdaBasicExecutionRole]",
+                "CDK's AwsCustomResource provider (the DynamoDB prefix-list lookup at deploy time): its role holds the "
+                "AWS-documented basic execution policy (log writes only) plus the one describe call.",
+            ),
+            *(
+                (rule, f"CDK's AwsCustomResource provider (DynamoDB prefix-list lookup). {reason}")
+                for rule, reason in (
+                    ("Serverless-LambdaDLQ", "Invoked synchronously by CloudFormation, which receives its failure."),
+                    ("Serverless-LambdaTracing", "A deploy-time lookup of one prefix list id; nothing to trace."),
+                )
+            ),
+        ],
     )
-    for rule, reason in (
-        ("Serverless-LambdaDLQ", "Invoked synchronously by CloudFormation, which receives its failure."),
-        ("Serverless-LambdaTracing", "A deploy-time lookup of one prefix list id; nothing to trace."),
-    ):
-        acknowledge(provider, rule, f"CDK's AwsCustomResource provider (DynamoDB prefix-list lookup). {reason}")
 
 
 def dynamodb_prefix_list_names() -> list[str]:

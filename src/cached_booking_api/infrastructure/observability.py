@@ -13,12 +13,11 @@ import hashlib
 from dataclasses import dataclass
 from typing import Literal
 
-from aws_cdk import Token
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_xray as xray
 from constructs import Construct
 
-from ..runtime.emf import DETAILED_METRICS_ENV
+from .tokens import unresolved
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 SystemLogLevel = Literal["DEBUG", "INFO", "WARN"]
@@ -59,16 +58,16 @@ class ObservabilityOptions:
         aws-cdk-lib does: the sampling rule takes it as it is."""
         rate, reservoir, priority = (self.trace_sampling_rate, self.trace_reservoir_per_second,
                                      self.trace_sampling_priority)  # fmt: skip
-        if not Token.is_unresolved(rate) and not 0 <= rate <= 1:
+        if not unresolved(rate) and not 0 <= rate <= 1:
             raise ValueError(
                 f"observability.trace_sampling_rate must be within 0..1 (a share, 0.05 = 5 %), "
                 f"got {self.trace_sampling_rate}"
             )
-        if not Token.is_unresolved(reservoir) and reservoir < 0:
+        if not unresolved(reservoir) and reservoir < 0:
             raise ValueError(
                 f"observability.trace_reservoir_per_second must be >= 0, got {self.trace_reservoir_per_second}"
             )
-        if not Token.is_unresolved(priority) and not 1 <= priority <= 9999:
+        if not unresolved(priority) and not 1 <= priority <= 9999:
             raise ValueError(
                 f"observability.trace_sampling_priority must be within 1..9999, got {self.trace_sampling_priority}"
             )
@@ -105,13 +104,20 @@ def sampling_rule(
     )
 
 
-def apply_log_levels(function: lambda_.Function, options: ObservabilityOptions, *, search: bool = False) -> None:
-    """Set the application (Powertools) and platform log levels of one function."""
+def application_log_level(options: ObservabilityOptions, *, search: bool = False) -> str:
+    """The application (Powertools) log level of a function: ``options.log_level``, at most INFO for the search
+    function (its search.completed events are INFO lines)."""
     level: str = options.log_level
     if search and _LOG_LEVELS.index(level) > _LOG_LEVELS.index(SEARCH_MAX_LOG_LEVEL):
         level = SEARCH_MAX_LOG_LEVEL
-    function.add_environment("POWERTOOLS_LOG_LEVEL", level)
-    function.add_environment(DETAILED_METRICS_ENV, "true" if options.detailed_metrics else "false")
-    cfn = function.node.default_child
-    assert isinstance(cfn, lambda_.CfnFunction)
-    cfn.add_property_override("LoggingConfig.SystemLogLevel", options.system_log_level)
+    return level
+
+
+def detailed_metrics_flag(options: ObservabilityOptions) -> str:
+    """The handlers' ``EMF_DETAILED_METRICS`` environment value."""
+    return "true" if options.detailed_metrics else "false"
+
+
+def system_log_level(options: ObservabilityOptions) -> lambda_.SystemLogLevel:
+    """The Lambda platform log level of every function."""
+    return lambda_.SystemLogLevel(options.system_log_level)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from aws_cdk import Duration, Token
+from aws_cdk import Duration
 
 from ..runtime.settings import CacheConnectionSettings, CacheTimings, CircuitBreakerSettings
+from .tokens import unresolved
 
 CacheMode = Literal["serverless", "provisioned"]
 CacheEngine = Literal["valkey", "redis"]
@@ -25,7 +26,7 @@ def _token(value: object) -> bool:
         return False
     if isinstance(value, Duration):
         return bool(value.is_unresolved())
-    return bool(Token.is_unresolved(value))
+    return unresolved(value)
 
 
 def _literal(prop: str, value: object, derived: str) -> None:

@@ -14,7 +14,6 @@ import json
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_pipes as pipes
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -22,7 +21,7 @@ from constructs import Construct
 from ..runtime.outbox import EVENT_FIELDS, PIPE_FILTER_PATTERN
 from ..runtime.settings import OutboxPublisherSettings
 from .event_bus import encrypted_queue
-from .functions import PythonFunction
+from .functions import FunctionDefaults, PythonFunction, dead_lettered_function
 from .nag import acknowledge
 
 
@@ -40,7 +39,7 @@ class Outbox(Construct):
         event_source: str,
         service_name: str,
         metrics_namespace: str,
-        log_retention: logs.RetentionDays,
+        defaults: FunctionDefaults,
     ) -> None:
         super().__init__(scope, construct_id)
         self.dead_letter_queue: sqs.Queue = encrypted_queue(self, "Dlq", dead_letter_for="the outbox pipe")
@@ -50,18 +49,17 @@ class Outbox(Construct):
         )  # fmt: skip
         stream_arn = table.table_stream_arn
         assert stream_arn is not None, "the table must have a stream"
-        self.role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
-                resources=[stream_arn],
-            )
+        iam.Grant.add_to_principal(
+            grantee=self.role,
+            actions=["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
+            resource_arns=[stream_arn],
         )
         # EventBridge Pipes lists dynamodb:ListStreams among the DynamoDB source's required permissions; the action
         # has no resource-level permissions (IAM service authorization reference), hence "*".
-        self.role.add_to_principal_policy(iam.PolicyStatement(actions=["dynamodb:ListStreams"], resources=["*"]))
+        iam.Grant.add_to_principal(grantee=self.role, actions=["dynamodb:ListStreams"], resource_arns=["*"])
         if table.encryption_key is not None:  # a stream is encrypted with its table's key
             table.encryption_key.grant_decrypt(self.role)
-        self.publisher = PythonFunction(
+        self.publisher: PythonFunction = dead_lettered_function(
             self,
             "Publisher",
             settings=OutboxPublisherSettings(
@@ -72,26 +70,22 @@ class Outbox(Construct):
                 event_source=event_source,
             ),  # fmt: skip
             description="Puts outbox records on the bus, each as its detail type (the outbox Pipe's target)",
-            log_retention=log_retention,
-            memory_size=256,
-            asynchronous=True,  # not an API handler: its own acknowledgment below
+            defaults=defaults,
+            dead_letter_queue=self.dead_letter_queue,
+            dead_letter_reason="Invoked synchronously by the outbox Pipe (REQUEST_RESPONSE): a failed batch is "
+            "retried by the Pipe and then sent to the Pipe's dead-letter queue (Dlq); there is no asynchronous event "
+            "to dead-letter here.",
+            on_failure=False,  # the Pipe's queue
         )
-        self.publisher.role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["events:PutEvents"],
-                resources=[event_bus.event_bus_arn],
-                conditions={"StringEquals": {"events:source": event_source, "events:detail-type": list(EVENT_FIELDS)}},
-            )
-        )
-        acknowledge(
-            self.publisher.function,
-            "Serverless-LambdaDLQ",
-            "Invoked synchronously by the outbox Pipe (REQUEST_RESPONSE): a failed batch is retried by the Pipe and "
-            "then sent to the Pipe's dead-letter queue (Dlq); there is no asynchronous event to dead-letter here.",
+        iam.Grant.add_to_principal(
+            grantee=self.publisher.role,
+            actions=["events:PutEvents"],
+            resource_arns=[event_bus.event_bus_arn],
+            conditions={"StringEquals": {"events:source": event_source, "events:detail-type": list(EVENT_FIELDS)}},
         )
         # The function itself only (grant_invoke would add "<arn>:*", every version and alias: a wildcard).
-        self.role.add_to_principal_policy(
-            iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[self.publisher.function.function_arn])
+        iam.Grant.add_to_principal(
+            grantee=self.role, actions=["lambda:InvokeFunction"], resource_arns=[self.publisher.function.function_arn]
         )
         self.dead_letter_queue.grant_send_messages(self.role)
         self.pipe = pipes.CfnPipe(

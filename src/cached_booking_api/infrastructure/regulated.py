@@ -20,10 +20,10 @@ added later (by this library or by a subclass) gets the same treatment without b
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import jsii
 from aws_cdk import Aws, Duration, IAspect, RemovalPolicy, Stack
-from aws_cdk import aws_backup as backup
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_elasticache as elasticache
 from aws_cdk import aws_iam as iam
@@ -33,7 +33,10 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_pipes as pipes
 from constructs import Construct, IConstruct
 
-from .nag import acknowledge
+from .nag import acknowledge, acknowledge_each
+
+if TYPE_CHECKING:  # imported by add_tables: a synth without regulated=True does not load the module
+    from aws_cdk import aws_backup as backup
 
 #: The ARN pattern of every log group of the stack's account and region (the logs key's encryption context).
 LOG_GROUPS_OF_THIS_ACCOUNT = f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:*"
@@ -65,6 +68,7 @@ class RegulatedProfile(Construct):
 
     def __init__(self, scope: Construct, construct_id: str = PROFILE_ID) -> None:
         super().__init__(scope, construct_id)
+        _PROFILES[id(scope)] = (scope, self)
         self.logs_key = kms.Key(
             self,
             "LogsKey",
@@ -111,6 +115,8 @@ class RegulatedProfile(Construct):
         tables = list(tables)
         if not tables:
             return
+        from aws_cdk import aws_backup as backup
+
         self.backup_vault = backup.BackupVault(
             self, "BackupVault", encryption_key=self.data_key, removal_policy=RemovalPolicy.RETAIN
         )
@@ -135,12 +141,23 @@ class RegulatedProfile(Construct):
             )
 
 
+#: Every profile of this process and the construct it protects (its parent), by ``id()`` of that construct (held here,
+#: so that no other object can take its id).
+_PROFILES: dict[int, tuple[IConstruct, RegulatedProfile]] = {}
+
+
 def regulated_profile(scope: IConstruct) -> RegulatedProfile | None:
-    """The profile of the ``CachedSearchApi`` that ``scope`` belongs to, or None when it is not regulated."""
+    """The profile of the ``CachedSearchApi`` that ``scope`` belongs to, or None when it is not regulated.
+
+    Asked by every builder of a protected resource: without any profile in the process it answers None at once, and
+    otherwise with one look at ``scope``'s ancestors (each call into aws-cdk-lib is a round trip to its Node process).
+    """
+    if not _PROFILES:
+        return None
     for ancestor in reversed(scope.node.scopes):
-        found = ancestor.node.try_find_child(PROFILE_ID)
-        if isinstance(found, RegulatedProfile):
-            return found
+        owner, profile = _PROFILES.get(id(ancestor), (None, None))
+        if owner is ancestor:
+            return profile
     return None
 
 
@@ -183,8 +200,7 @@ def _owner_path(root: IConstruct, function: lambda_.CfnFunction) -> str:
 def acknowledge_regulated(scope: IConstruct, rule: str, reason: str, packs: Iterable[str] = REGULATED_PACKS) -> None:
     """Acknowledge one rule (its name without the pack prefix, e.g. ``LambdaDLQ``) on one resource, in each of the
     regulated packs that has it."""
-    for pack in packs:
-        acknowledge(scope, f"{pack}-{rule}", reason)
+    acknowledge_each(scope, [(f"{pack}-{rule}", reason) for pack in packs])
 
 
 #: The IAM user guide's own case for inline policies (access_policies_managed-vs-inline.html), quoted in each

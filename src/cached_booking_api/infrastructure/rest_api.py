@@ -15,7 +15,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from ..runtime import config
-from .nag import acknowledge
+from .nag import acknowledge, acknowledge_each
 from .options import ThrottleOptions
 
 OPENAPI_DOCUMENT = Path(__file__).resolve().parent.parent / "runtime" / "openapi.json"
@@ -233,22 +233,22 @@ class Api(Construct):
                 "for it and it grants only CloudWatch Logs writes. Turn off with cloud_watch_role=False when the "
                 "account already has one.",
             )
+        method_findings: list[tuple[str, str]] = []
         if authorizer is None or authorizer.authorization_type != apigw.AuthorizationType.COGNITO:
-            for method in self.rest_api.methods:
-                acknowledge(
-                    method,
-                    "AwsSolutions-COG4",
-                    "Clients are partner systems identified by API key (usage plan); user authorization is the "
-                    "optional authorizer prop (IAM, Lambda or Cognito), chosen by the platform team.",
-                )
+            method_findings.append((
+                "AwsSolutions-COG4",
+                "Clients are partner systems identified by API key (usage plan); user authorization is the optional "
+                "authorizer prop (IAM, Lambda or Cognito), chosen by the platform team.",
+            ))  # fmt: skip
         if authorizer is None and not iam_authorization:
+            method_findings.append((
+                "AwsSolutions-APIG4",
+                "Every method requires an API key bound to a throttled usage plan; an IAM/Cognito/Lambda authorizer "
+                "is opt-in (props authorizer / iam_authorization). CORS preflight must stay open.",
+            ))  # fmt: skip
+        if method_findings:
             for method in self.rest_api.methods:
-                acknowledge(
-                    method,
-                    "AwsSolutions-APIG4",
-                    "Every method requires an API key bound to a throttled usage plan; an IAM/Cognito/Lambda "
-                    "authorizer is opt-in (props authorizer / iam_authorization). CORS preflight must stay open.",
-                )
+                acknowledge_each(method, method_findings)
 
     def _error_responses(self, cors_allowed_origins: Sequence[str]) -> None:
         """Answers API Gateway gives itself (validation, missing key, throttling) in the contract's error format,

@@ -13,6 +13,7 @@ from constructs import Construct
 
 from ..runtime import schema
 from .regulated import regulated_profile
+from .tokens import unresolved
 
 #: ``dynamodb.Table`` props the construct decides (the runtime's key schema, the stream the outbox pipe and the cache
 #: invalidation read, the TTL attribute outbox items expire by); ``table_props`` may repeat them only with the same
@@ -181,7 +182,7 @@ def validate_table(table: dynamodb.ITable) -> None:
             problems.append(f"key schema {schema.PARTITION_KEY} (partition), {schema.SORT_KEY} (sort)")
     stream = resolve(cfn.stream_specification)
     view = stream.get("streamViewType", "") if isinstance(stream, dict) else ""
-    if not Token.is_unresolved(view) and view != "NEW_AND_OLD_IMAGES":
+    if not unresolved(view) and view != "NEW_AND_OLD_IMAGES":
         problems.append("stream=StreamViewType.NEW_AND_OLD_IMAGES")
     declared = {index["indexName"]: index for index in resolve(cfn.global_secondary_indexes) or []}
     for index in schema.GLOBAL_SECONDARY_INDEXES:
