@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -116,3 +117,40 @@ def test_the_local_mode_fits_a_whole_search_in_the_timeout_its_gateway_gives_the
     policy = config.cache_policy(TIME_BUDGET, load_worst_case_seconds=config.load_worst_case_seconds(client))
     cache = config.cache_worst_case_seconds(TIME_BUDGET)
     assert policy.lock_ttl_ms / 1000 + cache + config.RESPONSE_MARGIN_SECONDS <= timeout
+
+
+def test_the_costliest_miss_makes_no_more_cache_round_trips_than_the_budget_counts(
+    search_env: dict[str, str], dynamodb: Any, redis_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cache's worst case in the time budget is ``CACHE_ROUND_TRIPS_PER_MISS`` commands: the costliest miss (the
+    generation lost, the catalogue and both months of the stay stale: everything refilled) stays within it."""
+    import redis.connection
+
+    from cached_booking_api.runtime.cache import COMPLETE_FIELD, entry_json
+
+    load(dynamodb, search_env["TABLE_NAME"], listing("lis-1"))
+    service = search.search_service()
+    first_of_month = (date.today() + timedelta(days=32)).replace(day=1)  # a stay over two months
+    query = SearchQuery(destination="Lisbon", checkIn=(first_of_month - timedelta(days=1)).isoformat(),
+                        checkOut=(first_of_month + timedelta(days=1)).isoformat())  # fmt: skip
+    assert service.search(query).cache.value == "MISS"
+    keys = CacheKeys.for_stay(schema.destination_tag("Lisbon"), query.nights)
+    assert len(keys.months) == 2
+    admin = redis.Redis.from_url(redis_server.url)
+    stored = json.loads(entry_json(admin.get(keys.catalogue)))
+    admin.set(keys.catalogue, json.dumps({**stored, "fresh_until": 0}), keepttl=True)
+    for month in keys.months:
+        admin.hset(keys.inventory(month), COMPLETE_FIELD, repr(time.time() - 1))
+    admin.delete(keys.generation)
+    sent: list[int] = []
+    original = redis.connection.AbstractConnection.send_packed_command
+
+    def counting(self: Any, command: Any, check_health: bool = True) -> None:
+        sent.append(1)
+        original(self, command, check_health)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting)
+    outcome = service.search(query)
+    monkeypatch.undo()
+    assert outcome.cache.value == "MISS"
+    assert len(sent) <= config.CACHE_ROUND_TRIPS_PER_MISS, len(sent)

@@ -96,7 +96,7 @@ class CachedSearchApi(Construct):
     inventory_events_dead_letter_queue: sqs.Queue | None
     """Inventory events that could not be applied, with the reason (alarmed; None without sources)."""
     invalidation_function: lambda_.Function
-    """Stream consumer (in the VPC) that bumps cache generations when inventory changes."""
+    """Stream consumer (in the VPC) that writes inventory changes through to the search cache."""
     invalidation_failure_queue: sqs.Queue
     """Stream batches the consumer failed on, after retries and bisection."""
     booking_events_rule: events.Rule | None
@@ -604,8 +604,8 @@ class CachedSearchApi(Construct):
         return self.metric(metric_names.BOOKING_CANCELLED, period=period)
 
     def metric_cache_invalidations(self, *, period: Duration | None = None) -> cloudwatch.Metric:
-        """Cache generations the stream consumer bumped: one per changed night of a destination, or one for a whole
-        destination when a listing changed (Sum)."""
+        """Cache scopes the stream consumer wrote: one per destination-month whose inventory it wrote through, one per
+        destination whose catalogue changed (Sum)."""
         return self.metric(metric_names.CACHE_INVALIDATIONS, period=period)
 
     def metric_cache_hit_ratio(self, *, period: Duration | None = None) -> cloudwatch.MathExpression:

@@ -12,8 +12,8 @@ and one pipeline to one node answers it; ElastiCache Serverless is always cluste
 - ``chg:{d:<tag>}:<yyyy-mm>``  when the stream consumer last wrote that month (ms since the epoch)
 - ``lock:{d:<tag>}:<months>``  single-flight lock held by the one request that fills the stay's data
 
-A search reads the generation, the catalogue and the stay's 1-2 month hashes in ONE round trip (a pipeline of
-``GET``s and ``HGETALL``s, one slot, one node) and composes its answer in memory (``sellable.compose``), so every
+A search reads the generation, the catalogue and the stay's 1-2 month hashes in ONE round trip (a pipeline of one
+``MGET`` and 1-2 ``HGETALL``s, one slot, one node) and composes its answer in memory (``sellable.compose``), so every
 search of a destination-month shares one cached copy of the data, whatever its dates, length or guests.
 
 Bookings, cancellations, reloads and inventory events change month items; the stream consumer does not invalidate
@@ -64,7 +64,7 @@ COMPLETE_FIELD = "#complete"
 
 @dataclass(frozen=True)
 class CachePolicy:
-    """Timings of the cache-aside path."""
+    """Timings of the search cache."""
 
     ttl_seconds: float = CacheTimings.ttl_seconds
     jitter_ratio: float = 0.1
@@ -79,16 +79,16 @@ class CachePolicy:
     """First poll interval while waiting; it grows by half each poll up to ``wait_poll_max_ms``."""
     wait_poll_max_ms: int = 100
     settle_seconds: float = 2.0
-    """How long after a generation changed a loaded result may still predate the change: DynamoDB propagates a write
-    to a global secondary index asynchronously ("All reads from GSIs and streams are eventually consistent"), within a
-    second normally. A result loaded within this window after its newest generation is cached only until the window
-    ends, never as current for a whole TTL."""
+    """How long after a change an index read may still predate it: DynamoDB propagates a write to a global secondary
+    index asynchronously ("All reads from GSIs and streams are eventually consistent"), within a second normally. A
+    catalogue loaded within this window after its generation changed, or a month filled by a read that started within
+    it after the month's last change, is cached only until the window ends, never as current for a whole TTL."""
     generation_ttl_seconds: float = 7 * 86_400
-    """Generation keys expire after this long without a change (a lost generation only costs a miss), so searches over
-    ever new dates and destinations cannot fill the cache with keys that never go."""
+    """Generation and change-time keys expire after this long without a change (a lost generation only costs a miss),
+    so searches over ever new dates and destinations cannot fill the cache with keys that never go."""
     compress: bool = True
-    """Store entries zlib-compressed (base64, behind a ``z:`` prefix) when that makes them smaller. ElastiCache
-    Serverless bills ECPUs per KB transferred, so a ~6x smaller entry is a ~6x cheaper hit; reads accept both forms."""
+    """Store catalogues zlib-compressed (base64, behind a ``z:`` prefix) when that makes them smaller. ElastiCache
+    Serverless bills ECPUs per KB transferred, so a ~4x smaller catalogue is a cheaper hit; reads accept both forms."""
 
     @property
     def wait_ms(self) -> int:
@@ -96,7 +96,8 @@ class CachePolicy:
         return self.lock_ttl_ms if self.wait_for_fill_ms is None else self.wait_for_fill_ms
 
     def fresh_seconds(self, *, empty: bool, rng: Callable[[], float] = random.random) -> float:
-        """How long a new entry is fresh: TTL ± jitter (so entries written together do not expire together)."""
+        """How long a new catalogue or month is fresh: TTL ± jitter (so what is filled together does not expire
+        together); an empty catalogue: the negative TTL."""
         base = self.negative_ttl_seconds if empty else self.ttl_seconds
         return base * (1 + self.jitter_ratio * (2 * rng() - 1))
 
@@ -278,13 +279,13 @@ class SearchCache:
 
     def _read(self, keys: CacheKeys, *, with_lock: bool) -> tuple[CacheView, Any]:
         with self.client.get().pipeline(transaction=False) as pipe:
-            singles = [keys.generation, keys.catalogue, *([keys.lock] if with_lock else [])]
-            for name in singles:  # GETs, not MGET: redis-py's cluster pipeline refuses MGET (same round trip)
-                pipe.get(name)
+            # One MGET (one command: ElastiCache Serverless bills at least one ECPU per command) by its raw name:
+            # redis-py's cluster pipeline refuses ``pipe.mget`` but routes a multi-key command whose keys share a slot.
+            pipe.execute_command("MGET", keys.generation, keys.catalogue, *([keys.lock] if with_lock else []))
             for month in keys.months:
                 pipe.hgetall(keys.inventory(month))
             replies = pipe.execute()
-        values, hashes = replies[: len(singles)], replies[len(singles) :]
+        values, hashes = replies[0], replies[1:]
         months: dict[str, CachedMonth | None] = {}
         corrupt = set()
         partial = {}
@@ -326,7 +327,11 @@ class SearchCache:
         return generation
 
     def write_catalogue(self, keys: CacheKeys, generation: Generation, listings: list[CacheRecord]) -> None:
-        """Store a catalogue loaded at ``generation``; the key outlives freshness by the stale window.
+        """Store a catalogue loaded at ``generation`` (one round trip; ``fill`` does it with the months)."""
+        self.fill(keys, catalogue=(generation, listings))
+
+    def _queue_catalogue(self, pipe: Any, keys: CacheKeys, generation: Generation, listings: list[CacheRecord]) -> None:
+        """``SET`` of a catalogue loaded at ``generation``; the key outlives freshness by the stale window.
 
         A catalogue loaded within ``settle_seconds`` of the generation's last change may predate the change (the index
         had not caught up): it is fresh only until that window ends, with no stale window, and then loaded again.
@@ -342,7 +347,7 @@ class SearchCache:
         )
         if self.policy.compress:
             payload = _compress(payload)
-        self.client.get().set(keys.catalogue, payload, px=max(1, int((fresh + stale) * 1000)))
+        pipe.set(keys.catalogue, payload, px=max(1, int((fresh + stale) * 1000)))
 
     # -- the months -----------------------------------------------------------------------------------------------
     def clear_months(self, keys: CacheKeys, months: Iterable[str]) -> None:
@@ -352,25 +357,45 @@ class SearchCache:
         if names:
             self.client.get().delete(*names)
 
-    def fill_months(
-        self, keys: CacheKeys, loaded: Mapping[str, Mapping[str, MonthSellable]], read_started_at: float
+    def fill(
+        self,
+        keys: CacheKeys,
+        *,
+        catalogue: tuple[Generation, list[CacheRecord]] | None = None,
+        months: Mapping[str, Mapping[str, MonthSellable]] | None = None,
+        read_started_at: float = 0.0,
+        restore: Mapping[str, CachedMonth] | None = None,
     ) -> dict[str, float]:
-        """Fill month hashes from an index read that started at ``read_started_at``; returns until when each month
-        is fresh (a month left out was not cached).
+        """Write what a miss loaded: the catalogue, and month hashes from an index read that started at
+        ``read_started_at`` (or, after a failed read, the stale months to ``restore``); returns until when each filled
+        month is fresh (a month left out was not cached).
 
-        Two round trips: the months' change times, then one pipeline: ``HSETNX`` per listing (a value the consumer
-        wrote is newer than the read: it wins), the marker, the expiry. A read that started within
-        ``settle_seconds`` of the month's last change may have missed it (and the consumer's value may be gone): that
-        month is fresh only until the window ends, no stale window, and is not cached at all if the window is over.
+        At most two round trips: the catalogue's ``SET`` with the months' change times, then one pipeline per month
+        of ``HSETNX`` per listing (a value the consumer wrote is newer than the read: it wins), the marker, the expiry.
+        A read that started within ``settle_seconds`` of the month's last change may have missed it (and the
+        consumer's value may be gone): that month is fresh only until the window ends, no stale window, and is not
+        cached at all if the window is over. A restore writes the stale copies back the same way (``HSETNX``, their
+        old marker, the rest of their stale window), so later requests are served stale too while DynamoDB fails.
         """
-        if not loaded:
+        months = months or {}
+        names = list(months)
+        with self.client.get().pipeline(transaction=False) as pipe:
+            if catalogue is not None:
+                self._queue_catalogue(pipe, keys, *catalogue)
+            for month in names:  # GETs, not MGET: redis-py's cluster pipeline refuses MGET
+                pipe.get(keys.change(month))
+            for month, cached in (restore or {}).items():
+                left = cached.fresh_until + self.policy.stale_seconds - self._clock()
+                if left > 0:
+                    self._queue_month(pipe, keys.inventory(month), cached.listings, cached.fresh_until, left)
+            replies = pipe.execute() if len(pipe) else []
+        if not names:
             return {}
-        months = list(loaded)
-        changed = self.client.get().mget([keys.change(month) for month in months])
+        changed = replies[len(replies) - len(names) :]
         now = self._clock()
         fresh_until: dict[str, float] = {}
         with self.client.get().pipeline(transaction=False) as pipe:
-            for month, raw_changed in zip(months, changed, strict=True):
+            for month, raw_changed in zip(names, changed, strict=True):
                 fresh = self.policy.fresh_seconds(empty=False, rng=self._rng)
                 stale = self.policy.stale_seconds
                 changed_at = _change_time(raw_changed)
@@ -379,30 +404,20 @@ class SearchCache:
                     if settled_at <= now:
                         continue  # the read may predate a change whose consumer value is gone: do not keep it
                     fresh, stale = min(fresh, settled_at - now), 0.0
-                name = keys.inventory(month)
-                for listing_id, units in loaded[month].items():
-                    pipe.hsetnx(name, listing_id, encode(units))
-                pipe.hset(name, COMPLETE_FIELD, repr(now + fresh))
-                pipe.pexpire(name, max(1, int((fresh + stale) * 1000)))
+                self._queue_month(pipe, keys.inventory(month), months[month], now + fresh, fresh + stale)
                 fresh_until[month] = now + fresh
-            pipe.execute()
+            if len(pipe):
+                pipe.execute()
         return fresh_until
 
-    def restore_months(self, keys: CacheKeys, months: Mapping[str, CachedMonth]) -> None:
-        """Put stale months back after a failed refresh (stale-if-error for later requests too): ``HSETNX`` (values
-        the consumer wrote meanwhile win), the old marker, the rest of the stale window as expiry."""
-        now = self._clock()
-        with self.client.get().pipeline(transaction=False) as pipe:
-            for month, cached in months.items():
-                left = cached.fresh_until + self.policy.stale_seconds - now
-                if left <= 0:
-                    continue
-                name = keys.inventory(month)
-                for listing_id, units in cached.listings.items():
-                    pipe.hsetnx(name, listing_id, encode(units))
-                pipe.hset(name, COMPLETE_FIELD, repr(cached.fresh_until))
-                pipe.pexpire(name, max(1, int(left * 1000)))
-            pipe.execute()
+    @staticmethod
+    def _queue_month(
+        pipe: Any, name: str, listings: Mapping[str, MonthSellable], fresh_until: float, lifetime: float
+    ) -> None:
+        for listing_id, units in listings.items():
+            pipe.hsetnx(name, listing_id, encode(units))
+        pipe.hset(name, COMPLETE_FIELD, repr(fresh_until))
+        pipe.pexpire(name, max(1, int(lifetime * 1000)))
 
     # -- the stream consumer --------------------------------------------------------------------------------------
     def write_through(self, writes: Sequence[MonthWrite], destinations: Iterable[str] = ()) -> None:

@@ -20,12 +20,14 @@ IDEMPOTENCY_TABLE_NAME = "IDEMPOTENCY_TABLE_NAME"
 DYNAMODB_ENDPOINT = "DYNAMODB_ENDPOINT"  # local mode and tests only
 DYNAMODB_READ_TIMEOUT_SECONDS = "DYNAMODB_READ_TIMEOUT_SECONDS"
 FUNCTION_TIMEOUT_SECONDS = "FUNCTION_TIMEOUT_SECONDS"  # the function's own timeout: the budget its clients fit in
-#: DynamoDB calls of one search load (``ListingRepository.find_available``): the listings Query, then the inventory
-#: Query. Each may take the client's whole worst case, so a load's worst case is this many times one call's. (A
-#: destination whose listings or inventory exceed a 1 MB Query page, ~800 listings, pages into more calls.)
+#: DynamoDB calls of one search load (a cache fill, or ``ListingRepository.find_available``): the catalogue (listings)
+#: Query, then the inventory Query. Each may take the client's whole worst case, so a load's worst case is this many
+#: times one call's. (A destination whose listings or inventory exceed a 1 MB Query page, ~800 listings, pages into
+#: more calls.)
 SEARCH_LOAD_CALLS = 2
-#: Cache round trips of one search miss at most, each up to the command timeout: MGET, SET NX (lock), MGET (re-read
-#: under the lock), SET NX GET (missing generations), SET (entry), WATCH, GET, MULTI/DEL/EXEC; rounded up.
+#: Cache round trips of one search miss at most, each up to the command timeout: the read pipeline, SET NX (lock), the
+#: re-read under the lock, SET NX GET (a missing generation), DEL (stale months), the catalogue's SET with the months'
+#: change times, the months' fill pipeline, WATCH, GET, MULTI/DEL/EXEC.
 CACHE_ROUND_TRIPS_PER_MISS = 10
 #: Kept aside from the search function's timeout for building and returning the response.
 RESPONSE_MARGIN_SECONDS = 0.5

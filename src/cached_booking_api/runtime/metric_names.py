@@ -41,7 +41,8 @@ BOOKING_CANCELLED: Final = "BookingCancelled"
 
 # -- table stream consumer (invalidation function) -----------------------------------------------------------------
 CACHE_INVALIDATIONS: Final = "CacheInvalidations"
-"""Cache generation scopes (destination, or destination and night) the stream consumer bumped (Count)."""
+"""Cache scopes the stream consumer wrote: destination-months written through, destinations whose catalogue
+generation it bumped (Count)."""
 
 #: Cache outcomes of a search, in the order the dashboard shows them.
 CACHE_OUTCOMES: Final = (CACHE_HIT, CACHE_MISS, CACHE_STALE, CACHE_BYPASS, CACHE_ERROR)

@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from . import schema, tracing
-from .cache import CacheKeys, CacheRecord, CacheView, SearchCache
+from .cache import CacheKeys, CacheRecord, CacheView, Generation, SearchCache
 from .circuit import CircuitBreaker
 from .errors import service_unavailable, validation_error
 from .models import SearchQuery
@@ -112,6 +112,7 @@ class _Attempt:
         self.query = query
         self.keys = keys
         self.cache_errors = 0
+        self.pending_catalogue: tuple[Generation, list[CacheRecord]] | None = None
 
     def run(self) -> tuple[list[CacheRecord], CacheStatus]:
         cache = self.cache
@@ -213,20 +214,28 @@ class _Attempt:
                 listings, stale = view.catalogue.listings, True
             else:
                 if generation is not None:
-                    loaded_at, loaded = generation, listings
-                    self._redis(lambda: cache.write_catalogue(self.keys, loaded_at, loaded))
+                    self.pending_catalogue = (generation, listings)  # written with the months: one round trip
         months: dict[str, dict[str, MonthSellable]] = {}
-        if self._needs_months(listings):
-            missing = []
-            for month in self.keys.months:
-                cached = view.months.get(month)
-                if cached is not None and cache.is_fresh(cached.fresh_until):
-                    months[month] = cached.listings
-                else:
-                    missing.append(month)
-            if missing:
-                stale |= self._fill_months(view, missing, months, locked=locked)
+        try:
+            if self._needs_months(listings):
+                missing = []
+                for month in self.keys.months:
+                    cached = view.months.get(month)
+                    if cached is not None and cache.is_fresh(cached.fresh_until):
+                        months[month] = cached.listings
+                    else:
+                        missing.append(month)
+                if missing:
+                    stale |= self._fill_months(view, missing, months, locked=locked)
+        finally:
+            if self.pending_catalogue is not None:  # not written with months (none needed, or the load failed)
+                pending = self.pending_catalogue
+                self._redis(lambda: cache.fill(self.keys, catalogue=pending))
         return self._compose(listings, months), (CacheStatus.STALE if stale else CacheStatus.MISS)
+
+    def _take_catalogue(self) -> tuple[Generation, list[CacheRecord]] | None:
+        pending, self.pending_catalogue = self.pending_catalogue, None
+        return pending
 
     def _fill_months(
         self, view: CacheView, missing: list[str], months: dict[str, dict[str, MonthSellable]], *, locked: bool
@@ -247,9 +256,10 @@ class _Attempt:
             with tracing.subsegment("dynamodb.sellable"):
                 loaded = self.service.repository.sellable_months(self.query.destination, missing)
         except RepositoryUnavailable as exc:
-            if cleared:
-                restore = {m: stale_copies[m] for m in cleared if m in stale_copies}
-                self._redis(lambda: cache.restore_months(self.keys, restore))
+            catalogue = self._take_catalogue()
+            restore = {m: stale_copies[m] for m in cleared if m in stale_copies}
+            if catalogue is not None or restore:
+                self._redis(lambda: cache.fill(self.keys, catalogue=catalogue, restore=restore))
             if len(stale_copies) < len(missing):
                 log.error("DynamoDB unavailable and a month of the stay is not cached: %s", exc)
                 raise service_unavailable() from exc
@@ -257,7 +267,8 @@ class _Attempt:
             months.update({m: stale_copies[m].listings for m in missing})
             return True
         targets = {m: loaded[m] for m in missing if m in cleared or (m not in stale_copies and m not in view.corrupt)}
-        self._redis(lambda: cache.fill_months(self.keys, targets, started))
+        catalogue = self._take_catalogue()
+        self._redis(lambda: cache.fill(self.keys, catalogue=catalogue, months=targets, read_started_at=started))
         for month in missing:  # as the fill's HSETNX: what the consumer wrote before it (and we read) wins
             months[month] = {**loaded[month], **({} if month in cleared else view.partial.get(month, {}))}
         return False
