@@ -347,7 +347,7 @@ def synth(
     cache_dir = tempfile.mkdtemp(prefix="bench-bundles-")
     env[bundling_env()] = cache_dir
 
-    phases: dict[str, list[dict[str, Any]]] = {"example": [], "js": []}
+    phases: dict[str, list[dict[str, Any]]] = {"example": [], "js": [], "before": []}
 
     def example(
         context: str = "", source: Path = src, environment: dict[str, str] = env,
@@ -388,7 +388,7 @@ def synth(
             command = js_platform(tempfile.mkdtemp(prefix="bench-js-"), bundle)
             samples["js_s"].append(timed_process(command, {**env, "BENCH_PHASES": "1"}, phases["js"]))
         if before:
-            elapsed, before_outdir = example(source=before, environment=before_env)
+            elapsed, before_outdir = example(source=before, environment=before_env, phases_of=phases["before"])
             samples["before_s"].append(elapsed)
         samples["example_no_bundling_s"].append(example(", context={'aws:cdk:bundling-stacks': []}")[0])
         bare = BARE.format(outdir=tempfile.mkdtemp(prefix="bench-bare-"), template=str(included))
@@ -449,14 +449,17 @@ def synth_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
 def phase_rows(phases: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     """Where each side's synth time goes (medians, s), and the example's jsii round trips."""
     rows: list[tuple[str, str, str, str]] = []
-    ours, js = phases.get("example"), phases.get("js")
-    if ours:
-        rows.append(("    example: import aws_cdk (jsii start) / import app / build / synth / exit s",
+    js = phases.get("js")
+    for side in ("example", "before"):
+        ours = phases.get(side)
+        if not ours:
+            continue
+        rows.append((f"    {side}: import aws_cdk (jsii start) / import app / build / synth / exit s",
                      " / ".join(f"{ours[k]:.2f}" for k in ("import_cdk_s", "import_app_s", "build_s", "synth_s",
                                                             "exit_s")), "-", "context"))  # fmt: skip
         if ours.get("requests"):
             counts = ours["requests"]
-            rows.append(("    example: jsii round trips, build / synth", f"{counts.get('build', 0)} / "
+            rows.append((f"    {side}: jsii round trips, build / synth", f"{counts.get('build', 0)} / "
                          f"{counts.get('synth', 0)}", "-", "context"))  # fmt: skip
     if js:
         rows.append(("    JS app: node start / require / build / synth / exit s",
