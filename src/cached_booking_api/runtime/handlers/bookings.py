@@ -163,14 +163,16 @@ def _client(event: Any) -> str:
 def get_booking(booking_id: str) -> Response[str]:
     """A booking by id, if the caller's API key made it."""
     metrics.add_metric(name=metric_names.BOOKING_READ, unit=MetricUnit.Count, value=1)
-    return json_response(200, booking_service().get(_booking_id(booking_id), _client(app.current_event)))
+    booking_id = _booking_id(booking_id)  # before the service is built: an odd id is a 404 whatever the settings
+    return json_response(200, booking_service().get(booking_id, _client(app.current_event)))
 
 
 @app.delete("/bookings/<booking_id>")
 def cancel_booking(booking_id: str) -> Response[str]:
     """Cancel a booking the caller's API key made: every night given back once, booking.cancelled sent once."""
     metrics.add_metric(name=metric_names.CANCELLATION_REQUEST, unit=MetricUnit.Count, value=1)
-    booking = booking_service().cancel(_booking_id(booking_id), _client(app.current_event))
+    booking_id = _booking_id(booking_id)
+    booking = booking_service().cancel(booking_id, _client(app.current_event))
     metrics.add_metric(name=metric_names.BOOKING_CANCELLED, unit=MetricUnit.Count, value=1)
     return json_response(200, booking)
 
