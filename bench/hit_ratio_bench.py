@@ -219,8 +219,23 @@ class Clock:
         return self.now
 
 
+def commands_in(data: bytes) -> int:
+    """How many Redis commands a chunk the client sends holds (RESP arrays of bulk strings, pipelined back to back)."""
+    count = position = 0
+    while position < len(data):
+        end = data.index(b"\r\n", position)
+        items = int(data[position + 1 : end])  # "*<n>"
+        position = end + 2
+        for _ in range(items):
+            end = data.index(b"\r\n", position)
+            position = end + 2 + int(data[position + 1 : end]) + 2  # "$<len>" + payload + CRLF
+        count += 1
+    return count
+
+
 class CountingSocket:
-    """A socket that counts the bytes it sends and receives (``counter[0]``: in, ``counter[1]``: out)."""
+    """A socket that counts the bytes it sends and receives (``counter[0]``: in, ``counter[1]``: out) and the commands
+    it sends (``counter[2]``; ElastiCache Serverless bills at least one ECPU per command)."""
 
     def __init__(self, sock: Any, counter: list[int]) -> None:
         self._sock, self._counter = sock, counter
@@ -237,6 +252,7 @@ class CountingSocket:
 
     def sendall(self, data: bytes, *args: Any) -> None:
         self._counter[1] += len(data)
+        self._counter[2] += commands_in(bytes(data))
         self._sock.sendall(data, *args)
 
     def __getattr__(self, name: str) -> Any:
@@ -262,13 +278,14 @@ def run(events: list[Event], with_bookings: bool, url: str) -> dict[str, float]:
     # Generous timeouts: this measures hit ratios, not latency, and a busy machine must not turn a search into BYPASS.
     settings = RedisSettings(url=url, socket_timeout_ms=10_000, connect_timeout_ms=10_000)
     cache = SearchCache(LazyClient(settings), CachePolicy(), clock=clock)
-    counter = [0, 0]
+    counter = [0, 0, 0]
     cache.client._client = counting_client(url, counter)  # type: ignore[attr-defined]
     consumer = SearchCache(LazyClient(settings), CachePolicy(), clock=clock)
     data = Table()
     service = SearchService(data, cache, CircuitBreaker())  # type: ignore[arg-type]
     hits = searches = 0
     transferred: dict[str, list[int]] = {"HIT": [], "MISS": []}
+    commands: dict[str, list[int]] = {"HIT": [], "MISS": []}
     for event in events:
         clock.now = event.at
         if event.booking:
@@ -278,14 +295,18 @@ def run(events: list[Event], with_bookings: bool, url: str) -> dict[str, float]:
         query = SearchQuery(destination=event.destination, checkIn=event.check_in.isoformat(),
                             checkOut=(event.check_in + timedelta(days=event.nights)).isoformat(),
                             guests=event.guests)  # fmt: skip
-        before = sum(counter)
+        before, sent = counter[0] + counter[1], counter[2]
         outcome = service.search(query)
         assert outcome.cache in (CacheStatus.HIT, CacheStatus.MISS), outcome.cache
-        transferred[outcome.cache.value].append(sum(counter) - before)
+        transferred[outcome.cache.value].append(counter[0] + counter[1] - before)
+        commands[outcome.cache.value].append(counter[2] - sent)
         searches += 1
         hits += outcome.cache is CacheStatus.HIT
     mean = {name: (sum(values) / len(values) if values else 0.0) for name, values in transferred.items()}
-    return {"hit_ratio": hits / searches, "bytes_per_hit": mean["HIT"], "bytes_per_miss": mean["MISS"]}
+    per = {name: (sum(values) / len(values) if values else 0.0) for name, values in commands.items()}
+    return {"hit_ratio": hits / searches, "bytes_per_hit": mean["HIT"], "bytes_per_miss": mean["MISS"],
+            "commands_per_hit": per["HIT"], "commands_per_miss": per["MISS"],
+            "commands_per_search": sum(map(sum, commands.values())) / searches}  # fmt: skip
 
 
 def measure(url: str) -> dict[str, Any]:
@@ -344,6 +365,11 @@ def main() -> None:
              f"{OLD} {old['with']['bytes_per_hit']:.0f}", "context (ECPU ~ KB)"),
             (f"{label}: bytes per MISS", f"{new['with']['bytes_per_miss']:.0f}",
              f"{OLD} {old['with']['bytes_per_miss']:.0f}", "context"),
+            (f"{label}: commands per HIT / MISS", f"{new['with']['commands_per_hit']:.1f} / "
+             f"{new['with']['commands_per_miss']:.1f}", f"{OLD} {old['with']['commands_per_hit']:.1f} / "
+             f"{old['with']['commands_per_miss']:.1f}", "context (>= 1 ECPU each)"),
+            (f"{label}: commands per search", f"{new['with']['commands_per_search']:.1f}",
+             f"{OLD} {old['with']['commands_per_search']:.1f}", "context"),
         ]  # fmt: skip
     print(table(rows))
     print(f"(real SearchService + SearchCache on redis-server, bookings through the real stream consumer; baseline = "
