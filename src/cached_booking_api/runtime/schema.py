@@ -42,8 +42,8 @@ MONTH_PREFIX = "MONTH#"
 CAPACITY_PREFIX = "c"
 BOOKED_PREFIX = "b"
 DESTINATION_TAG_ATTRIBUTE = "destinationTag"
-#: The cache invalidation scope of a change to a whole destination (a listing's name, price, size or destination); the
-#: other scopes are single nights (``yyyy-mm-dd``): see runtime/cache.py.
+#: The cache scope of a change to a whole destination's catalogue (a listing's name, price, size or destination); the
+#: other scopes are months (``yyyy-mm``) written through: see runtime/cache.py.
 ALL_NIGHTS = "*"
 ENTITY_ATTRIBUTE = "entityType"
 OUTBOX_ENTITY = "OUTBOX"
