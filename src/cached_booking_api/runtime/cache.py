@@ -53,7 +53,7 @@ from typing import Any
 from . import schema
 from .redis_client import LazyClient
 from .schema import ALL_NIGHTS
-from .sellable import MonthSellable, decode, encode
+from .sellable import MonthSellable, MonthWrite, decode, encode
 from .settings import CacheTimings
 
 CacheRecord = dict[str, Any]
@@ -233,17 +233,6 @@ class CacheView:
         if catalogue is None or generation is None or catalogue.generation != generation.token:
             return None
         return catalogue
-
-
-@dataclass(frozen=True)
-class MonthWrite:
-    """One write-through of the stream consumer: a listing's units per day in a destination's month."""
-
-    destination_tag: str
-    month: str
-    listing_id: str
-    value: str
-    """``sellable.encode`` of the new image; ``sellable.TOMBSTONE`` where the item was removed or moved away."""
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import schema
-from .cache import MonthWrite
 from .schema import ALL_NIGHTS
-from .sellable import TOMBSTONE, encode, month_sellable
+from .sellable import TOMBSTONE, MonthWrite, encode, month_sellable
 
 #: Lambda event source mapping filter: only listing and inventory items reach the consumer.
 STREAM_FILTER_PATTERNS: tuple[dict[str, Any], ...] = (

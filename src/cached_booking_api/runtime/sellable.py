@@ -17,6 +17,7 @@ tombstone) is nothing at all.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -30,6 +31,17 @@ TOMBSTONE = ""
 
 #: The result fields of a listing, in contract order (``maxGuests`` is a filter, not a result field).
 RESULT_FIELDS = ("listingId", "name", "destination", "pricePerNight", "currency")
+
+
+@dataclass(frozen=True)
+class MonthWrite:
+    """One write-through of the stream consumer: a listing's units per day in a destination's month."""
+
+    destination_tag: str
+    month: str
+    listing_id: str
+    value: str
+    """``encode`` of the new image; ``TOMBSTONE`` where the item was removed or moved away."""
 
 
 def month_sellable(item: Mapping[str, Any]) -> MonthSellable:
