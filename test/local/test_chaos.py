@@ -132,7 +132,9 @@ def test_stopping_dynamodb_keeps_hits_serving_and_misses_answer_503(local: Local
     assert any(status == 503 for _, status, _, _ in down), "fresh queries must have missed"
     after = load.window(restarted + 1, LOAD_SECONDS * 3)
     assert after and all(status == 200 for _, status, _, _ in after), Counter(s for _, s, _, _ in after)
-    assert any(cache == "MISS" for _, _, cache, _ in after)
+    # The months that answered 503 are filled by the first searches after the restart: the cache holds data per
+    # destination-month (issue 9.5), so with three busy clients that happens within the first second.
+    assert any(cache == "MISS" for _, _, cache, _ in load.window(restarted, LOAD_SECONDS * 3))
 
 
 def test_two_hundred_concurrent_bookings_over_http_confirm_five_with_five_events(local: Local) -> None:
