@@ -347,3 +347,39 @@ def test_a_catalogue_read_before_its_change_settled_is_not_cached_as_current(tim
     assert (after.cache, after.body["results"][0]["pricePerNight"]) == (CacheStatus.MISS, 20000)
     again = t["service"].search(t["query"])
     assert (again.cache, again.body["results"][0]["pricePerNight"]) == (CacheStatus.HIT, 20000)
+
+
+def test_a_consumer_write_during_the_refresh_of_a_stale_month_survives_it(timeline: dict[str, Any]) -> None:
+    """Timeline: the month is stale (past fresh, within its stale window); a search refreshes it: it clears the hash
+    under the lock, then reads the index; while it reads (an index that has not caught up), a change reaches the
+    consumer. The consumer's HSET lands in the cleared hash and the refresh's HSETNX keeps it."""
+    t = timeline
+    assert _search(t) == (CacheStatus.MISS, 3)
+    policy = t["service"].cache.policy
+    t["clock"].now += policy.ttl_seconds * (1 + policy.jitter_ratio) + 1  # stale, not expired
+    index = t["index"]
+    real = index.repository.sellable_months
+
+    def read_while_the_consumer_writes(destination: str, months: Sequence[str]) -> dict[str, dict[str, MonthSellable]]:
+        before = real(destination, months)
+        _reload(t, {STAY_A[0]: 1})
+        _consume(t)  # the change is written through while the refresh's read is in flight
+        return before  # the read saw the index before the change
+
+    index.sellable_months = read_while_the_consumer_writes  # type: ignore[method-assign]
+    assert _search(t)[0] is CacheStatus.MISS
+    index.sellable_months = index.repository.sellable_months  # type: ignore[method-assign]
+    assert _search(t) == (CacheStatus.HIT, 1)
+
+
+def test_a_stale_month_is_served_while_another_request_refreshes_it(timeline: dict[str, Any]) -> None:
+    """Stale-while-revalidate for months: a request that finds the month stale and the lock held answers STALE from
+    it (values written through meanwhile included), it never waits or loads."""
+    t = timeline
+    assert _search(t) == (CacheStatus.MISS, 3)
+    policy = t["service"].cache.policy
+    t["clock"].now += policy.ttl_seconds * (1 + policy.jitter_ratio) + 1
+    _reload(t, {STAY_A[0]: 2})
+    _consume(t)
+    t["admin"].set(t["keys"].lock, "another-request", px=5000)
+    assert _search(t) == (CacheStatus.STALE, 2)
