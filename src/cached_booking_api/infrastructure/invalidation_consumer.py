@@ -46,7 +46,7 @@ class Invalidation(Construct):
             self,
             "Consumer",
             settings=settings,
-            description="Bumps cache generations of destinations whose inventory changed",
+            description="Writes changed availability through to the search cache; a listing change renews its destination's catalogue",
             defaults=defaults,
             memory_size=256,
             vpc=vpc,
