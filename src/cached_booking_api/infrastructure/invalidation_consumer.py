@@ -46,7 +46,10 @@ class Invalidation(Construct):
             self,
             "Consumer",
             settings=settings,
-            description="Writes changed availability through to the search cache; a listing change renews its destination's catalogue",
+            description=(
+                "Writes changed availability through to the search cache; "
+                "a listing change renews its destination's catalogue"
+            ),
             defaults=defaults,
             memory_size=256,
             vpc=vpc,
