@@ -126,6 +126,20 @@ def test_stream_consumer_is_filtered_bisects_and_reads_only_the_stream_and_cache
     assert not any(a.startswith(("events:", "s3:")) for a in actions)
 
 
+def test_the_stream_consumer_reads_one_batch_per_shard_at_a_time(default_stack: Synthesized) -> None:
+    """The cache is written through from the stream, and the last write must be the newest one: the consumer relies on
+    seeing an item's records in order. DynamoDB Streams: "For each item that is modified in a DynamoDB table, the
+    stream records appear in the same sequence as the actual modifications to the item." AWS Lambda FAQ: "The Amazon
+    Kinesis and DynamoDB Streams records sent to your AWS Lambda function are strictly serialized, per shard. This
+    means that if you put two records in the same shard, Lambda guarantees that your Lambda function will be
+    successfully invoked with the first record before it is invoked with the second record." That holds with one
+    batch per shard at a time: ParallelizationFactor left at its default of 1 ("The number of batches to process
+    concurrently from each shard. The default value is 1.", Lambda API reference)."""
+    mapping = default_stack.one("AWS::Lambda::EventSourceMapping")["Properties"]
+    assert mapping.get("ParallelizationFactor", 1) == 1
+    assert mapping["StartingPosition"] in ("TRIM_HORIZON", "LATEST")
+
+
 def test_analytics_bucket_is_encrypted_private_tls_only_and_tiered(default_stack: Synthesized) -> None:
     buckets = default_stack.resources("AWS::S3::Bucket")
     bucket = buckets[logical_id(default_stack, "AWS::S3::Bucket", "AnalyticsBucket")]["Properties"]
