@@ -88,6 +88,7 @@ def test_every_cache_path_works_in_cluster_mode(
         cluster.set(keys.lock, "other", px=5000)
         assert call_search(**query)[1]["X-Cache"] == "STALE", destination
         cluster.delete(keys.lock)
+        cluster.delete(*(keys.change(m) for m in keys.months))  # no recent write-through: the months are refreshed
         assert call_search(**query)[1]["X-Cache"] == "MISS", destination
         cache = search.search_service().cache
         cache.bump_generation(tag)
@@ -97,6 +98,11 @@ def test_every_cache_path_works_in_cluster_mode(
         cache.write_through([MonthWrite(schema.destination_tag(d), month, f"l-{d}", "1*31") for d in DESTINATIONS])
         status, headers, body = call_search(**query)
         assert (headers["X-Cache"], body["results"][0]["available"]) == ("HIT", 1), destination
+        # stale right after a write-through: kept, not refreshed (WATCH + MULTI/HGETALL/HSET/EXEC in the slot)
+        cluster.hset(keys.inventory(month), COMPLETE_FIELD, repr(time.time() - 1))
+        status, headers, body = call_search(**query)
+        assert (headers["X-Cache"], body["results"][0]["available"]) == ("STALE", 1), destination
+        assert call_search(**query)[1]["X-Cache"] == "HIT", destination
         cluster.delete(keys.generation)  # a lost generation: SET NX GET seeds it in the search's slot
         assert call_search(**query)[1]["X-Cache"] == "MISS", destination
 

@@ -350,9 +350,12 @@ def test_a_catalogue_read_before_its_change_settled_is_not_cached_as_current(tim
 
 
 def test_a_consumer_write_during_the_refresh_of_a_stale_month_survives_it(timeline: dict[str, Any]) -> None:
-    """Timeline: the month is stale (past fresh, within its stale window); a search refreshes it: it clears the hash
-    under the lock, then reads the index; while it reads (an index that has not caught up), a change reaches the
-    consumer. The consumer's HSET lands in the cleared hash and the refresh's HSETNX keeps it."""
+    """Timeline: the month is stale (past fresh, within its stale window); a search refreshes it: it WATCHes the
+    month's change-time and hash keys, then reads the index; while it reads (an index that has not caught up), a change
+    reaches the consumer. Redis aborts the refresh's MULTI/EXEC: the consumer's value stays (the refreshing search
+    answers what it loaded, for itself only). The next search finds the month changed within the settle window and
+    keeps the written-through hash (STALE, marked fresh until the change settles) instead of refreshing it from the
+    lagging index; the one after is a HIT."""
     t = timeline
     assert _search(t) == (CacheStatus.MISS, 3)
     policy = t["service"].cache.policy
@@ -369,6 +372,7 @@ def test_a_consumer_write_during_the_refresh_of_a_stale_month_survives_it(timeli
     index.sellable_months = read_while_the_consumer_writes  # type: ignore[method-assign]
     assert _search(t)[0] is CacheStatus.MISS
     index.sellable_months = index.repository.sellable_months  # type: ignore[method-assign]
+    assert _search(t) == (CacheStatus.STALE, 1)
     assert _search(t) == (CacheStatus.HIT, 1)
 
 

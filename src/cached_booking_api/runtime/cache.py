@@ -19,20 +19,23 @@ search of a destination-month shares one cached copy of the data, whatever its d
 Bookings, cancellations, reloads and inventory events change month items; the stream consumer does not invalidate
 what they change, it **writes it through**: ``HSET`` of the listing's field from the record's new image (DynamoDB
 delivers the records of one item in order, so the last write is the newest), a tombstone (``""``, never ``HDEL``) where
-an item was removed or moved to another destination. A fill (a miss: hash absent, or without the marker) writes each
-listing's field with ``HSETNX``: a value the consumer wrote is newer than any index read and wins, in either order.
+an item was removed or moved to another destination. A fill (a miss: hash absent, without the marker, or stale) is
+optimistic (``MonthFill``): the month's ``chg:``/``inv:`` keys are WATCHed before the index read, the write is one
+MULTI/EXEC that Redis aborts if the consumer wrote meanwhile, and the listings the consumer wrote into a partial hash
+win over the index read: a value the consumer wrote is newer than any index read and wins, in either order.
 The hash the consumer creates gets an expiry (``EXPIRE NX``) and no marker, so it is never served as complete.
 
 Index reads lag the table ("All reads from GSIs and streams are eventually consistent"): a value the consumer wrote
-protects a fill only while it is in the hash. If it was lost (evicted, expired, or cleared by a refresh) a fill right
+protects a fill only while it is in the hash. If it was lost (evicted or expired) a fill right
 after the change may bring back the old value, so a fill that started within ``settle_seconds`` of the month's last
 change (``chg:``) is kept only until that window ends (issue 8.3). The catalogue keeps the generation machinery: a
 generation is an opaque token ``<change time in ms, hex>.<random>``; a missing generation key matches no catalogue and
 is set (``SET NX``) before a load, so a lost key can never bring back an older catalogue (issue 8.1).
 
 A catalogue or a month past its ``fresh_until`` but not expired is stale: served while one request refreshes it, or
-when DynamoDB fails. A stale month is refreshed by deleting it under the lock before the index read (so values the
-consumer writes meanwhile survive) and filling it again; if the read fails, the stale copy is put back.
+when DynamoDB fails. A stale month the consumer changed within ``settle_seconds`` is kept, not refreshed (the
+written-through hash is newer than the lagging index); nothing is deleted before an index read, so a failed refresh
+leaves the stale hash as it is and serves it (stale-if-error), never an older copy.
 
 Upgrading from 0.2.x (``sr:`` result entries, per-night generations): those keys are no longer read and expire.
 """
@@ -104,7 +107,7 @@ class CachePolicy:
 
 __all__ = [
     "ALL_NIGHTS", "COMPLETE_FIELD", "CacheKeys", "CachePolicy", "CacheView", "CachedCatalogue", "CachedMonth",
-    "Generation", "MonthWrite", "SearchCache", "generation_key",
+    "CatalogueLoad", "Generation", "MonthFill", "MonthWrite", "SearchCache", "generation_key",
 ]  # fmt: skip
 
 
@@ -225,6 +228,8 @@ class CacheView:
     corrupt: frozenset[str] = frozenset()
     partial: dict[str, dict[str, MonthSellable]] = field(default_factory=dict)
     """Per month without the marker, the listings the stream consumer wrote: newer than any index read."""
+    changed: dict[str, Any] = field(default_factory=dict)
+    """Per month, its change-time key as read (raw; None when missing)."""
 
     @property
     def current_catalogue(self) -> CachedCatalogue | None:
@@ -270,7 +275,9 @@ class SearchCache:
         with self.client.get().pipeline(transaction=False) as pipe:
             # One MGET (one command: ElastiCache Serverless bills at least one ECPU per command) by its raw name:
             # redis-py's cluster pipeline refuses ``pipe.mget`` but routes a multi-key command whose keys share a slot.
-            pipe.execute_command("MGET", keys.generation, keys.catalogue, *([keys.lock] if with_lock else []))
+            # The months' change times ride along (a few bytes): a fill WATCHes them and knows what changed since.
+            lock = [keys.lock] if with_lock else []
+            pipe.execute_command("MGET", keys.generation, keys.catalogue, *lock, *map(keys.change, keys.months))
             for month in keys.months:
                 pipe.hgetall(keys.inventory(month))
             replies = pipe.execute()
@@ -287,7 +294,9 @@ class SearchCache:
                     partial[month] = {listing_id: decode(value) for listing_id, value in raw.items()}
                 except ValueError:
                     corrupt.add(month)
-        view = CacheView(parse_generation(values[0]), _decode_catalogue(values[1]), months, frozenset(corrupt), partial)
+        changed = dict(zip(keys.months, values[2 + len(lock) :], strict=True))
+        generation, catalogue = parse_generation(values[0]), _decode_catalogue(values[1])
+        view = CacheView(generation, catalogue, months, frozenset(corrupt), partial, changed)
         return view, (values[2] if with_lock else None)
 
     def now(self) -> float:
@@ -315,99 +324,55 @@ class SearchCache:
         assert generation is not None
         return generation
 
-    def write_catalogue(self, keys: CacheKeys, generation: Generation, listings: list[CacheRecord]) -> None:
-        """Store a catalogue loaded at ``generation`` (one round trip; ``fill`` does it with the months)."""
-        self.fill(keys, catalogue=(generation, listings))
+    def write_catalogue(self, keys: CacheKeys, load: CatalogueLoad) -> None:
+        """Store a catalogue on its own (one round trip; ``MonthFill.commit`` writes it with the months)."""
+        with self.client.get().pipeline(transaction=False) as pipe:
+            self._queue_catalogue(pipe, keys, load)
+            if len(pipe):
+                pipe.execute()
 
-    def _queue_catalogue(self, pipe: Any, keys: CacheKeys, generation: Generation, listings: list[CacheRecord]) -> None:
-        """``SET`` of a catalogue loaded at ``generation``; the key outlives freshness by the stale window.
+    def _queue_catalogue(self, pipe: Any, keys: CacheKeys, load: CatalogueLoad) -> None:
+        """``SET`` of a catalogue; the key outlives freshness by the stale window.
 
-        A catalogue loaded within ``settle_seconds`` of the generation's last change may predate the change (the index
-        had not caught up): it is fresh only until that window ends, with no stale window, and then loaded again.
+        A catalogue whose read STARTED within ``settle_seconds`` of the generation's last change may predate the change
+        (the index had not caught up, however long the read then took): it is fresh only until that window ends, with
+        no stale window, and not cached at all when the window is already over (issue 8.3).
         """
         now = self._clock()
+        listings = load.listings
         fresh = self.policy.fresh_seconds(empty=not listings, rng=self._rng)
         stale = self.policy.stale_seconds if listings else 0.0
-        settled_at = generation.changed_at + self.policy.settle_seconds
-        if now < settled_at:
+        settled_at = load.generation.changed_at + self.policy.settle_seconds
+        if settled_at > load.read_started_at:
+            if settled_at <= now:
+                return  # the read may predate the change and no window is left to keep it in
             fresh, stale = min(fresh, settled_at - now), 0.0
         payload = json.dumps(
-            {"gen": generation.token, "fresh_until": now + fresh, "listings": listings}, separators=(",", ":")
+            {"gen": load.generation.token, "fresh_until": now + fresh, "listings": listings}, separators=(",", ":")
         )
         if self.policy.compress:
             payload = _compress(payload)
         pipe.set(keys.catalogue, payload, px=max(1, int((fresh + stale) * 1000)))
 
     # -- the months -----------------------------------------------------------------------------------------------
-    def clear_months(self, keys: CacheKeys, months: Iterable[str]) -> None:
-        """Delete stale or corrupt month hashes before they are filled again (under the lock, before the index read:
-        values the consumer writes from then on survive the fill)."""
-        names = [keys.inventory(month) for month in months]
-        if names:
-            self.client.get().delete(*names)
-
-    def fill(
-        self,
-        keys: CacheKeys,
-        *,
-        catalogue: tuple[Generation, list[CacheRecord]] | None = None,
-        months: Mapping[str, Mapping[str, MonthSellable]] | None = None,
-        read_started_at: float = 0.0,
-        restore: Mapping[str, CachedMonth] | None = None,
-    ) -> dict[str, float]:
-        """Write what a miss loaded: the catalogue, and month hashes from an index read that started at
-        ``read_started_at`` (or, after a failed read, the stale months to ``restore``); returns until when each filled
-        month is fresh (a month left out was not cached).
-
-        At most two round trips: the catalogue's ``SET`` with the months' change times, then one pipeline per month
-        of ``HSETNX`` per listing (a value the consumer wrote is newer than the read: it wins), the marker, the expiry.
-        A read that started within ``settle_seconds`` of the month's last change may have missed it (and the
-        consumer's value may be gone): that month is fresh only until the window ends, no stale window, and is not
-        cached at all if the window is over. A restore writes the stale copies back the same way (``HSETNX``, their
-        old marker, the rest of their stale window), so later requests are served stale too while DynamoDB fails.
-        """
-        months = months or {}
-        names = list(months)
-        with self.client.get().pipeline(transaction=False) as pipe:
-            if catalogue is not None:
-                self._queue_catalogue(pipe, keys, *catalogue)
-            for month in names:  # GETs, not MGET: redis-py's cluster pipeline refuses MGET
-                pipe.get(keys.change(month))
-            for month, cached in (restore or {}).items():
-                left = cached.fresh_until + self.policy.stale_seconds - self._clock()
-                if left > 0:
-                    self._queue_month(pipe, keys.inventory(month), cached.listings, cached.fresh_until, left)
-            replies = pipe.execute() if len(pipe) else []
-        if not names:
-            return {}
-        changed = replies[len(replies) - len(names) :]
+    def begin_month_fill(self, keys: CacheKeys, view: CacheView, months: Sequence[str]) -> MonthFill:
+        """Start filling ``months``: ``WATCH`` their ``chg:`` and ``inv:`` keys, then read the change times (two round
+        trips), BEFORE the index read; a change time that differs from ``view``'s means the hash changed since the view
+        was read. The caller must ``close()`` the returned fill (it holds a connection)."""
+        pipe = self.client.get().pipeline(transaction=True)
+        try:
+            names = [keys.change(m) for m in months]
+            pipe.watch(*names, *(keys.inventory(m) for m in months))
+            raw = pipe.execute_command("MGET", *names)
+        except BaseException:
+            pipe.reset()
+            raise
         now = self._clock()
-        fresh_until: dict[str, float] = {}
-        with self.client.get().pipeline(transaction=False) as pipe:
-            for month, raw_changed in zip(names, changed, strict=True):
-                fresh = self.policy.fresh_seconds(empty=False, rng=self._rng)
-                stale = self.policy.stale_seconds
-                changed_at = _change_time(raw_changed)
-                if changed_at is not None and changed_at + self.policy.settle_seconds > read_started_at:
-                    settled_at = changed_at + self.policy.settle_seconds
-                    if settled_at <= now:
-                        continue  # the read may predate a change whose consumer value is gone: do not keep it
-                    fresh, stale = min(fresh, settled_at - now), 0.0
-                self._queue_month(pipe, keys.inventory(month), months[month], now + fresh, fresh + stale)
-                fresh_until[month] = now + fresh
-            if len(pipe):
-                pipe.execute()
-        return fresh_until
+        moved = {m for m, r in zip(months, raw, strict=True) if r != view.changed.get(m)}
+        changed = {m: _change_time(r, now) for m, r in zip(months, raw, strict=True)}
+        return MonthFill(self, pipe, keys, view, changed, frozenset(moved))
 
-    @staticmethod
-    def _queue_month(
-        pipe: Any, name: str, listings: Mapping[str, MonthSellable], fresh_until: float, lifetime: float
-    ) -> None:
-        for listing_id, units in listings.items():
-            pipe.hsetnx(name, listing_id, encode(units))
-        pipe.hset(name, COMPLETE_FIELD, repr(fresh_until))
-        pipe.pexpire(name, max(1, int(lifetime * 1000)))
-
+    # -- the stream consumer --------------------------------------------------------------------------------------
     # -- the stream consumer --------------------------------------------------------------------------------------
     def write_through(self, writes: Sequence[MonthWrite], destinations: Iterable[str] = ()) -> None:
         """Apply a stream batch in one pipeline (in record order, so the last write of a field wins): each month
@@ -500,13 +465,149 @@ class SearchCache:
         return WaitOutcome()
 
 
-def _change_time(raw: Any) -> float | None:
+def _change_time(raw: Any, now: float) -> float | None:
+    """When the consumer last wrote a month (None: not known); an unreadable value counts as a change ``now``, so a
+    fill after it is short-lived, never kept for a whole TTL."""
     if raw is None:
         return None
     try:
         return int(raw) / 1000
     except (TypeError, ValueError):
-        return float("inf")  # unreadable: assume a change just now (short-lived fill), never a long one
+        return now
+
+
+class MonthFill:
+    """A fill of month hashes under optimistic locking: their ``chg:``/``inv:`` keys are WATCHed before the index is
+    read, and ``commit`` writes in one ``MULTI``/``EXEC`` that Redis aborts if the stream consumer wrote any of them
+    meanwhile (it stamps ``chg:`` and ``HSET``s ``inv:``), so a lagging index read never overwrites a newer value.
+
+    Per month, from its last change time (``changed``, read after the WATCH) and the view the search read before:
+
+    - a complete (stale) hash changed within ``settle_seconds`` of now, or since the view, is *kept*, not refreshed:
+      write-through made it newer than a lagging index can be; it is marked fresh until the change has settled (its
+      current content read back in the same transaction), then refreshed from an index that has caught up;
+    - otherwise the hash is what the view saw (WATCH guards it from then on): ``DEL`` + ONE multi-field ``HSET`` of the
+      loaded listings (over which the listings the consumer wrote into a partial hash win: they are newer than any
+      index read) and the marker + ``PEXPIRE``: 3 commands, whatever the listing count;
+    - a partial or absent hash the consumer wrote since the view: ``HSETNX`` per listing (the consumer's values,
+      tombstones included, win) + marker + expiry, its content read back in the same transaction;
+    - a read that started within ``settle_seconds`` after the month's last change may predate it: the month is fresh
+      only until the window ends (no stale window), and not cached at all once it is over (issue 8.3).
+    """
+
+    def __init__(
+        self,
+        cache: SearchCache,
+        pipe: Any,
+        keys: CacheKeys,
+        view: CacheView,
+        changed: dict[str, float | None],
+        moved: frozenset[str],
+    ) -> None:
+        self.cache = cache
+        self.pipe = pipe
+        self.keys = keys
+        self.view = view
+        self.changed = changed
+        self.moved = moved
+        """Months the consumer wrote since ``view`` was read (what the hash holds is not what the view saw)."""
+
+    def _settled_at(self, month: str, since: float) -> float | None:
+        """When the month's last change settles, if that is after ``since`` (else None: long settled)."""
+        changed_at = self.changed.get(month)
+        if changed_at is None:
+            return None
+        settled_at = changed_at + self.cache.policy.settle_seconds
+        return settled_at if settled_at > since else None
+
+    def keeps(self, month: str) -> bool:
+        """Whether a complete stale copy of ``month`` is kept rather than refreshed: it changed within the settle
+        window, or since the view was read."""
+        return month in self.moved or self._settled_at(month, self.cache.now()) is not None
+
+    def commit(
+        self,
+        *,
+        catalogue: CatalogueLoad | None,
+        keep: Sequence[str],
+        loaded: Mapping[str, Mapping[str, MonthSellable]],
+        read_started_at: float,
+    ) -> dict[str, dict[str, MonthSellable]] | None:
+        """Write the catalogue, mark ``keep`` months fresh until their change settles, fill ``loaded`` months (read
+        from the index from ``read_started_at``); one round trip. Returns per written month the listings the cache now
+        holds (for the answer), or None when Redis aborted the transaction (the consumer wrote meanwhile: nothing is
+        written, the caller answers from what it loaded)."""
+        from redis.exceptions import WatchError
+
+        cache, keys, pipe, policy = self.cache, self.keys, self.pipe, self.cache.policy
+        now = cache.now()
+        view = self.view
+        read_back: list[str] = []
+        written: dict[str, dict[str, MonthSellable]] = {}
+        pipe.multi()
+        if catalogue is not None:
+            cache._queue_catalogue(pipe, keys, catalogue)  # noqa: SLF001 - one transaction with the months
+        for month in keep:
+            keep_until = self._settled_at(month, now) or now + policy.settle_seconds
+            pipe.hgetall(keys.inventory(month))
+            pipe.hset(keys.inventory(month), COMPLETE_FIELD, repr(keep_until))
+            read_back.append(month)
+        for month, listings in loaded.items():
+            name = keys.inventory(month)
+            fresh = policy.fresh_seconds(empty=False, rng=cache._rng)  # noqa: SLF001
+            stale = policy.stale_seconds
+            settled_at = self._settled_at(month, read_started_at)
+            if settled_at is not None:  # the read may predate the month's last change
+                if settled_at <= now:
+                    continue  # ... whose value may be gone, and the window is over: not cached
+                fresh, stale = min(fresh, settled_at - now), 0.0
+            if month in self.moved:  # the hash changed since the view: HSETNX, so what the consumer wrote wins
+                if month in view.corrupt:
+                    pipe.delete(name)
+                for listing_id, units in listings.items():
+                    pipe.hsetnx(name, listing_id, encode(units))
+                pipe.hset(name, COMPLETE_FIELD, repr(now + fresh))
+                pipe.pexpire(name, max(1, int((fresh + stale) * 1000)))
+                pipe.hgetall(name)
+                read_back.append(month)
+                continue
+            # The hash is what the view saw (WATCH guards it from here): replace it in 3 commands, keeping the
+            # listings the consumer wrote into a partial hash (newer than any index read).
+            merged = {**listings, **view.partial.get(month, {})}
+            fields = {listing_id: encode(units) for listing_id, units in merged.items()}
+            pipe.delete(name)
+            pipe.hset(name, mapping={**fields, COMPLETE_FIELD: repr(now + fresh)})
+            pipe.pexpire(name, max(1, int((fresh + stale) * 1000)))
+            written[month] = merged
+        if not len(pipe):
+            return written
+        try:
+            replies = pipe.execute()
+        except WatchError:
+            return None
+        hashes = [reply for reply in replies if isinstance(reply, dict)]
+        vanished = []
+        for month, raw in zip(read_back, hashes, strict=True):
+            if month in keep and COMPLETE_FIELD not in raw:
+                vanished.append(month)  # the kept hash went between the view and WATCH: not complete, remove it
+                continue
+            written[month] = {k: decode(v) for k, v in raw.items() if k != COMPLETE_FIELD}
+        if vanished:
+            cache.client.get().delete(*(keys.inventory(m) for m in vanished))
+        return written
+
+    def close(self) -> None:
+        """Release the connection (``UNWATCH`` when the transaction did not run)."""
+        self.pipe.reset()
+
+
+@dataclass(frozen=True)
+class CatalogueLoad:
+    """A catalogue read from the index: under which generation, what, and when the read started (issue 8.3)."""
+
+    generation: Generation
+    listings: list[CacheRecord]
+    read_started_at: float
 
 
 #: Marks a compressed entry: ``z:`` + base64(zlib(JSON)). JSON never starts with ``z``, so both forms coexist.
@@ -537,9 +638,25 @@ def _decode_catalogue(raw: Any) -> CachedCatalogue | None:
         return None
     try:
         data = json.loads(entry_json(raw))
-        return CachedCatalogue(str(data["gen"]), float(data["fresh_until"]), list(data["listings"]))
+        listings = list(data["listings"])
+        if not all(_is_listing(item) for item in listings):
+            return None  # another release's shape (a rolling deploy) or a foreign writer: a miss, overwritten
+        return CachedCatalogue(str(data["gen"]), float(data["fresh_until"]), listings)
     except (ValueError, KeyError, TypeError, zlib.error):
         return None  # a corrupt or foreign value is a miss, and gets overwritten
+
+
+#: The fields (and their types) of a catalogue listing: the result fields and ``maxGuests``.
+LISTING_FIELD_TYPES: dict[str, type] = {
+    "listingId": str, "name": str, "destination": str, "pricePerNight": int, "currency": str, "maxGuests": int,
+}  # fmt: skip
+
+
+def _is_listing(item: Any) -> bool:
+    return isinstance(item, dict) and all(
+        isinstance(item.get(name), kind) and not isinstance(item.get(name), bool)
+        for name, kind in LISTING_FIELD_TYPES.items()
+    )
 
 
 def _decode_month(raw: Mapping[str, str] | None) -> tuple[CachedMonth | None, bool]:

@@ -26,8 +26,9 @@ FUNCTION_TIMEOUT_SECONDS = "FUNCTION_TIMEOUT_SECONDS"  # the function's own time
 #: more calls.)
 SEARCH_LOAD_CALLS = 2
 #: Cache round trips of one search miss at most, each up to the command timeout: the read pipeline, SET NX (lock), the
-#: re-read under the lock, SET NX GET (a missing generation), DEL (stale months), the catalogue's SET with the months'
-#: change times, the months' fill pipeline, WATCH, GET, MULTI/DEL/EXEC.
+#: re-read under the lock, SET NX GET (a missing generation), WATCH (the months' change-time and hash keys), MGET (their
+#: change times), the fill's MULTI/.../EXEC (catalogue SET and months), then the unlock: WATCH, GET, MULTI/DEL/EXEC.
+#: Counted on the wire by test_time_budget's costliest-miss test.
 CACHE_ROUND_TRIPS_PER_MISS = 10
 #: Kept aside from the search function's timeout for building and returning the response.
 RESPONSE_MARGIN_SECONDS = 0.5

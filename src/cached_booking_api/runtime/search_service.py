@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from . import schema, tracing
-from .cache import CacheKeys, CacheRecord, CacheView, Generation, SearchCache
+from .cache import CacheKeys, CacheRecord, CacheView, CatalogueLoad, MonthFill, SearchCache
 from .circuit import CircuitBreaker
 from .errors import service_unavailable, validation_error
 from .models import SearchQuery
@@ -112,7 +112,7 @@ class _Attempt:
         self.query = query
         self.keys = keys
         self.cache_errors = 0
-        self.pending_catalogue: tuple[Generation, list[CacheRecord]] | None = None
+        self.pending_catalogue: CatalogueLoad | None = None
 
     def run(self) -> tuple[list[CacheRecord], CacheStatus]:
         cache = self.cache
@@ -203,6 +203,7 @@ class _Attempt:
             generation = view.generation
             if generation is None:  # the generation key is missing: set it before loading, never after
                 generation = self._redis(lambda: cache.ensure_generation(self.keys))
+            read_started_at = cache.now()  # before the Query: a slow read must not look settled (issue 8.3)
             try:
                 with tracing.subsegment("dynamodb.catalogue"):
                     listings = repository.catalogue(destination)
@@ -214,7 +215,7 @@ class _Attempt:
                 listings, stale = view.catalogue.listings, True
             else:
                 if generation is not None:
-                    self.pending_catalogue = (generation, listings)  # written with the months: one round trip
+                    self.pending_catalogue = CatalogueLoad(generation, listings, read_started_at)  # with the months
         months: dict[str, dict[str, MonthSellable]] = {}
         try:
             if self._needs_months(listings):
@@ -230,48 +231,80 @@ class _Attempt:
         finally:
             if self.pending_catalogue is not None:  # not written with months (none needed, or the load failed)
                 pending = self.pending_catalogue
-                self._redis(lambda: cache.fill(self.keys, catalogue=pending))
+                self._redis(lambda: cache.write_catalogue(self.keys, pending))
         return self._compose(listings, months), (CacheStatus.STALE if stale else CacheStatus.MISS)
 
-    def _take_catalogue(self) -> tuple[Generation, list[CacheRecord]] | None:
+    def _take_catalogue(self) -> CatalogueLoad | None:
         pending, self.pending_catalogue = self.pending_catalogue, None
         return pending
 
     def _fill_months(
         self, view: CacheView, missing: list[str], months: dict[str, dict[str, MonthSellable]], *, locked: bool
     ) -> bool:
-        """Load ``missing`` months into ``months`` and fill them in the cache; True when stale copies had to stand in.
+        """Load ``missing`` months into ``months`` and fill them in the cache; True when stale copies stood in.
 
-        Under the lock, stale (or corrupt) hashes are cleared before the index read, so the fill's ``HSETNX`` writes
-        every listing while values the consumer writes from then on win. Without the lock (the wait ran out) only
-        absent or partial hashes are filled: a stale one may be refreshed by the lock holder right now.
+        Optimistic locking (``MonthFill``): the months' change-time keys are WATCHed before the index read and the
+        write is one MULTI/EXEC, aborted if the stream consumer wrote meanwhile. A stale month the consumer changed
+        within the settle window is kept as it is (written through, newer than the lagging index), not refreshed;
+        nothing is deleted before the read, so a failed read leaves the stale hash as it is and serves it. Without the
+        lock (the wait ran out) only absent or partial hashes are filled: a stale one may be refreshed right now.
         """
-        cache = self.cache
+        cache, keys = self.cache, self.keys
         stale_copies = {m: cached for m in missing if (cached := view.months.get(m)) is not None}
-        cleared = [m for m in missing if m in stale_copies or m in view.corrupt] if locked else []
-        if cleared:
-            self._redis(lambda: cache.clear_months(self.keys, cleared))
-        started = cache.now()
+        targets = missing if locked else [m for m in missing if m not in stale_copies and m not in view.corrupt]
+        fill: MonthFill | None = None
+        if targets:
+            fill = self._redis(lambda: cache.begin_month_fill(keys, view, targets))
         try:
-            with tracing.subsegment("dynamodb.sellable"):
-                loaded = self.service.repository.sellable_months(self.query.destination, missing)
-        except RepositoryUnavailable as exc:
-            catalogue = self._take_catalogue()
-            restore = {m: stale_copies[m] for m in cleared if m in stale_copies}
-            if catalogue is not None or restore:
-                self._redis(lambda: cache.fill(self.keys, catalogue=catalogue, restore=restore))
-            if len(stale_copies) < len(missing):
-                log.error("DynamoDB unavailable and a month of the stay is not cached: %s", exc)
-                raise service_unavailable() from exc
-            log.warning("DynamoDB unavailable, serving stale months: %s", exc)
-            months.update({m: stale_copies[m].listings for m in missing})
-            return True
-        targets = {m: loaded[m] for m in missing if m in cleared or (m not in stale_copies and m not in view.corrupt)}
-        catalogue = self._take_catalogue()
-        self._redis(lambda: cache.fill(self.keys, catalogue=catalogue, months=targets, read_started_at=started))
-        for month in missing:  # as the fill's HSETNX: what the consumer wrote before it (and we read) wins
-            months[month] = {**loaded[month], **({} if month in cleared else view.partial.get(month, {}))}
-        return False
+            keep = [m for m in targets if fill is not None and m in stale_copies and fill.keeps(m)]
+            to_load = [m for m in missing if m not in keep]
+            loaded: dict[str, dict[str, MonthSellable]] = {}
+            started = cache.now()
+            if to_load:
+                try:
+                    with tracing.subsegment("dynamodb.sellable"):
+                        loaded = self.service.repository.sellable_months(self.query.destination, to_load)
+                except RepositoryUnavailable as exc:
+                    # The catalogue (and kept months) in the fill's transaction: its EXEC also ends the WATCH, so
+                    # this path makes no more round trips than a successful fill.
+                    catalogue, kept = self._take_catalogue(), None
+                    if fill is not None:
+                        active_fill = fill
+                        kept = self._redis(
+                            lambda: active_fill.commit(catalogue=catalogue, keep=keep, loaded={}, read_started_at=0.0)
+                        )
+                    elif catalogue is not None:
+                        alone = catalogue
+                        self._redis(lambda: cache.write_catalogue(keys, alone))
+                    if any(m not in stale_copies for m in missing):
+                        log.error("DynamoDB unavailable and a month of the stay is not cached: %s", exc)
+                        raise service_unavailable() from exc
+                    log.warning("DynamoDB unavailable, serving stale months: %s", exc)
+                    # Stale-if-error writes no month back: the hash keeps whatever the consumer wrote meanwhile.
+                    months.update({m: (kept or {}).get(m, stale_copies[m].listings) for m in missing})
+                    return True
+            written: dict[str, dict[str, MonthSellable]] | None = None
+            if fill is not None:
+                active = fill
+                writes = {m: loaded[m] for m in to_load if m in targets}
+                catalogue = self._take_catalogue()
+                written = self._redis(
+                    lambda: active.commit(catalogue=catalogue, keep=keep, loaded=writes, read_started_at=started)
+                )
+                if written is None:
+                    log.info("month fill not cached: the stream consumer wrote meanwhile (or the cache failed)")
+            for month in missing:
+                if written is not None and month in written:
+                    months[month] = written[month]
+                elif month in keep:
+                    months[month] = stale_copies[month].listings
+                else:  # as the fill's HSETNX: what the consumer wrote before it (and we read) wins
+                    months[month] = {**loaded[month], **view.partial.get(month, {})}
+            return bool(keep)
+        finally:
+            if fill is not None:
+                closing = fill
+                self._redis(lambda: closing.close())
 
     def _bypass(self) -> list[CacheRecord]:
         """The cache is unavailable: DynamoDB alone (``find_available``, two Queries), 503 when it fails too."""
