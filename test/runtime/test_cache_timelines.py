@@ -250,7 +250,6 @@ def test_twenty_concurrent_catalogue_misses_of_one_destination_make_one_catalogu
 
 
 # -- R4 (medium): offset cursors skip or repeat listings as soon as anything changes between two pages -----------------
-@pytest.mark.xfail(strict=True, reason="R4 not fixed yet: offset cursors")
 def test_paging_through_a_search_while_a_listing_sells_out_skips_no_listing(timeline: dict[str, Any]) -> None:
     """A cursor is ``{"o": offset, "q": query hash}``. Pages used to be cut from one cached answer that lived until a
     change of its nights; now every page is composed afresh from data the consumer updates on every booking, so the

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import hashlib
 import json
 import logging
@@ -51,7 +52,7 @@ class SearchOutcome:
 
 def canonical_query(query: SearchQuery) -> str:
     """The query in canonical form: normalized destination, dates, guests. Page size and cursor are not part of it:
-    every page of a query is cut from one cached result list."""
+    every page of a query continues the same ordered result list (the cursor holds the last result's price and id)."""
     check_in, check_out = query.stay
     return "|".join(
         (
@@ -84,16 +85,19 @@ class SearchService:
         when there is still time for one, else 503, never a Lambda timeout.
         """
         digest = query_hash(query)
-        offset = decode_cursor(query.cursor, digest)
+        after = decode_cursor(query.cursor, digest)
         keys = CacheKeys.for_stay(schema.destination_tag(query.destination), query.nights)
         attempt = _Attempt(self, query, keys, remaining_ms)
         results, status = attempt.run()
-        page = results[offset : offset + query.limit]
-        next_offset = offset + len(page)
+        # Keyset paging: the results after the previous page's last (price, id), in the same order; stable while
+        # bookings sell listings out or free them between two pages (an offset would skip or repeat one).
+        start = 0 if after is None else bisect.bisect_right([_order_key(r) for r in results], after)
+        page = results[start : start + query.limit]
+        more = start + len(page) < len(results)
         body = {
             "results": page,
             "count": len(page),
-            "nextCursor": encode_cursor(next_offset, digest) if next_offset < len(results) else None,
+            "nextCursor": encode_cursor(_order_key(page[-1]), digest) if page and more else None,
         }
         return SearchOutcome(body, status, digest, len(results), attempt.cache_errors)
 
@@ -355,21 +359,30 @@ class _Attempt:
         return result
 
 
-def encode_cursor(offset: int, digest: str) -> str:
-    """An opaque cursor for the page starting at ``offset`` of the query ``digest``."""
-    raw = json.dumps({"o": offset, "q": digest}, separators=(",", ":")).encode()
+#: A result's place in the answer's order (``sellable.compose``: price, then id): what a cursor points after.
+CursorKey = tuple[int, str]
+
+
+def _order_key(result: CacheRecord) -> CursorKey:
+    return int(result["pricePerNight"]), str(result["listingId"])
+
+
+def encode_cursor(after: CursorKey, digest: str) -> str:
+    """An opaque cursor for the page after the result ``after`` (its price and id) of the query ``digest``."""
+    raw = json.dumps({"a": [after[0], after[1]], "q": digest}, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None, digest: str) -> int:
-    """The offset a cursor stands for; 400 when it is malformed or belongs to another query."""
+def decode_cursor(cursor: str | None, digest: str) -> CursorKey | None:
+    """The (price, id) a cursor's page starts after (None: the first page); 400 when it is malformed or belongs to
+    another query."""
     if cursor is None:
-        return 0
+        return None
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        offset = data["o"]
-        if data["q"] == digest and isinstance(offset, int) and offset >= 0:
-            return offset
+        price, listing_id = data["a"]
+        if data["q"] == digest and type(price) is int and isinstance(listing_id, str) and listing_id:
+            return price, listing_id
     except (ValueError, KeyError, TypeError, binascii.Error):
         pass
     raise validation_error([{"field": "cursor", "message": "invalid or belongs to a different query"}])
