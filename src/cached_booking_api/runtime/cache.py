@@ -10,7 +10,7 @@ and one pipeline to one node answers it; ElastiCache Serverless is always cluste
                                (``sellable.encode``), plus the marker field ``#complete`` (value: until when the fill is
                                fresh) that only a full fill sets
 - ``chg:{d:<tag>}:<yyyy-mm>``  when the stream consumer last wrote that month (ms since the epoch)
-- ``lock:{d:<tag>}:<months>``  single-flight lock held by the one request that fills the stay's data
+- ``lock:{d:<tag>}``            single-flight lock of the destination: held by the one request that fills its data
 
 A search reads the generation, the catalogue and the stay's 1-2 month hashes in ONE round trip (a pipeline of one
 ``MGET`` and 1-2 ``HGETALL``s, one slot, one node) and composes its answer in memory (``sellable.compose``), so every
@@ -157,8 +157,11 @@ class CacheKeys:
 
     @property
     def lock(self) -> str:
-        """The single-flight lock of the fill of this catalogue and these months."""
-        return f"lock:{_tag(self.destination_tag)}:{'+'.join(self.months) or 'catalogue'}"
+        """The single-flight lock of the destination's fills: ONE per destination, not per month set, so searches of
+        one destination over different months (a stay in December, one in January, one across both) never load its
+        catalogue (or a shared month) side by side; a waiter whose months the holder did not fill takes the lock over
+        when it is freed and loads only what is still missing."""
+        return f"lock:{_tag(self.destination_tag)}"
 
     def inventory(self, month: str) -> str:
         return inventory_key(self.destination_tag, month)
