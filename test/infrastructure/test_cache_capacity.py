@@ -82,7 +82,7 @@ def test_serverless_caps_derive_from_the_expected_load_with_headroom(
     default = _limits(default_stack.template)
     assert (default["ECPUPerSecond"]["Maximum"], default["DataStorage"]["Maximum"]) == serverless_limits(CacheOptions())
     limits = _limits(busy)
-    assert limits["ECPUPerSecond"]["Maximum"] == 500 * ECPU_PER_SEARCH * HEADROOM == 30_000
+    assert limits["ECPUPerSecond"]["Maximum"] == 500 * ECPU_PER_SEARCH * HEADROOM == 75_000
     assert limits["DataStorage"] == {"Maximum": 10, "Unit": "GB"}  # 500/s x 930 s x 4 KiB x 5, in GB, rounded up
     explicit = serverless_limits(CacheOptions(max_ecpu_per_second=7000, max_data_storage_gb=3))
     assert explicit == (7000, 3)

@@ -38,10 +38,11 @@ ACCESS_STRING = (
 DEFAULT_USER_ACCESS_STRING = "off -@all"
 
 
-#: ECPUs one search may cost on a serverless cache, a miss being the costliest: 9 commands (MGET, SET NX, MGET, SET,
-#: WATCH, GET, MULTI, DEL, EXEC) of at least 1 ECPU each, plus the entry written once and read back (a compressed entry
-#: of the sample data is ~0.5 KB, of a 100-listing destination ~2 KB: bench/search_bench.py). A hit is one MGET, ~1-2.
-ECPU_PER_SEARCH = 12
+#: ECPUs one search may cost on a serverless cache, a miss being the costliest: measured for a 50-listing destination
+#: over a month boundary (test/runtime/test_cache_timelines.py, INFO commandstats on redis-server): 23 commands of at
+#: least 1 ECPU each (read, lock, re-read, WATCH, MGET, the fill's MULTI/DEL/HSET/PEXPIRE/EXEC, the unlock) and ~12 KB
+#: out + ~6 KB in, >= 24 ECPU, so 30 (``tools/cost.py`` ``ecpu_per_miss``). A hit is 3 commands and ~6.4 KB: ~7.
+ECPU_PER_SEARCH = 30
 #: Stored size of one entry, upper bound (compressed, 100 listings).
 ENTRY_BYTES = 4096
 #: Caps sit this far above the expected peak; the 75 % alarms ring at 3.75x the expected peak, well before throttling.

@@ -77,8 +77,14 @@ class Assumptions:
     """The event's transaction: the receipt (< 1 KB) and its month items (< 1 KB each; 1-2 months for a typical
     event), each written twice as transactional writes are: 2 x (1 + 2)."""
     inventory_event_read_units: float = 1.0  # the listing's destination, one strongly consistent GetItem (< 4 KB)
-    ecpu_per_hit: float = 2.0  # one GET of a compressed entry (~2.2 KB; 1 ECPU per KB), README "Scaling"
-    ecpu_per_miss: float = 12.0  # README "Scaling": 9 commands, the entry written and read back
+    ecpu_per_hit: float = 7.0
+    """Measured (test_cache_timelines' 50-listing test, INFO commandstats + total_net_output_bytes on redis-server): a
+    hit of a 50-listing destination over a month boundary is 3 commands (one MGET, two HGETALLs) and 6.4 KB out, >= 6.3
+    ECPU at 1 ECPU per command and per KB; rounded up."""
+    ecpu_per_miss: float = 30.0
+    """Measured the same way: that destination's miss is 23 commands (read, lock, re-read, WATCH, MGET, one
+    MULTI/DEL/HSET/PEXPIRE per month/EXEC with the catalogue SET, the unlock's WATCH/GET/MULTI/DEL/EXEC) and 11.6 KB
+    out, plus two multi-field HSETs of ~2-3 KB in: >= 24 ECPU; rounded up."""
     app_log_bytes_per_search: float = 900.0  # the search.completed line + one EMF document
     app_log_bytes_per_booking: float = 1200.0
     platform_log_bytes_per_invocation: float = 350.0  # START/END/REPORT (JSON), dropped at system log level WARN
