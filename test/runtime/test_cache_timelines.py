@@ -169,6 +169,41 @@ def test_a_failed_refresh_never_puts_back_a_value_the_consumer_overwrote(timelin
     )
 
 
+def test_a_failed_refresh_writes_nothing_back_and_keeps_what_the_consumer_wrote_during_it(
+    timeline: dict[str, Any],
+) -> None:
+    """Stale-if-error without a restore: the month is stale and its last change long settled, so a search refreshes
+    it; while the months Query is in flight a booking reaches the consumer (HSET lis-1 = 1), then the Query fails. The
+    search answers from its stale view (STALE), writes nothing (the marker is the old one, no copy put back), and the
+    consumer's value stays in the hash: the next search keeps it (changed within the settle window) and answers 1."""
+    from datetime import date
+
+    from cached_booking_api.runtime.sellable import decode
+
+    t = timeline
+    index = FailingMonths(t["index"].repository)
+    service = SearchService(index, t["service"].cache, CircuitBreaker())  # type: ignore[arg-type]
+    t["clock"].now += 60
+    assert service.search(t["query"]).cache is CacheStatus.MISS
+    t["clock"].now += 400  # stale, inside the stale window
+    admin: redis.Redis = t["admin"]
+    name = t["keys"].inventory(month_of(STAY_A))
+    marker = admin.hget(name, COMPLETE_FIELD)
+
+    def booked_then_failed(destination: str, months: Sequence[str]) -> dict[str, dict[str, MonthSellable]]:
+        load(t["dynamodb"], t["table"], listing("lis-1", overrides={STAY_A[0]: 1}))
+        _consume(t)
+        raise RepositoryUnavailable("injected: ProvisionedThroughputExceededException")
+
+    index.sellable_months = booked_then_failed  # type: ignore[method-assign]
+    first = service.search(t["query"])
+    assert (first.cache, _first(first.body, "available")) == (CacheStatus.STALE, 3)  # its view, DynamoDB failed
+    assert admin.hget(name, COMPLETE_FIELD) == marker, "a failed refresh wrote the month"
+    assert decode(admin.hget(name, "lis-1").decode())[date.fromisoformat(STAY_A[0]).day] == 1
+    again = service.search(t["query"])
+    assert (again.cache, _first(again.body, "available")) == (CacheStatus.STALE, 1)
+
+
 # -- R5 (low): an unreadable change time makes the fill LONG-lived, not short-lived ------------------------------------
 def test_an_unreadable_change_time_keeps_a_fill_short_not_for_a_full_ttl(timeline: dict[str, Any]) -> None:
     """``_change_time`` maps an unreadable ``chg:`` value to ``inf`` with the comment "assume a change just now
