@@ -37,9 +37,9 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local]:
         yield running
 
 
-def search_url(local: Local, offset: int, nights: int = 2) -> str:
+def search_url(local: Local, offset: int, nights: int = 2, destination: str = "Lisbon") -> str:
     check_in, check_out = stay(offset, nights)
-    return f"{local.url}/search?destination=Lisbon&checkIn={check_in}&checkOut={check_out}"
+    return f"{local.url}/search?destination={destination}&checkIn={check_in}&checkOut={check_out}"
 
 
 class Load:
@@ -109,7 +109,10 @@ def test_stopping_dynamodb_keeps_hits_serving_and_misses_answer_503(local: Local
     cold = iter(range(100_000))
 
     def url(worker: int, n: int) -> str:
-        return warm[n % len(warm)] if n % 2 == 0 else search_url(local, 60 + next(cold) % 200, nights=1 + n % 5)
+        # A fresh query is one of a destination never searched before: the cache holds data per destination and
+        # month (issue 9.5), so any Lisbon month a search filled before the stop would answer later Lisbon searches.
+        fresh = f"Nowhere-{next(cold)}"
+        return warm[n % len(warm)] if n % 2 == 0 else search_url(local, 60 + n % 200, 1 + n % 5, fresh)
 
     third = LOAD_SECONDS / 3
     with Load(url, threads=3) as load:
