@@ -77,7 +77,12 @@ MAX_GUESTS = (2, 2, 4, 4, 6)
 RATES = (("design load, 0.58 searches/s", 50_000 / 86_400), ("100x, 58 searches/s", 5_000_000 / 86_400))
 GOAL = 0.90
 BASELINE_REF = "6df8c1c"  # main before this change: per-night generations, per-query entries
-NEW, OLD = "data cache, write-through (this version)", "per-night generations (6df8c1c)"
+NEW = "data cache, write-through (this version)"
+
+
+def baseline_label(ref: str) -> str:
+    """How the table names the baseline: what 6df8c1c is, or just the commit given with ``--before``."""
+    return "per-night generations (6df8c1c)" if ref == BASELINE_REF else f"baseline ({ref})"
 
 
 @dataclass(frozen=True)
@@ -344,6 +349,7 @@ def main() -> None:
         print(json.dumps(measure(args.worker)))
         return
     started = time.monotonic()
+    OLD = baseline_label(args.before)  # noqa: N806 - the column's name, as NEW
     with RedisServer() as server:
         url = server.url  # type: ignore[attr-defined]
         ours = measure(url)

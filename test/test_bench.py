@@ -182,3 +182,12 @@ def test_the_synth_rows_say_where_each_sides_time_goes() -> None:
         "0.05 / 0.10 / 1.40 / 4.20 / 1.25",
     ]
     assert all(row[3] == "context" for row in rows)
+
+
+@pytest.mark.fast
+def test_the_hit_ratio_bench_names_the_baseline_it_ran() -> None:
+    """``--before REF`` runs REF's own code: the table must name REF, not the default baseline's scheme."""
+    from hit_ratio_bench import BASELINE_REF, baseline_label
+
+    assert baseline_label("2f8eac9") == "baseline (2f8eac9)"
+    assert BASELINE_REF in baseline_label(BASELINE_REF)
