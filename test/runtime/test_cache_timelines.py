@@ -47,6 +47,18 @@ def _consume(t: dict[str, Any]) -> None:
 
 
 # -- R1 (high, 8.3): the catalogue's settle check looks at when the load ENDED, not when it started --------------------
+def _price_change_read_at_once(t: dict[str, Any]) -> tuple[LaggingIndex, list[dict[str, Any]]]:
+    """lis-1's price changes and the consumer bumps the generation (at T); the clock is then at T + 0.1. Returns the
+    index and the catalogue it held before the change."""
+    index: LaggingIndex = t["index"]
+    old_catalogue = index.repository.catalogue("Lisbon")
+    t["clock"].now += 60
+    load(t["dynamodb"], t["table"], listing("lis-1", price=20000))
+    _consume(t)  # the bump, at T
+    t["clock"].now += 0.1
+    return index, old_catalogue
+
+
 def test_a_slow_catalogue_read_that_started_in_the_settle_window_is_not_cached_as_current(
     timeline: dict[str, Any],
 ) -> None:
@@ -59,12 +71,7 @@ def test_a_slow_catalogue_read_that_started_in_the_settle_window_is_not_cached_a
     compares ``read_started_at``); the catalogue must too.
     """
     t = timeline
-    index: LaggingIndex = t["index"]
-    old_catalogue = index.repository.catalogue("Lisbon")
-    t["clock"].now += 60
-    load(t["dynamodb"], t["table"], listing("lis-1", price=20000))
-    _consume(t)  # the bump, at T
-    t["clock"].now += 0.1
+    index, old_catalogue = _price_change_read_at_once(t)
 
     def lagging_and_slow(destination: str) -> list[dict[str, Any]]:
         t["clock"].now += 2.0  # the Query takes 2 s ...
@@ -87,12 +94,7 @@ def test_a_fast_lagging_catalogue_read_followed_by_a_slow_months_read_is_not_cac
     that is fast but lagging, then a months Query that takes 2 s: the pre-change catalogue is cached for the full TTL.
     (Passes on 561eb0d, where the catalogue was written before the months Query.)"""
     t = timeline
-    index: LaggingIndex = t["index"]
-    old_catalogue = index.repository.catalogue("Lisbon")
-    t["clock"].now += 60
-    load(t["dynamodb"], t["table"], listing("lis-1", price=20000))
-    _consume(t)  # the bump, at T
-    t["clock"].now += 0.1
+    index, old_catalogue = _price_change_read_at_once(t)
     index.catalogue = lambda destination: old_catalogue  # type: ignore[method-assign]
     real_months = index.sellable_months
 
