@@ -288,9 +288,9 @@ def run(events: list[Event], with_bookings: bool, url: str) -> dict[str, float]:
     consumer = SearchCache(LazyClient(settings), CachePolicy(), clock=clock)
     data = Table()
     service = SearchService(data, cache, CircuitBreaker())  # type: ignore[arg-type]
-    hits = searches = 0
-    transferred: dict[str, list[int]] = {"HIT": [], "MISS": []}
-    commands: dict[str, list[int]] = {"HIT": [], "MISS": []}
+    hits = stale = searches = 0
+    transferred: dict[str, list[int]] = {"HIT": [], "MISS": [], "STALE": []}
+    commands: dict[str, list[int]] = {"HIT": [], "MISS": [], "STALE": []}
     for event in events:
         clock.now = event.at
         if event.booking:
@@ -302,14 +302,18 @@ def run(events: list[Event], with_bookings: bool, url: str) -> dict[str, float]:
                             guests=event.guests)  # fmt: skip
         before, sent = counter[0] + counter[1], counter[2]
         outcome = service.search(query)
-        assert outcome.cache in (CacheStatus.HIT, CacheStatus.MISS), outcome.cache
+        # STALE: a month past its TTL kept (not reloaded) because a change written through to it has not settled in
+        # the index yet - answered from the cache, no DynamoDB read, so it counts as a hit (as in the cost model).
+        assert outcome.cache in (CacheStatus.HIT, CacheStatus.MISS, CacheStatus.STALE), outcome.cache
         transferred[outcome.cache.value].append(counter[0] + counter[1] - before)
         commands[outcome.cache.value].append(counter[2] - sent)
         searches += 1
-        hits += outcome.cache is CacheStatus.HIT
+        hits += outcome.cache in (CacheStatus.HIT, CacheStatus.STALE)
+        stale += outcome.cache is CacheStatus.STALE
     mean = {name: (sum(values) / len(values) if values else 0.0) for name, values in transferred.items()}
     per = {name: (sum(values) / len(values) if values else 0.0) for name, values in commands.items()}
-    return {"hit_ratio": hits / searches, "bytes_per_hit": mean["HIT"], "bytes_per_miss": mean["MISS"],
+    return {"hit_ratio": hits / searches, "stale_ratio": stale / searches,
+            "bytes_per_hit": mean["HIT"], "bytes_per_miss": mean["MISS"],
             "commands_per_hit": per["HIT"], "commands_per_miss": per["MISS"],
             "commands_per_search": sum(map(sum, commands.values())) / searches}  # fmt: skip
 
@@ -363,7 +367,8 @@ def main() -> None:
         ratio_old = old["with"]["hit_ratio"] / old["without"]["hit_ratio"]
         rows += [
             (f"{label}: with bookings / without", f"{ratio_new:.1%}", f"{OLD} {ratio_old:.1%}", f">= {GOAL:.0%}"),
-            (f"{label}: hit ratio with bookings", f"{new['with']['hit_ratio']:.1%}",
+            (f"{label}: hit ratio with bookings (of it STALE: {new['with'].get('stale_ratio', 0):.1%})",
+             f"{new['with']['hit_ratio']:.1%}",
              f"{OLD} {old['with']['hit_ratio']:.1%}", "context"),
             (f"{label}: hit ratio, no bookings", f"{new['without']['hit_ratio']:.1%}",
              f"{OLD} {old['without']['hit_ratio']:.1%}", "context"),
