@@ -37,7 +37,8 @@ when DynamoDB fails. A stale month the consumer changed within ``settle_seconds`
 written-through hash is newer than the lagging index); nothing is deleted before an index read, so a failed refresh
 leaves the stale hash as it is and serves it (stale-if-error), never an older copy.
 
-Upgrading from 0.2.x (``sr:`` result entries, per-night generations): those keys are no longer read and expire.
+Upgrading from 0.1.x (``sr:`` result entries under counter generations at ``gen:{d:<tag>}``): those keys are no longer
+read and expire; the cache user's ACL no longer reaches ``sr:``.
 """
 
 from __future__ import annotations
