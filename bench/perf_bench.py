@@ -290,6 +290,20 @@ BARE = (
     " CfnInclude(cdk.Stack(app, 'BookingPlatform'), 'Template', template_file={template!r}); app.synth()"
 )
 JS_APP = ROOT / "bench" / "js-synth"
+ONE_RESOURCE_PY = (
+    "import aws_cdk as cdk; app = cdk.App(outdir={outdir!r}); cdk.CfnResource(cdk.Stack(app, 'Floor'), 'Handle',"
+    " type='AWS::CloudFormation::WaitConditionHandle'); app.synth()"
+)
+ONE_RESOURCE_JS = (
+    "const cdk = require({lib!r}); const app = new cdk.App({{outdir: {outdir!r}}}); new cdk.CfnResource("
+    "new cdk.Stack(app, 'Floor'), 'Handle', {{type: 'AWS::CloudFormation::WaitConditionHandle'}}); app.synth();"
+)
+"""The floor of each side: an app with one resource pays interpreter and (Python) jsii start, aws-cdk-lib's fixed
+synth work (its built-in template validation compiles a WebAssembly engine on every synth) and exit, nothing that
+depends on the platform. What is left of each L2 app's time is what its platform costs."""
+NO_VALIDATION = {"CDK_VALIDATION": "false"}
+"""aws-cdk-lib's documented switch for its built-in CloudFormation validation (context only: both sides, to show its
+share; the example and the figures keep it on)."""
 
 
 def resource_types(template: dict[str, Any]) -> dict[str, int]:
@@ -366,9 +380,11 @@ def synth(
     included = Path(tempfile.mkdtemp(prefix="bench-include-")) / "BookingPlatform.template.json"
     included.write_text(json.dumps(template))
     js = (JS_APP / "node_modules" / "aws-cdk-lib").is_dir()
-    samples: dict[str, list[float]] = {"example_cached_s": [], "example_no_bundling_s": [], "bare_python_s": []}
+    samples: dict[str, list[float]] = {"example_cached_s": [], "example_no_bundling_s": [], "bare_python_s": [],
+                                       "one_resource_python_s": [], "example_no_validation_s": []}  # fmt: skip
     if js:
-        samples["js_s"], samples["js_include_s"] = [], []
+        samples["js_s"], samples["js_include_s"], samples["one_resource_js_s"] = [], [], []
+        samples["js_no_validation_s"] = []
         # Same platform or no figure: the JS app must build as many resources of each type as the example (untimed;
         # it also warms the file cache for the JS side, as the first example synth above does for ours).
         js_outdir = tempfile.mkdtemp(prefix="bench-js-")
@@ -394,13 +410,23 @@ def synth(
         samples["example_no_bundling_s"].append(example(", context={'aws:cdk:bundling-stacks': []}")[0])
         bare = BARE.format(outdir=tempfile.mkdtemp(prefix="bench-bare-"), template=str(included))
         samples["bare_python_s"].append(timed_process([sys.executable, "-c", bare], env))
+        floor = ONE_RESOURCE_PY.format(outdir=tempfile.mkdtemp(prefix="bench-floor-"))
+        samples["one_resource_python_s"].append(timed_process([sys.executable, "-c", floor], env))
+        samples["example_no_validation_s"].append(example(environment={**env, **NO_VALIDATION})[0])
         if js:
             command = ["node", str(JS_APP / "app.js"), str(included), tempfile.mkdtemp(prefix="bench-js-")]
             samples["js_include_s"].append(timed_process(command, env))
+            floor = ONE_RESOURCE_JS.format(lib=str(JS_APP / "node_modules" / "aws-cdk-lib"),
+                                           outdir=tempfile.mkdtemp(prefix="bench-floor-"))  # fmt: skip
+            samples["one_resource_js_s"].append(timed_process(["node", "-e", floor], env))
+            command = js_platform(tempfile.mkdtemp(prefix="bench-js-"), bundle)
+            samples["js_no_validation_s"].append(timed_process(command, {**env, **NO_VALIDATION}))
     result: dict[str, Any] = {k: round(statistics.median(v), 2) for k, v in samples.items()}
     if js:  # per-run ratios: each pair ran back to back
         result["ratio"] = round(statistics.median(
             o / b for o, b in zip(samples["example_cached_s"], samples["js_s"], strict=True)), 2)  # fmt: skip
+        result["no_validation_ratio"] = round(statistics.median(o / b for o, b in zip(
+            samples["example_no_validation_s"], samples["js_no_validation_s"], strict=True)), 2)  # fmt: skip
         if before:
             result["before_ratio"] = round(statistics.median(
                 o / b for o, b in zip(samples["before_s"], samples["js_s"], strict=True)), 2)  # fmt: skip
@@ -433,6 +459,7 @@ def synth_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
              f"{r['example_cached_s'] / r['js_include_s']:.2f}x", f"JS CfnInclude {r['js_include_s']:.2f}",
              "context"),
         ]  # fmt: skip
+        rows += floor_rows(r)
     else:
         rows = [("example synth s (bundle cached)", f"{r['example_cached_s']:.2f}", "JS baseline not installed",
                  "<= 1.0x")]  # fmt: skip
@@ -445,6 +472,21 @@ def synth_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         (f"    (synth: medians of {r['runs']} interleaved fresh processes)", "", "", ""),
     ]  # fmt: skip
     return rows + phase_rows(r.get("phases", {}))
+
+
+def floor_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """What each side pays before any platform (a one-resource app), what its platform costs on top, the most the
+    example's platform may cost for 1.0x, and the ratio with aws-cdk-lib's built-in validation off on both sides."""
+    python_floor, js_floor = r["one_resource_python_s"], r["one_resource_js_s"]
+    return [
+        ("    a one-resource app (start, jsii, aws-cdk-lib's fixed synth work, exit)", f"{python_floor:.2f}",
+         f"JS {js_floor:.2f}", "context"),
+        ("    the platform's own cost: L2 app - one-resource app", f"{r['example_cached_s'] - python_floor:.2f}",
+         f"JS {r['js_s'] - js_floor:.2f}; 1.0x allows the example {r['js_s'] - python_floor:.2f}", "context"),
+        ("    built-in validation off on both sides (CDK_VALIDATION=false)",
+         f"{r['example_no_validation_s']:.2f} ({r['no_validation_ratio']:.2f}x)",
+         f"JS L2 app {r['js_no_validation_s']:.2f}", "context"),
+    ]  # fmt: skip
 
 
 def phase_rows(phases: dict[str, Any]) -> list[tuple[str, str, str, str]]:
