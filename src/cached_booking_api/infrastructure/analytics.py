@@ -19,6 +19,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from .durations import days
 from .event_bus import encrypted_queue
 from .nag import acknowledge, acknowledge_each
 from .regulated import acknowledge_regulated, regulated_profile
@@ -49,7 +50,7 @@ def secure_bucket(scope: Construct, construct_id: str, *, server_access_logs: bo
         **props,
     )
     if profile is not None:
-        bucket.add_lifecycle_rule(noncurrent_version_expiration=Duration.days(30))
+        bucket.add_lifecycle_rule(noncurrent_version_expiration=days(30))
         acknowledge_regulated(
             bucket, "S3BucketReplicationEnabled",
             "Events here carry no personal data and are a copy: the system of record is the DynamoDB table (point-"
@@ -90,7 +91,7 @@ class Analytics(Construct):
                 "AccessLogs",
                 server_access_logs=True,
                 object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,  # no ACLs: log delivery by bucket policy
-                lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(90))],
+                lifecycle_rules=[s3.LifecycleRule(expiration=days(90))],
             )
             acknowledge(
                 self.access_log_bucket,
@@ -103,16 +104,14 @@ class Analytics(Construct):
                 lifecycle_rules=[
                     s3.LifecycleRule(
                         transitions=[
-                            s3.Transition(
-                                storage_class=s3.StorageClass.INFREQUENT_ACCESS, transition_after=Duration.days(30)
-                            ),
+                            s3.Transition(storage_class=s3.StorageClass.INFREQUENT_ACCESS, transition_after=days(30)),
                             s3.Transition(
                                 storage_class=s3.StorageClass.GLACIER_INSTANT_RETRIEVAL,
-                                transition_after=Duration.days(90),
+                                transition_after=days(90),
                             ),
                         ],  # fmt: skip
                         expiration=retention,
-                        abort_incomplete_multipart_upload_after=Duration.days(7),
+                        abort_incomplete_multipart_upload_after=days(7),
                     )
                 ],
             )
@@ -127,10 +126,11 @@ class Analytics(Construct):
             description="Analytics delivery: write under the events/ and errors/ prefixes only",
         )  # fmt: skip
         # Grant.add_to_principal: one round trip to aws-cdk-lib each, where add_to_principal_policy takes four.
+        bucket_arn = bucket.bucket_arn  # read once (each attribute read is a round trip to aws-cdk-lib)
         iam.Grant.add_to_principal(
             grantee=self.role,
             actions=["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
-            resource_arns=[bucket.bucket_arn],
+            resource_arns=[bucket_arn],
         )
         iam.Grant.add_to_principal(
             grantee=self.role,
@@ -165,7 +165,7 @@ class Analytics(Construct):
                 key_type="AWS_OWNED_CMK"
             ),
             extended_s3_destination_configuration=firehose.CfnDeliveryStream.ExtendedS3DestinationConfigurationProperty(
-                bucket_arn=bucket.bucket_arn,
+                bucket_arn=bucket_arn,
                 role_arn=self.role.role_arn,
                 prefix=f"{DATA_PREFIX}dt=!{{timestamp:yyyy-MM-dd}}/",
                 error_output_prefix=f"{ERROR_PREFIX}!{{firehose:error-output-type}}/dt=!{{timestamp:yyyy-MM-dd}}/",

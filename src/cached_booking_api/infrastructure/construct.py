@@ -35,6 +35,7 @@ from ..runtime.settings import (
 )
 from .analytics import Analytics
 from .cache_cluster import Cache
+from .durations import days
 from .event_bus import Events
 from .functions import FunctionDefaults, PythonFunction, timeout_from
 from .invalidation_consumer import Invalidation
@@ -333,6 +334,7 @@ class CachedSearchApi(Construct):
         # One list of origins: the preflight (Api), the gateway responses (Api) and every Lambda answer (the settings).
         origins = tuple(cors_allowed_origins)
         connection = _cache_connection(self.cache, cache)
+        table_name = self.table.table_name  # read once (search and booking settings)
         search = PythonFunction(
             self,
             "Search",
@@ -345,7 +347,7 @@ class CachedSearchApi(Construct):
                     prop="function_props['search']",
                     limit=API_FUNCTION_TIMEOUT_LIMIT,
                 ),
-                table_name=self.table.table_name,
+                table_name=table_name,
                 cache=connection,
                 timings=cache.timings(),
                 circuit_breaker=cache.circuit_breaker(),
@@ -382,7 +384,7 @@ class CachedSearchApi(Construct):
                     prop="function_props['bookings']",
                     limit=API_FUNCTION_TIMEOUT_LIMIT,
                 ),
-                table_name=self.table.table_name,
+                table_name=table_name,
                 idempotency_table_name=self.idempotency_table.table_name,
                 cors_allowed_origins=origins,
                 cancellation_cutoff_seconds=cutoff_seconds,
@@ -424,7 +426,7 @@ class CachedSearchApi(Construct):
             "Events",
             event_bus=event_bus,
             event_source=event_source,
-            archive_retention=archive_retention or Duration.days(30),
+            archive_retention=archive_retention or days(30),
             search_log_group=self.search_log_group,
             search_event_targets=search_event_targets,
             service_prefix=service_prefix,
@@ -495,7 +497,7 @@ class CachedSearchApi(Construct):
                 event_bus=self.event_bus,
                 event_source=event_source,
                 bucket=analytics_bucket,
-                retention=analytics_retention or Duration.days(400),
+                retention=analytics_retention or days(400),
                 log_retention=log_retention,
             )
             self.analytics_bucket = sink.bucket

@@ -16,7 +16,8 @@ from constructs import Construct, IValidation
 
 from ..runtime import config
 from ..runtime.settings import ForwarderSettings
-from .functions import FunctionDefaults, PythonFunction, days, dead_lettered_function, timeout_from
+from .durations import days
+from .functions import FunctionDefaults, PythonFunction, dead_lettered_function, timeout_from
 from .nag import acknowledge_each
 from .regulated import regulated_profile
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
 from typing import cast
 
 from aws_cdk import Duration, RemovalPolicy, Token
@@ -20,6 +19,7 @@ from constructs import Construct
 from ..runtime.emf import DETAILED_METRICS_ENV
 from ..runtime.settings import FunctionSettings
 from ..tools import bundling
+from .durations import hours, seconds
 from .nag import acknowledge
 from .observability import ObservabilityOptions, application_log_level, detailed_metrics_flag, system_log_level
 
@@ -112,19 +112,6 @@ def deploy_time_numbers(environment: Mapping[str, str]) -> dict[str, str]:
         if abs(number) > 1e200 and Token.is_unresolved(number):  # only a token is that large: one jsii call each
             rewritten[name] = Token.as_string(number)
     return rewritten
-
-
-@cache
-def days(count: int) -> Duration:
-    """``Duration.days(count)``, made once per process (a Duration is an immutable value; each new one is a round trip
-    to aws-cdk-lib's Node process)."""
-    return Duration.days(count)
-
-
-@cache
-def hours(count: int) -> Duration:
-    """``Duration.hours(count)``, made once per process (see ``days``)."""
-    return Duration.hours(count)
 
 
 @dataclass(frozen=True)
@@ -235,7 +222,7 @@ class PythonFunction(Construct):
             runtime=bundling.RUNTIME,
             code=defaults.code,
             handler=f"cached_booking_api.runtime.handlers.{settings.handler_module}.handler",
-            timeout=Duration.seconds(settings.timeout_seconds),
+            timeout=seconds(settings.timeout_seconds),
             environment=environment,
             system_log_level_v2=system_log_level(observability),
             **props,  # type: ignore[arg-type]

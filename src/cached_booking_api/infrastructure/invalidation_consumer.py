@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_lambda as lambda_
@@ -12,8 +11,9 @@ from constructs import Construct
 from ..runtime.invalidation_scopes import STREAM_FILTER_PATTERNS
 from ..runtime.settings import InvalidationSettings
 from .cache_cluster import Cache
+from .durations import hours, seconds
 from .event_bus import encrypted_queue
-from .functions import FunctionDefaults, PythonFunction, hours
+from .functions import FunctionDefaults, PythonFunction
 from .nag import acknowledge
 from .network import only_explicit_egress
 
@@ -67,7 +67,7 @@ class Invalidation(Construct):
                 table,
                 starting_position=lambda_.StartingPosition.LATEST,
                 batch_size=100,
-                max_batching_window=Duration.seconds(1),
+                max_batching_window=seconds(1),
                 bisect_batch_on_error=True,
                 retry_attempts=5,
                 max_record_age=hours(1),

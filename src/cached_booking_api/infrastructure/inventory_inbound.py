@@ -20,8 +20,9 @@ from constructs import Construct
 
 from ..runtime.inventory_contract import INVENTORY_UPDATED, MAX_SOURCE_LENGTH, inventory_event_pattern
 from ..runtime.settings import InventoryUpdatesSettings
+from .durations import hours
 from .event_bus import encrypted_queue
-from .functions import FunctionDefaults, PythonFunction, dead_lettered_function, hours
+from .functions import FunctionDefaults, PythonFunction, dead_lettered_function
 
 
 def validate_inventory_sources(sources: Sequence[str], event_source: str) -> list[str]:

@@ -20,11 +20,16 @@ from constructs import Construct
 from ..runtime import metric_names
 from ..runtime.emf import ALARMED
 from .cache_cluster import ALARM_RATIO, Cache
+from .durations import hours, minutes
 from .options import AlarmOptions
 
-PERIOD = Duration.minutes(5)
-#: How far the invalidation consumer may fall behind the stream before ``InvalidationIteratorAge`` alarms (default).
-INVALIDATION_ITERATOR_AGE = Duration.minutes(1)
+PERIOD = minutes(5)
+#: The API p99 latency that alarms (default of ``AlarmOptions.api_p99_latency``: 2 seconds), in milliseconds.
+API_P99_LATENCY_MS = 2_000
+#: How far the invalidation consumer may fall behind the stream before ``InvalidationIteratorAge`` alarms (default of
+#: ``AlarmOptions.invalidation_iterator_age``), in milliseconds and as ``Duration.to_human_string`` writes it: the
+#: defaults are known here, where a ``Duration`` would be asked of aws-cdk-lib's Node process (a round trip each).
+INVALIDATION_ITERATOR_AGE_MS, INVALIDATION_ITERATOR_AGE_TEXT = 60_000, "1 minute"
 
 
 def emf_metric(
@@ -72,6 +77,7 @@ class Monitoring(Construct):
         super().__init__(scope, construct_id)
 
         search_service_name = service_names["search"]
+        table_name = table.table_name  # read once: each read of an attribute is a round trip to aws-cdk-lib
 
         def emf(name: str, statistic: str = "Sum") -> cloudwatch.Metric:
             return emf_metric(metrics_namespace, name, service_names, statistic=statistic)
@@ -90,7 +96,7 @@ class Monitoring(Construct):
             )
             return errors_percent, threshold, f"{name} function errors above the allowed percentage of invocations"
 
-        p99 = (options.api_p99_latency or Duration.seconds(2)).to_milliseconds()
+        p99 = options.api_p99_latency.to_milliseconds() if options.api_p99_latency else API_P99_LATENCY_MS
         sum_: dict[str, Any] = {"statistic": "Sum", "period": PERIOD}
         definitions: dict[str, tuple[cloudwatch.IMetric, float, str]] = {
             # 5XXError's Average is the 5xx rate (API Gateway's metrics doc): one billed metric, not 5XXError / Count.
@@ -111,7 +117,7 @@ class Monitoring(Construct):
             # ends in their dead-letter queues (alarmed below); a consumer that keeps failing falls behind the stream
             # (InvalidationIteratorAge). README "Cost" has the alarm table.
             "DynamoDbThrottles": (
-                _throttles(table, "Read", "Query"),
+                _throttles(table_name, "Read", "Query"),
                 1,
                 "DynamoDB throttled reads: table read events of any operation, or a Query on the table or an index",
             ),
@@ -123,16 +129,21 @@ class Monitoring(Construct):
             "CacheErrors": (emf(metric_names.CACHE_ERROR), options.cache_errors_per_5_minutes, "Cache call failures"),
         }
         definitions["DynamoDbWriteThrottles"] = (
-            _throttles(table, "Write", "TransactWriteItems"),
+            _throttles(table_name, "Write", "TransactWriteItems"),
             1,
             "DynamoDB throttled writes: table write events of any operation (loads included), or a transaction "
             "(booking, cancellation, inventory update) throttled on the table or an index",
         )
-        iterator_age = options.invalidation_iterator_age or INVALIDATION_ITERATOR_AGE
+        age = options.invalidation_iterator_age
+        age_ms, age_text = (
+            (age.to_milliseconds(), age.to_human_string())
+            if age
+            else (INVALIDATION_ITERATOR_AGE_MS, INVALIDATION_ITERATOR_AGE_TEXT)
+        )
         definitions["InvalidationIteratorAge"] = (
             invalidation_function.metric("IteratorAge", statistic="Maximum", period=PERIOD),
-            iterator_age.to_milliseconds(),
-            f"The cache invalidation consumer is {iterator_age.to_human_string()} or more behind the table stream: "
+            age_ms,
+            f"The cache invalidation consumer is {age_text} or more behind the table stream: "
             "searches serve stale availability for that long",
         )
         if cache is not None and cache.serverless_cache is not None:
@@ -197,7 +208,7 @@ class Monitoring(Construct):
         latency = ([emf(metric_names.SEARCH_LATENCY, "p50"), emf(metric_names.SEARCH_LATENCY, "p99")]
                    if detailed_metrics else
                    [search_function.metric_duration(statistic=p, period=PERIOD) for p in ("p50", "p99")])  # fmt: skip
-        board = cloudwatch.Dashboard(self, "Dashboard", default_interval=Duration.hours(6))
+        board = cloudwatch.Dashboard(self, "Dashboard", default_interval=hours(6))
         board.add_widgets(
             cloudwatch.GraphWidget(title="API requests / 4xx / 5xx", left=[
                 stage.metric_count(**sum_), stage.metric_client_error(**sum_), stage.metric_server_error(**sum_)]),
@@ -218,16 +229,16 @@ class Monitoring(Construct):
         return board
 
 
-def _throttles(table: dynamodb.ITable, kind: str, operation: str) -> cloudwatch.MathExpression:
-    """Throttled ``kind`` (Read/Write) work on the table, in two metrics: the table's ``<kind>ThrottleEvents`` (every
-    operation's events on the table, partial batches included, but not an index's events) and ``ThrottledRequests`` of
-    the one operation (its API name) that touches the indexes at run time (Query for reads, TransactWriteItems for
-    writes), which
-    counts a request once if any of its events, on the table or an index, is throttled."""
+def _throttles(table_name: str, kind: str, operation: str) -> cloudwatch.MathExpression:
+    """Throttled ``kind`` (Read/Write) work on the table named ``table_name``, in two metrics: the table's
+    ``<kind>ThrottleEvents`` (every operation's events on the table, partial batches included, but not an index's
+    events) and ``ThrottledRequests`` of the one operation (its API name) that touches the indexes at run time (Query
+    for reads, TransactWriteItems for writes), which counts a request once if any of its events, on the table or an
+    index, is throttled."""
 
     def metric(name: str, **dimensions: str) -> cloudwatch.Metric:
         return cloudwatch.Metric(namespace="AWS/DynamoDB", metric_name=name, statistic="Sum", period=PERIOD,
-                                 dimensions_map={"TableName": table.table_name, **dimensions})  # fmt: skip
+                                 dimensions_map={"TableName": table_name, **dimensions})  # fmt: skip
 
     events, requests = metric(f"{kind}ThrottleEvents"), metric("ThrottledRequests", Operation=operation)
     return cloudwatch.MathExpression(expression="FILL(events, 0) + FILL(requests, 0)",
@@ -248,9 +259,9 @@ def _serverless_cache_alarms(cache: Cache) -> dict[str, tuple[cloudwatch.IMetric
 
     ecpu_per_second = cloudwatch.MathExpression(
         expression="ecpu / 60",
-        using_metrics={"ecpu": metric("ElastiCacheProcessingUnits", "Sum", Duration.minutes(1))},
+        using_metrics={"ecpu": metric("ElastiCacheProcessingUnits", "Sum", minutes(1))},
         label="Cache ECPU/s",
-        period=Duration.minutes(1),
+        period=minutes(1),
     )
     return {
         "CacheEcpuNearLimit": (

@@ -152,7 +152,8 @@ def dynamodb_prefix_list_names() -> list[str]:
     filter, so the lookup names both and finds the list whichever naming the region uses, with no per-partition
     mapping to keep up to date.
     """
-    return [f"com.amazonaws.{Aws.REGION}.dynamodb", f"cn.com.amazonaws.{Aws.REGION}.dynamodb"]
+    region = Aws.REGION  # a token, read once (each read is a round trip to aws-cdk-lib)
+    return [f"com.amazonaws.{region}.dynamodb", f"cn.com.amazonaws.{region}.dynamodb"]
 
 
 #: The construct id of CDK's singleton AwsCustomResource provider function in a stack.

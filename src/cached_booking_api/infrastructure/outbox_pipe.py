@@ -57,8 +57,9 @@ class Outbox(Construct):
         # EventBridge Pipes lists dynamodb:ListStreams among the DynamoDB source's required permissions; the action
         # has no resource-level permissions (IAM service authorization reference), hence "*".
         iam.Grant.add_to_principal(grantee=self.role, actions=["dynamodb:ListStreams"], resource_arns=["*"])
-        if table.encryption_key is not None:  # a stream is encrypted with its table's key
-            table.encryption_key.grant_decrypt(self.role)
+        table_key = table.encryption_key
+        if table_key is not None:  # a stream is encrypted with its table's key
+            table_key.grant_decrypt(self.role)
         self.publisher: PythonFunction = dead_lettered_function(
             self,
             "Publisher",
@@ -83,10 +84,9 @@ class Outbox(Construct):
             resource_arns=[event_bus.event_bus_arn],
             conditions={"StringEquals": {"events:source": event_source, "events:detail-type": list(EVENT_FIELDS)}},
         )
+        publisher_arn = self.publisher.function.function_arn
         # The function itself only (grant_invoke would add "<arn>:*", every version and alias: a wildcard).
-        iam.Grant.add_to_principal(
-            grantee=self.role, actions=["lambda:InvokeFunction"], resource_arns=[self.publisher.function.function_arn]
-        )
+        iam.Grant.add_to_principal(grantee=self.role, actions=["lambda:InvokeFunction"], resource_arns=[publisher_arn])
         self.dead_letter_queue.grant_send_messages(self.role)
         self.pipe = pipes.CfnPipe(
             self,
@@ -106,7 +106,7 @@ class Outbox(Construct):
                     filters=[pipes.CfnPipe.FilterProperty(pattern=json.dumps(PIPE_FILTER_PATTERN))]
                 ),
             ),
-            target=self.publisher.function.function_arn,
+            target=publisher_arn,
             target_parameters=pipes.CfnPipe.PipeTargetParametersProperty(
                 lambda_function_parameters=pipes.CfnPipe.PipeTargetLambdaFunctionParametersProperty(
                     invocation_type="REQUEST_RESPONSE"

@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import jsii
-from aws_cdk import Aws, Duration, IAspect, RemovalPolicy, Stack
+from aws_cdk import Aws, IAspect, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_elasticache as elasticache
 from aws_cdk import aws_iam as iam
@@ -37,9 +37,6 @@ from .nag import acknowledge, acknowledge_each
 
 if TYPE_CHECKING:  # imported by add_tables: a synth without regulated=True does not load the module
     from aws_cdk import aws_backup as backup
-
-#: The ARN pattern of every log group of the stack's account and region (the logs key's encryption context).
-LOG_GROUPS_OF_THIS_ACCOUNT = f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:*"
 
 #: The construct id of the profile inside ``CachedSearchApi`` (``regulated_profile`` looks for it).
 PROFILE_ID = "Regulated"
@@ -58,9 +55,6 @@ RESERVED_CONCURRENCY = {"Search": 100, "Booking": 25, "Events/Forwarder": 5, "In
 #: Reserved concurrency of a function the table above does not name.
 DEFAULT_RESERVED_CONCURRENCY = 10
 
-#: How long AWS Backup keeps each daily recovery point of the tables (``BackupPlanRule.daily()``).
-BACKUP_RETENTION = Duration.days(35)
-
 
 class RegulatedProfile(Construct):
     """Keys and backups of the regulated profile. Attributes: ``logs_key``, ``data_key``, ``backup_vault``,
@@ -77,14 +71,16 @@ class RegulatedProfile(Construct):
             removal_policy=RemovalPolicy.RETAIN,  # deleting it would make every encrypted log unreadable
         )
         # CloudWatch Logs user guide, encrypt-log-data-kms: the key policy gives the regional service principal the
-        # key, for log groups of this account only (encryption context aws:logs:arn).
+        # key, for log groups of this account only (encryption context aws:logs:arn). The Aws.* tokens are read here,
+        # not at import: a synth without regulated=True asks aws-cdk-lib nothing for this module.
+        log_groups_of_this_account = f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:*"
         self.logs_key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="CloudWatchLogsOfThisAccount",
                 principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.{Aws.URL_SUFFIX}")],
                 actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
                 resources=["*"],
-                conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": LOG_GROUPS_OF_THIS_ACCOUNT}},
+                conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_groups_of_this_account}},
             )
         )
         self.data_key = kms.Key(

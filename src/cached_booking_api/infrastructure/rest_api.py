@@ -149,7 +149,8 @@ class Api(Construct):
         self.request_validator = self.rest_api.add_request_validator(
             "Validator", validate_request_parameters=True, validate_request_body=True
         )
-        search = self.rest_api.root.add_resource("search")
+        root = self.rest_api.root
+        search = root.add_resource("search")
         search.add_method(
             "GET",
             apigw.LambdaIntegration(search_function, proxy=True),
@@ -159,10 +160,12 @@ class Api(Construct):
         self.booking_request_model = self.rest_api.add_model(
             "BookingRequestModel", content_type="application/json", schema=gateway_model_schema("BookingRequest")
         )
-        bookings = self.rest_api.root.add_resource("bookings")
+        bookings = root.add_resource("bookings")
+        # One integration for the booking function's three methods (each binds it to itself: its own permission).
+        booking_integration = apigw.LambdaIntegration(booking_function, proxy=True)
         self.booking_method = bookings.add_method(
             "POST",
-            apigw.LambdaIntegration(booking_function, proxy=True),
+            booking_integration,
             request_parameters=request_parameters("/bookings", "post"),
             request_models={"application/json": self.booking_request_model},
             request_validator=self.request_validator,
@@ -171,7 +174,7 @@ class Api(Construct):
         for verb in ("GET", "DELETE"):  # read and cancel: both scoped to the API key that made the booking
             booking.add_method(
                 verb,
-                apigw.LambdaIntegration(booking_function, proxy=True),
+                booking_integration,
                 request_parameters={"method.request.path.bookingId": True},
                 request_validator=self.request_validator,
             )

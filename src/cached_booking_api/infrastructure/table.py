@@ -109,14 +109,16 @@ class Data(Construct):
     def grant_search_reads(self, grantee: iam.IGrantable) -> iam.Grant:
         """Query/GetItem/BatchGetItem on the table and its indexes: nothing else (and decrypting with the table's
         customer managed key, when it has one)."""
-        if self.table.encryption_key is not None:
-            self.table.encryption_key.grant_decrypt(grantee)
+        key = self.table.encryption_key
+        if key is not None:
+            key.grant_decrypt(grantee)
+        table_arn = self.table.table_arn  # read once: each attribute read is a round trip to aws-cdk-lib
         return iam.Grant.add_to_principal(
             grantee=grantee,
             actions=["dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem"],
             resource_arns=[
-                self.table.table_arn,
-                *(f"{self.table.table_arn}/index/{index.name}" for index in schema.GLOBAL_SECONDARY_INDEXES),
+                table_arn,
+                *(f"{table_arn}/index/{index.name}" for index in schema.GLOBAL_SECONDARY_INDEXES),
             ],
         )
 
@@ -124,7 +126,7 @@ class Data(Construct):
         """What the booking transaction needs on the table (item-level only: no Scan, no DeleteItem, no index), and
         the idempotency records' actions on the idempotency table (and the tables' customer managed key, when they
         have one)."""
-        keys = [t.encryption_key for t in (self.table, self.idempotency_table) if t.encryption_key is not None]
+        keys = [key for key in (t.encryption_key for t in (self.table, self.idempotency_table)) if key is not None]
         for key in dict.fromkeys(keys):  # one grant per key (both tables share the regulated profile's)
             key.grant_encrypt_decrypt(grantee)
         iam.Grant.add_to_principal(
