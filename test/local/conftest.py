@@ -43,9 +43,12 @@ def running_local(
     listings: list[dict[str, Any]] | None,
     poll_seconds: float = 3600,
     inventory_sources: list[str] | None = None,
+    dynamodb_endpoint: str | None = None,
+    redis_url: str | None = None,
     **environment: str,
 ) -> Iterator[Local]:
-    """Start the platform (its own servers) and the HTTP server; stop everything and restore the process after.
+    """Start the platform (its own servers, or ``dynamodb_endpoint``/``redis_url`` as ``--dynamodb-endpoint``/
+    ``--redis-url`` give them) and the HTTP server; stop everything and restore the process after.
 
     ``listings=None`` loads what the command loads without ``--data``: the sample, generated at start."""
     saved = dict(os.environ)
@@ -57,7 +60,7 @@ def running_local(
         cached.cache_clear()
     options = LocalOptions(
         data=data, events_file=folder / "events.jsonl", poll_seconds=poll_seconds, search_from=[ROOT],
-        inventory_sources=inventory_sources or [],
+        inventory_sources=inventory_sources or [], dynamodb_endpoint=dynamodb_endpoint, redis_url=redis_url,
     )  # fmt: skip
     platform = LocalPlatform(options).start()
     port = free_port()

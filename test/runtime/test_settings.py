@@ -16,6 +16,7 @@ from cached_booking_api.runtime.cache import CachePolicy
 from cached_booking_api.runtime.circuit import CircuitBreaker
 from cached_booking_api.runtime.redis_client import RedisSettings
 from cached_booking_api.runtime.settings import (
+    FUNCTION_ENVIRONMENTS,
     FUNCTION_SETTINGS,
     BookingSettings,
     CacheConnectionSettings,
@@ -158,6 +159,22 @@ def test_unset_variables_take_the_defaults() -> None:
         3,
     )
     assert settings.cors_allowed_origins == ()
+
+
+def test_a_function_environment_is_laid_over_the_process_environment_for_that_function_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The local mode serves every function from one process; Lambda gives each its own environment. What differs for
+    one function (``FUNCTION_ENVIRONMENTS``) reaches that function's settings and no other's, and never settings read
+    from an explicit mapping."""
+    shared = {config.TABLE_NAME: "t", config.IDEMPOTENCY_TABLE_NAME: "i", config.DYNAMODB_READ_TIMEOUT_SECONDS: "2"}
+    for name, value in shared.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setitem(FUNCTION_ENVIRONMENTS, "bookings", {config.DYNAMODB_READ_TIMEOUT_SECONDS: "15"})
+    assert BookingSettings.from_environment().dynamodb.read_timeout_seconds == 15
+    assert SearchSettings.from_environment().dynamodb.read_timeout_seconds == 2
+    assert BookingSettings.from_environment(shared).dynamodb.read_timeout_seconds == 2
+    assert DynamoDBSettings.from_environment().read_timeout_seconds == 2  # a group is not a function
 
 
 def test_whole_seconds_are_written_without_a_fraction() -> None:

@@ -34,6 +34,11 @@ if TYPE_CHECKING:
 
 SettingsT = TypeVar("SettingsT", bound="EnvironmentSettings")
 
+#: Variables laid over ``os.environ`` when one function's settings are read from it (handler module → variables).
+#: Lambda gives each function an environment of its own, so this stays empty there; the local mode serves every
+#: function from one process and puts here what differs for one of them (``local/platform.py``).
+FUNCTION_ENVIRONMENTS: dict[str, dict[str, str]] = {}
+
 _ENV = "env"
 _SET_BY_LAMBDA = "set_by_lambda"
 _MINIMUM = "minimum"
@@ -135,10 +140,14 @@ class EnvironmentSettings:
     def from_environment(cls: type[SettingsT], environ: Mapping[str, str] | None = None) -> SettingsT:
         """These settings from ``environ`` (default: ``os.environ``); unset or empty variables take the defaults.
 
+        A function's settings read from ``os.environ`` see its ``FUNCTION_ENVIRONMENTS`` entry laid over it.
+
         Raises:
             ValueError: a required variable is missing, or a value does not parse (the message names the variable).
         """
-        environ = os.environ if environ is None else environ
+        if environ is None:
+            overlay = FUNCTION_ENVIRONMENTS.get(cls.handler_module) if cls.handler_module else None
+            environ = {**os.environ, **overlay} if overlay else os.environ
         hints = typing.get_type_hints(cls)
         values: dict[str, Any] = {}
         for item in dataclasses.fields(cls):  # type: ignore[arg-type]
