@@ -302,6 +302,29 @@ def test_a_retried_transaction_is_byte_identical(booking_env: dict[str, str], dy
     assert later[1] != first[1]  # another createdAt is another token: never a mismatch, the booking guard decides
 
 
+def test_one_key_and_body_booked_on_two_tables_in_one_second_is_confirmed_on_both(
+    booking_env: dict[str, str], dynamodb: Any
+) -> None:
+    """AWS: "If you submit a request with the same client token but a change in other parameters within the 10-minute
+    idempotency window, DynamoDB returns an IdempotentParameterMismatch exception." A token belongs to no table: two
+    booking tables in one account and region (two APIs a client's key is linked to, or test tables sharing one
+    DynamoDB Local) booked with the same client, Idempotency-Key and body within one second sent one token with other
+    table names, and the second answered 503 (the mismatch taken for its own earlier commit, a booking not there)."""
+    from cached_booking_api.runtime.booking_service import BookingService
+    from cached_booking_api.runtime.models import BookingRequest
+    from test.conftest import create_table, listing
+    from test.runtime.conftest import load
+
+    other = create_table(dynamodb)
+    load(dynamodb, other, listing("lis-1", units=5, price=12900))
+    request = BookingRequest.model_validate(body())
+    now = time.time()
+    for table in (booking_env[config.TABLE_NAME], other):
+        booking = BookingService(dynamodb, table, clock=lambda: now).create(request, "client-a:two-tables-1", "client-a")
+        assert booking["status"] == "CONFIRMED"
+        assert available(dynamodb, table, "lis-1", CHECK_IN) == 4
+
+
 @pytest.mark.parametrize("field", ["name", "email"])
 def test_control_characters_in_free_text_are_a_field_error(
     booking_env: dict[str, str], book: BookCall, field: str

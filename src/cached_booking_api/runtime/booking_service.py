@@ -205,7 +205,8 @@ class BookingService:
         self, request: BookingLike, scoped_key: str, owner_hash: str, listing: dict[str, Any], now: float
     ) -> tuple[dict[str, Any], str, list[dict[str, Any]]]:
         """The booking, the ``ClientRequestToken`` and the transaction items for a request at time ``now``: pure, so
-        the same inputs give byte-identical items (a retry never trips ``IdempotentParameterMismatch``)."""
+        the same inputs give byte-identical items (a retry never trips ``IdempotentParameterMismatch``), and another
+        table gets another token."""
         booking_id = booking_id_for(scoped_key)
         digest = request_hash(request)
         check_in, check_out = request.stay
@@ -221,7 +222,9 @@ class BookingService:
             "createdAt": _iso(now),
         }
         items = self._transaction(request, listing, booking, digest, owner_hash, int(now))
-        token = hashlib.sha256(f"{scoped_key}|{digest}|{booking['createdAt']}".encode()).hexdigest()[:36]
+        # DynamoDB keeps a token for the account and region, not the table: the table is part of it.
+        token = f"{self.table_name}|{scoped_key}|{digest}|{booking['createdAt']}"
+        token = hashlib.sha256(token.encode()).hexdigest()[:36]
         return booking, token, items
 
     def _create(self, request: BookingLike, scoped_key: str, owner_hash: str) -> dict[str, Any]:
