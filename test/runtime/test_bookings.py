@@ -320,7 +320,8 @@ def test_one_key_and_body_booked_on_two_tables_in_one_second_is_confirmed_on_bot
     request = BookingRequest.model_validate(body())
     now = time.time()
     for table in (booking_env[config.TABLE_NAME], other):
-        booking = BookingService(dynamodb, table, clock=lambda: now).create(request, "client-a:two-tables-1", "client-a")
+        service = BookingService(dynamodb, table, clock=lambda: now)
+        booking = service.create(request, "client-a:two-tables-1", "client-a")
         assert booking["status"] == "CONFIRMED"
         assert available(dynamodb, table, "lis-1", CHECK_IN) == 4
 
