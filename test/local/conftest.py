@@ -83,14 +83,14 @@ def running_local(
 
 def request(
     url: str, *, key: str | None = KEY, method: str = "GET", body: Any = None, headers: dict[str, str] | None = None,
-    raw: bytes | None = None,
+    raw: bytes | None = None, timeout: float = 60,
 ) -> tuple[int, dict[str, str], dict[str, Any]]:  # fmt: skip
-    """One HTTP request: (status, headers, JSON body)."""
+    """One HTTP request: (status, headers, JSON body); ``timeout`` seconds for the answer."""
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
     all_headers = {**({"x-api-key": key} if key else {}), **(headers or {})}
     req = urllib.request.Request(url, data=data, method=method, headers=all_headers)
     try:
-        with urllib.request.urlopen(req, timeout=60) as response:
+        with urllib.request.urlopen(req, timeout=timeout) as response:
             return response.status, dict(response.headers), json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, dict(error.headers), json.loads(error.read())
