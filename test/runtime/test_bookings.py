@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections import Counter
@@ -324,6 +325,46 @@ def test_one_key_and_body_booked_on_two_tables_in_one_second_is_confirmed_on_bot
         booking = service.create(request, "client-a:two-tables-1", "client-a")
         assert booking["status"] == "CONFIRMED"
         assert available(dynamodb, table, "lis-1", CHECK_IN) == 4
+
+
+def test_concurrent_requests_in_one_process_each_get_their_own_answer(
+    booking_env: dict[str, str], book: BookCall, dynamodb: Any
+) -> None:
+    """The local mode serves the handlers from 64 threads of one process (Lambda: one request per process at a time).
+    Powertools' resolver keeps the request being resolved in class attributes (``BaseRouter.current_event``,
+    ``lambda_context``): a thread read another's event and booked the other client's key (seen in the local mode's
+    200-booking burst as 409 REQUEST_IN_PROGRESS for a key whose only in-progress PutItem was the other request's).
+    Every request here is a distinct client and key with room for all: each must be confirmed as itself. The
+    interpreter switches threads every 10 us instead of 5 ms, so that the requests interleave every time."""
+    from cached_booking_api.runtime.booking_service import booking_id_for
+    from test.conftest import listing
+    from test.runtime.conftest import load
+
+    load(dynamodb, booking_env[config.TABLE_NAME], listing("lis-big", units=100))
+    barrier = threading.Barrier(48)
+    answers: dict[int, tuple[int, dict[str, Any]]] = {}
+
+    def one(i: int) -> None:
+        barrier.wait()
+        answers[i] = book(body(listingId="lis-big", guests=1 + i % 4), key=f"own-key-{i:04d}", api_key=f"client-{i}")
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(48)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    wrong = {
+        i: (status, answer.get("bookingId"), answer.get("guests"), answer.get("error"))
+        for i, (status, answer) in answers.items()
+        if (status, answer.get("bookingId"), answer.get("guests"))
+        != (201, booking_id_for(f"client-{i}:own-key-{i:04d}"), 1 + i % 4)
+    }
+    assert not wrong, wrong
 
 
 @pytest.mark.parametrize("field", ["name", "email"])

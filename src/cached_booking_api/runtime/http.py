@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -42,10 +43,62 @@ class EnvironmentCors(CORSConfig):
         }
 
 
+class PerThreadRestResolver(APIGatewayRestResolver):
+    """Powertools' REST resolver with the request being resolved kept per thread.
+
+    Powertools keeps the current event and Lambda context in class attributes (``BaseRouter.current_event``, shared by
+    every resolver of the process) and the matched route in the resolver's ``context`` dict, cleared after each
+    request: right in Lambda, which gives a process one request at a time, wrong in the local mode, which runs the
+    handlers on many threads of one process. There a request read another's event and booked the other client's key.
+    Here each thread sees its own; with one thread (Lambda) nothing changes.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._per_thread = threading.local()
+        super().__init__(*args, **kwargs)
+
+    @property
+    def current_event(self) -> Any:
+        """The event this thread is resolving."""
+        return getattr(self._per_thread, "current_event", None)
+
+    @current_event.setter
+    def current_event(self, value: Any) -> None:
+        self._per_thread.current_event = value
+
+    @property
+    def lambda_context(self) -> Any:
+        """The Lambda context of the request this thread is resolving."""
+        return getattr(self._per_thread, "lambda_context", None)
+
+    @lambda_context.setter
+    def lambda_context(self, value: Any) -> None:
+        self._per_thread.lambda_context = value
+
+    @property
+    def context(self) -> dict[str, Any]:
+        """This thread's resolution context (matched route, its arguments, appended keys)."""
+        if not hasattr(self._per_thread, "context"):
+            self._per_thread.context = {}
+        context: dict[str, Any] = self._per_thread.context
+        return context
+
+    @context.setter
+    def context(self, value: dict[str, Any]) -> None:
+        self._per_thread.context = value
+
+    def resolve(self, event: Any, context: Any) -> dict[str, Any]:
+        """Resolve ``event`` with this thread's current event and context set first (Powertools then sets its shared
+        class attributes too, which this resolver no longer reads)."""
+        self.current_event = self._to_proxy_event(event)
+        self.lambda_context = context
+        return super().resolve(event, context)
+
+
 def create_resolver(logger: Logger) -> APIGatewayRestResolver:
     """A resolver whose 404/405/4xx/5xx bodies follow ``{"error": {...}}`` and never carry a stack trace, and whose
     answers carry CORS headers for the allowed origins (``CORS_ALLOWED_ORIGINS``)."""
-    app = APIGatewayRestResolver(strip_prefixes=None, cors=EnvironmentCors())
+    app = PerThreadRestResolver(strip_prefixes=None, cors=EnvironmentCors())
 
     @app.exception_handler(ApiError)  # type: ignore[untyped-decorator]
     def _api_error(error: ApiError) -> Response[str]:
