@@ -367,6 +367,63 @@ def test_concurrent_requests_in_one_process_each_get_their_own_answer(
     assert not wrong, wrong
 
 
+class RemainingTime(LambdaContextStub):
+    """A context with a fixed remaining time of its own."""
+
+    def __init__(self, remaining_ms: int) -> None:
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:  # type: ignore[override]
+        return self.remaining_ms
+
+
+def test_concurrent_requests_keep_in_progress_as_long_as_their_own_invocation_may_run(
+    booking_env: dict[str, str], dynamodb: Any
+) -> None:
+    """Powertools keeps an idempotency record in progress until the invocation's end (``in_progress_expiration`` = now
+    + the context's remaining time), read from the context registered on the config. One config per process,
+    registered by every request, gave a request another's remaining time when requests run on threads (the local
+    mode): a record could expire while its request still ran, or outlive it. Each request here has a remaining time
+    of its own, 10 s apart; its record must carry its own. (Switch interval 10 us: the requests interleave.)"""
+    from cached_booking_api.runtime.booking_service import booking_id_for
+    from test.conftest import listing
+    from test.runtime.conftest import load
+
+    load(dynamodb, booking_env[config.TABLE_NAME], listing("lis-big", units=100))
+    barrier = threading.Barrier(32)
+    windows: dict[str, tuple[int, int]] = {}  # booking id -> the in_progress_expiration its request may write
+
+    def one(i: int) -> None:
+        remaining = 100_000 + 10_000 * i
+        event = proxy_event("POST", "/bookings", headers={"Idempotency-Key": f"ctx-key-{i:04d}"},
+                            body=json.dumps(body(listingId="lis-big")))  # fmt: skip
+        event["requestContext"]["identity"]["apiKeyId"] = "client-a"
+        barrier.wait()
+        before = int(time.time() * 1000)
+        response = bookings.handler(event, RemainingTime(remaining))
+        after = int(time.time() * 1000)
+        assert response["statusCode"] == 201, response
+        windows[booking_id_for(f"client-a:ctx-key-{i:04d}")] = (before + remaining, after + remaining)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(32)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    records = dynamodb.scan(TableName=booking_env[config.IDEMPOTENCY_TABLE_NAME], ConsistentRead=True)["Items"]
+    written = {json.loads(r["data"]["S"])["bookingId"]: int(r["in_progress_expiration"]["N"]) for r in records}
+    assert len(windows) == len(written) == 32
+    outside = {
+        bid: (written[bid], window) for bid, window in windows.items() if not window[0] <= written[bid] <= window[1]
+    }
+    assert not outside, outside
+
+
 @pytest.mark.parametrize("field", ["name", "email"])
 def test_control_characters_in_free_text_are_a_field_error(
     booking_env: dict[str, str], book: BookCall, field: str

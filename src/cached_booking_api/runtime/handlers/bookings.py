@@ -3,6 +3,7 @@ that made the booking)."""
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Callable
@@ -56,8 +57,9 @@ def booking_service() -> BookingService:
 
 
 @cache
-def idempotent_booking() -> tuple[Callable[..., dict[str, Any]], IdempotencyConfig]:
-    """``book(payload=...)`` wrapped by Powertools idempotency (records in their own table, 24 h, body validated).
+def idempotent_booking() -> tuple[Callable[..., dict[str, Any]], DynamoDBPersistenceLayer, IdempotencyConfig]:
+    """``book(payload=...)`` and the Powertools idempotency it is wrapped with for each request (``idempotent_book``):
+    records in their own table, 24 h, body validated.
 
     The records share the bookings' DynamoDB client: one client to build on a cold start, not two.
     """
@@ -74,12 +76,25 @@ def idempotent_booking() -> tuple[Callable[..., dict[str, Any]], IdempotencyConf
     # concurrent first request (the local mode serves several on threads) would find no expression. Configure it now.
     persistence.configure(idempotency)
 
-    @idempotent_function(data_keyword_argument="payload", persistence_store=persistence, config=idempotency)  # type: ignore[untyped-decorator]
     def book(payload: dict[str, Any]) -> dict[str, Any]:
         request = parse_booking(payload["body"])  # the body as validated below: no Pydantic on the cold path
         return booking_service().create(request, payload["key"], payload["owner"])
 
-    return book, idempotency
+    return book, persistence, idempotency
+
+
+def idempotent_book(lambda_context: LambdaContext | None) -> Callable[..., dict[str, Any]]:
+    """``book`` wrapped by Powertools idempotency for one request, with a copy of the config registered with this
+    request's context: its in-progress record lasts as long as this invocation may run. (One config registered by
+    every request gave a request another's remaining time when requests run on threads, as in the local mode.)"""
+    book, persistence, idempotency = idempotent_booking()
+    config = copy.copy(idempotency)
+    if lambda_context is not None:
+        config.register_lambda_context(lambda_context)
+    wrapped: Callable[..., dict[str, Any]] = idempotent_function(
+        book, data_keyword_argument="payload", persistence_store=persistence, config=config
+    )
+    return wrapped
 
 
 @app.post("/bookings")
@@ -107,9 +122,7 @@ def create_booking() -> Response[str]:
         raise validation_error(problems)
     request = parse_booking(body)
     client = _client(app.current_event)
-    book, idempotency = idempotent_booking()
-    if app.lambda_context is not None:
-        idempotency.register_lambda_context(app.lambda_context)
+    book = idempotent_book(app.lambda_context)
     try:
         booking = book(
             payload={
